@@ -1,0 +1,319 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+)
+
+// cell renders one value for text output; ok is false for NULL.
+func cell(col arrow.Array, i int) (string, bool) {
+	if col.IsNull(i) {
+		return "", false
+	}
+	switch a := col.(type) {
+	case *array.String:
+		return a.Value(i), true
+	case *array.LargeString:
+		return a.Value(i), true
+	case *array.Int64:
+		return strconv.FormatInt(a.Value(i), 10), true
+	case *array.Int32:
+		return strconv.FormatInt(int64(a.Value(i)), 10), true
+	case *array.Int16:
+		return strconv.FormatInt(int64(a.Value(i)), 10), true
+	case *array.Int8:
+		return strconv.FormatInt(int64(a.Value(i)), 10), true
+	case *array.Float64:
+		return strconv.FormatFloat(a.Value(i), 'g', -1, 64), true
+	case *array.Float32:
+		return strconv.FormatFloat(float64(a.Value(i)), 'g', -1, 32), true
+	case *array.Boolean:
+		return strconv.FormatBool(a.Value(i)), true
+	case *array.Decimal128:
+		return decimalString(a.Value(i), a.DataType().(*arrow.Decimal128Type).Scale), true
+	case *array.Date32:
+		return a.Value(i).ToTime().Format("2006-01-02"), true
+	case *array.Timestamp:
+		tt := a.DataType().(*arrow.TimestampType)
+		t := a.Value(i).ToTime(tt.Unit)
+		s := t.Format("2006-01-02 15:04:05.999999")
+		if tt.TimeZone != "" {
+			s += "Z"
+		}
+		return s, true
+	case *array.Binary:
+		return fmt.Sprintf("\\x%x", a.Value(i)), true
+	case *array.Null:
+		return "", false
+	}
+	return col.ValueStr(i), true
+}
+
+// decimalString renders a decimal exactly, with its scale's digits.
+func decimalString(v decimal128.Num, scale int32) string {
+	bi := v.BigInt()
+	neg := bi.Sign() < 0
+	s := new(big.Int).Abs(bi).String()
+	if scale > 0 {
+		for len(s) <= int(scale) {
+			s = "0" + s
+		}
+		s = s[:len(s)-int(scale)] + "." + s[len(s)-int(scale):]
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
+}
+
+// jsonValue renders one value for JSON output: numbers as numbers (decimals
+// exactly, as JSON number text), dates and timestamps as ISO strings.
+func jsonValue(col arrow.Array, i int) any {
+	s, ok := cell(col, i)
+	if !ok {
+		return nil
+	}
+	switch col.DataType().ID() {
+	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64, arrow.DECIMAL128:
+		return json.Number(s)
+	case arrow.FLOAT32, arrow.FLOAT64:
+		if f, err := strconv.ParseFloat(s, 64); err == nil && !isInfOrNaN(f) {
+			return json.Number(s)
+		}
+		return s
+	case arrow.BOOL:
+		return s == "true"
+	case arrow.TIMESTAMP:
+		return strings.Replace(s, " ", "T", 1)
+	}
+	return s
+}
+
+func isInfOrNaN(f float64) bool { return f != f || f > 1e308 || f < -1e308 }
+
+// writer prints a result in one output format.
+type writer interface {
+	write(rec arrow.RecordBatch) error
+	finish(rows int64, elapsed time.Duration) error
+}
+
+func newWriter(format string, out io.Writer, schema *arrow.Schema, expanded, timing bool) (writer, error) {
+	switch format {
+	case "table", "":
+		return &tableWriter{out: out, schema: schema, expanded: expanded, timing: timing}, nil
+	case "csv":
+		w := csv.NewWriter(out)
+		var head []string
+		for _, f := range schema.Fields() {
+			head = append(head, f.Name)
+		}
+		if err := w.Write(head); err != nil {
+			return nil, err
+		}
+		return &csvWriter{w: w}, nil
+	case "json":
+		return &jsonWriter{out: out, schema: schema}, nil
+	case "arrow":
+		return &arrowWriter{w: ipc.NewWriter(out, ipc.WithSchema(schema))}, nil
+	}
+	return nil, fmt.Errorf("unknown --format %q: use table, csv, json or arrow", format)
+}
+
+type csvWriter struct{ w *csv.Writer }
+
+func (c *csvWriter) write(rec arrow.RecordBatch) error {
+	row := make([]string, rec.NumCols())
+	for i := 0; i < int(rec.NumRows()); i++ {
+		for j := range row {
+			row[j], _ = cell(rec.Column(j), i)
+		}
+		if err := c.w.Write(row); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *csvWriter) finish(int64, time.Duration) error { c.w.Flush(); return c.w.Error() }
+
+type jsonWriter struct {
+	out    io.Writer
+	schema *arrow.Schema
+}
+
+func (j *jsonWriter) write(rec arrow.RecordBatch) error {
+	var b strings.Builder
+	for i := 0; i < int(rec.NumRows()); i++ {
+		b.Reset()
+		b.WriteByte('{')
+		for c := 0; c < int(rec.NumCols()); c++ {
+			if c > 0 {
+				b.WriteByte(',')
+			}
+			k, _ := json.Marshal(j.schema.Field(c).Name)
+			v, err := json.Marshal(jsonValue(rec.Column(c), i))
+			if err != nil {
+				return err
+			}
+			b.Write(k)
+			b.WriteByte(':')
+			b.Write(v)
+		}
+		b.WriteString("}\n")
+		if _, err := io.WriteString(j.out, b.String()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (j *jsonWriter) finish(int64, time.Duration) error { return nil }
+
+type arrowWriter struct{ w *ipc.Writer }
+
+func (a *arrowWriter) write(rec arrow.RecordBatch) error { return a.w.Write(rec) }
+func (a *arrowWriter) finish(int64, time.Duration) error { return a.w.Close() }
+
+// tableWriter prints aligned columns. It keeps at most tableBuffer rows to
+// size the columns, then streams on with those widths, so a huge result
+// never sits in memory.
+type tableWriter struct {
+	out      io.Writer
+	schema   *arrow.Schema
+	expanded bool
+	timing   bool
+	pending  [][]string
+	widths   []int
+	flushed  bool
+	rowNum   int64
+}
+
+const tableBuffer = 1000
+
+func (t *tableWriter) write(rec arrow.RecordBatch) error {
+	for i := 0; i < int(rec.NumRows()); i++ {
+		row := make([]string, rec.NumCols())
+		for j := range row {
+			s, ok := cell(rec.Column(j), i)
+			if !ok {
+				s = "NULL"
+			}
+			row[j] = strings.NewReplacer("\n", `\n`, "\t", `\t`).Replace(s)
+		}
+		if t.expanded {
+			t.rowNum++
+			if err := t.expandedRow(row); err != nil {
+				return err
+			}
+			continue
+		}
+		t.pending = append(t.pending, row)
+		if len(t.pending) >= tableBuffer {
+			if err := t.flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (t *tableWriter) expandedRow(row []string) error {
+	w := 0
+	for _, f := range t.schema.Fields() {
+		w = max(w, utf8.RuneCountInString(f.Name))
+	}
+	fmt.Fprintf(t.out, "-[ RECORD %d ]%s\n", t.rowNum, strings.Repeat("-", max(0, w-8)))
+	for j, f := range t.schema.Fields() {
+		if _, err := fmt.Fprintf(t.out, "%s | %s\n", pad(f.Name, w, false), row[j]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func pad(s string, w int, right bool) string {
+	n := w - utf8.RuneCountInString(s)
+	if n <= 0 {
+		return s
+	}
+	if right {
+		return strings.Repeat(" ", n) + s
+	}
+	return s + strings.Repeat(" ", n)
+}
+
+func (t *tableWriter) numeric(j int) bool {
+	switch t.schema.Field(j).Type.ID() {
+	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64, arrow.FLOAT32, arrow.FLOAT64, arrow.DECIMAL128:
+		return true
+	}
+	return false
+}
+
+func (t *tableWriter) flush() error {
+	if !t.flushed {
+		t.widths = make([]int, t.schema.NumFields())
+		for j, f := range t.schema.Fields() {
+			t.widths[j] = utf8.RuneCountInString(f.Name)
+		}
+		for _, row := range t.pending {
+			for j, s := range row {
+				t.widths[j] = max(t.widths[j], utf8.RuneCountInString(s))
+			}
+		}
+		var head, sep []string
+		for j, f := range t.schema.Fields() {
+			head = append(head, pad(f.Name, t.widths[j], false))
+			sep = append(sep, strings.Repeat("-", t.widths[j]))
+		}
+		fmt.Fprintln(t.out, strings.Join(head, " | "))
+		fmt.Fprintln(t.out, strings.Join(sep, "-+-"))
+		t.flushed = true
+	}
+	var b strings.Builder
+	for _, row := range t.pending {
+		b.Reset()
+		for j, s := range row {
+			if j > 0 {
+				b.WriteString(" | ")
+			}
+			b.WriteString(pad(s, t.widths[j], t.numeric(j)))
+		}
+		b.WriteByte('\n')
+		if _, err := io.WriteString(t.out, b.String()); err != nil {
+			return err
+		}
+	}
+	t.pending = t.pending[:0]
+	return nil
+}
+
+func (t *tableWriter) finish(rows int64, elapsed time.Duration) error {
+	if !t.expanded {
+		if err := t.flush(); err != nil {
+			return err
+		}
+	}
+	word := "rows"
+	if rows == 1 {
+		word = "row"
+	}
+	if t.timing {
+		_, err := fmt.Fprintf(t.out, "(%d %s, %s)\n", rows, word, elapsed.Round(time.Microsecond*100))
+		return err
+	}
+	_, err := fmt.Fprintf(t.out, "(%d %s)\n", rows, word)
+	return err
+}

@@ -1,0 +1,215 @@
+// Package config reads lienthong.toml: the sources a node connects to and
+// the node's settings. A malformed file is refused as a whole with file, line
+// and what was expected.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"lienthong/catalog"
+)
+
+// Source is one [[sources]] entry.
+type Source struct {
+	Name string       `toml:"name"`
+	Kind catalog.Kind `toml:"kind"`
+	// DSN for postgres and mysql; DSNEnv names an environment variable that
+	// holds it, so secrets stay out of files.
+	DSN    string `toml:"dsn"`
+	DSNEnv string `toml:"dsn_env"`
+	// Path for sqlite and duckdb (a file) and parquet and csv (a glob, one
+	// table per file, named after the file). Relative to the config file.
+	Path      string                 `toml:"path"`
+	Schema    string                 `toml:"schema"`     // postgres only; default public
+	PINColumn string                 `toml:"pin_column"` // default "pin"
+	Tables    map[string]TableConfig `toml:"tables"`
+	// ConnectTimeout bounds connecting and logging in; default 5s.
+	ConnectTimeout Duration `toml:"connect_timeout"`
+}
+
+// TableConfig overrides per-table settings.
+type TableConfig struct {
+	PINColumn string `toml:"pin_column"`
+	// Sensitive lists columns holding special categories of personal data.
+	Sensitive []string `toml:"sensitive"`
+}
+
+// Config is a whole lienthong.toml.
+type Config struct {
+	Sources []Source `toml:"sources"`
+	// TimeZone is the zone NOW() and CURDATE() are evaluated in; default UTC.
+	TimeZone string `toml:"time_zone"`
+	// Path of the file the config came from (not read from TOML).
+	Path string `toml:"-"`
+}
+
+// Duration is a TOML string such as "5s".
+type Duration struct{ time.Duration }
+
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("want a duration such as \"5s\" or \"500ms\": %w", err)
+	}
+	d.Duration = v
+	return nil
+}
+
+// DefaultConnectTimeout applies when a source sets none.
+const DefaultConnectTimeout = 5 * time.Second
+
+// Error is a problem with the config file, with its position when known.
+type Error struct {
+	File string
+	Line int // 0 when the problem is not at one line
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+// Load reads and checks a config file.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse checks a config given as bytes; path names it in errors and anchors
+// relative paths.
+func Parse(path string, data []byte) (*Config, error) {
+	var c Config
+	md, err := toml.Decode(string(data), &c)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, &Error{File: path, Line: pe.Position.Line, Msg: pe.Message}
+		}
+		return nil, &Error{File: path, Msg: err.Error()}
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		key := und[0]
+		return nil, &Error{File: path, Line: keyLine(data, key.String()), Msg: fmt.Sprintf("unknown setting %q; see docs/configuration.md", key.String())}
+	}
+	c.Path = path
+	if c.TimeZone == "" {
+		c.TimeZone = "UTC"
+	}
+	if _, err := time.LoadLocation(c.TimeZone); err != nil {
+		return nil, &Error{File: path, Line: keyLine(data, "time_zone"), Msg: fmt.Sprintf("time_zone %q is not a known zone (want e.g. \"Asia/Ho_Chi_Minh\" or \"UTC\")", c.TimeZone)}
+	}
+	if len(c.Sources) == 0 {
+		return nil, &Error{File: path, Msg: "no [[sources]]: name at least one database to connect"}
+	}
+	seen := map[string]bool{}
+	dir := filepath.Dir(path)
+	for i := range c.Sources {
+		s := &c.Sources[i]
+		line := sourceLine(data, i)
+		bad := func(format string, args ...any) error {
+			return &Error{File: path, Line: line, Msg: fmt.Sprintf("source %d (%q): ", i+1, s.Name) + fmt.Sprintf(format, args...)}
+		}
+		if s.Name == "" {
+			return nil, bad("missing name")
+		}
+		if !validName(s.Name) {
+			return nil, bad("name must be letters, digits and _ (SQL names tables %s.<table>)", s.Name)
+		}
+		if seen[strings.ToLower(s.Name)] {
+			return nil, bad("duplicate source name")
+		}
+		seen[strings.ToLower(s.Name)] = true
+		known := false
+		for _, k := range catalog.Kinds {
+			if s.Kind == k {
+				known = true
+			}
+		}
+		if !known {
+			var ks []string
+			for _, k := range catalog.Kinds {
+				ks = append(ks, string(k))
+			}
+			return nil, bad("kind %q is not one of %s", s.Kind, strings.Join(ks, ", "))
+		}
+		switch s.Kind {
+		case catalog.Postgres, catalog.MySQL:
+			if s.DSNEnv != "" {
+				v, ok := os.LookupEnv(s.DSNEnv)
+				if !ok {
+					return nil, bad("dsn_env names %s, which is not set", s.DSNEnv)
+				}
+				s.DSN = v
+			}
+			if s.DSN == "" {
+				return nil, bad("kind %s needs dsn (or dsn_env)", s.Kind)
+			}
+		default:
+			if s.Path == "" {
+				return nil, bad("kind %s needs path", s.Kind)
+			}
+			if !filepath.IsAbs(s.Path) {
+				s.Path = filepath.Join(dir, s.Path)
+			}
+		}
+		if s.Schema == "" && s.Kind == catalog.Postgres {
+			s.Schema = "public"
+		}
+		if s.PINColumn == "" {
+			s.PINColumn = "pin"
+		}
+		if s.ConnectTimeout.Duration == 0 {
+			s.ConnectTimeout.Duration = DefaultConnectTimeout
+		}
+	}
+	return &c, nil
+}
+
+func validName(s string) bool {
+	for i, r := range s {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// sourceLine finds the line of the i-th [[sources]] header.
+func sourceLine(data []byte, i int) int {
+	n := -1
+	for ln, l := range strings.Split(string(data), "\n") {
+		if strings.TrimSpace(l) == "[[sources]]" {
+			n++
+			if n == i {
+				return ln + 1
+			}
+		}
+	}
+	return 0
+}
+
+// keyLine finds the first line that sets the last part of a dotted key.
+func keyLine(data []byte, key string) int {
+	parts := strings.Split(key, ".")
+	last := parts[len(parts)-1]
+	for ln, l := range strings.Split(string(data), "\n") {
+		t := strings.TrimSpace(l)
+		if strings.HasPrefix(t, last) && strings.Contains(t, "=") {
+			return ln + 1
+		}
+	}
+	return 0
+}

@@ -1,0 +1,59 @@
+// Package connectors defines how lienthong talks to a source database. Every
+// source kind lienthong supports speaks SQL, so the core of a connector is
+// small: list tables, run one rendered statement and stream its rows back as
+// Arrow record batches of a schema the planner fixed. What a source can
+// evaluate is decided by its sqlgen dialect, not by the connector.
+package connectors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"lienthong/catalog"
+	"lienthong/planner/sqlgen"
+)
+
+// BatchRows is how many rows a connector puts in one record batch. Large
+// enough to amortise per-batch costs, small enough to keep memory bounded.
+const BatchRows = 8192
+
+// Connector is one connected source database.
+type Connector interface {
+	// Name is the source name SQL uses (dancu in dancu.citizens).
+	Name() string
+	Kind() catalog.Kind
+	// Dialect renders SQL this source runs exactly as lienthong means it.
+	Dialect() sqlgen.Dialect
+	// Tables introspects the source: every table and view with its columns
+	// mapped to Arrow types. PIN columns are marked by the caller (config).
+	Tables(ctx context.Context) ([]*catalog.Table, error)
+	// Query runs one statement rendered by sqlgen for this dialect and streams
+	// its rows converted to schema (column i of the result into field i). The
+	// reader must be released; cancelling ctx stops the source-side query.
+	Query(ctx context.Context, q sqlgen.Statement, schema *arrow.Schema) (array.RecordReader, error)
+	// Ping checks that the source answers (connection health).
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// ErrSourceUnavailable wraps every failure to reach a source (down, login
+// refused, connect timeout); match it with errors.Is.
+var ErrSourceUnavailable = errors.New("source unavailable")
+
+// SourceError names the source a failure came from. It never carries row
+// data: drivers' messages about values are not passed through verbatim.
+type SourceError struct {
+	Source string
+	Op     string // "connect", "introspect", "query", "convert"
+	Err    error
+}
+
+func (e *SourceError) Error() string {
+	return fmt.Sprintf("source %s: %s: %v", e.Source, e.Op, e.Err)
+}
+
+func (e *SourceError) Unwrap() error { return e.Err }

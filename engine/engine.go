@@ -1,0 +1,217 @@
+// Package engine runs plans: it opens the sources, keeps the catalog
+// snapshot, streams each remote fragment from its source and runs the
+// residual in an embedded DuckDB over those streams.
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"lienthong/catalog"
+	"lienthong/config"
+	"lienthong/connectors"
+	"lienthong/planner"
+	"lienthong/planner/plan"
+)
+
+// Engine is one node's query runner over the configured sources.
+type Engine struct {
+	cfg  *config.Config
+	loc  *time.Location
+	snap atomic.Pointer[catalog.Snapshot]
+
+	mu    sync.Mutex // guards conns during refresh
+	conns map[string]connectors.Connector
+
+	residual *sql.DB // in-memory DuckDB that runs residual fragments
+	version  int64
+}
+
+// New connects every source and builds the first catalog snapshot. A source
+// that cannot be reached does not stop the engine: it is listed as
+// unavailable and queries that touch it fail naming it.
+func New(ctx context.Context, cfg *config.Config) (*Engine, error) {
+	loc, err := time.LoadLocation(cfg.TimeZone)
+	if err != nil {
+		return nil, err
+	}
+	db, err := openResidual()
+	if err != nil {
+		return nil, fmt.Errorf("engine: starting DuckDB: %w", err)
+	}
+	e := &Engine{cfg: cfg, loc: loc, conns: map[string]connectors.Connector{}, residual: db}
+	if err := e.Refresh(ctx); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// Catalog returns the current snapshot.
+func (e *Engine) Catalog() *catalog.Snapshot { return e.snap.Load() }
+
+// Refresh re-reads every source's tables into a new snapshot (REFRESH
+// CATALOG). Queries already planned keep the snapshot they bound against.
+func (e *Engine) Refresh(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	type result struct {
+		src  *catalog.Source
+		conn connectors.Connector
+	}
+	results := make([]result, len(e.cfg.Sources))
+	var wg sync.WaitGroup
+	for i, sc := range e.cfg.Sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			src := &catalog.Source{Name: sc.Name, Kind: sc.Kind}
+			conn := e.conns[sc.Name]
+			if conn == nil {
+				cctx, cancel := context.WithTimeout(ctx, sc.ConnectTimeout.Duration)
+				c, err := openSource(cctx, sc)
+				cancel()
+				if err != nil {
+					src.Unavailable = reason(err)
+					results[i] = result{src: src}
+					return
+				}
+				conn = c
+			}
+			cctx, cancel := context.WithTimeout(ctx, sc.ConnectTimeout.Duration+30*time.Second)
+			tables, err := conn.Tables(cctx)
+			cancel()
+			if err != nil {
+				src.Unavailable = reason(err)
+			}
+			for _, t := range tables {
+				t.Source = sc.Name
+				applyTableConfig(t, sc)
+				src.Tables = append(src.Tables, t)
+			}
+			sort.Slice(src.Tables, func(a, b int) bool { return src.Tables[a].Name < src.Tables[b].Name })
+			results[i] = result{src: src, conn: conn}
+		}()
+	}
+	wg.Wait()
+	e.version++
+	snap := &catalog.Snapshot{Version: e.version}
+	for _, r := range results {
+		snap.Sources = append(snap.Sources, r.src)
+		if r.conn != nil {
+			e.conns[r.src.Name] = r.conn
+		}
+	}
+	e.snap.Store(snap)
+	return nil
+}
+
+// reason shortens a connection error to what a user needs to see.
+func reason(err error) string {
+	msg := err.Error()
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	return msg
+}
+
+// sensitiveColumns are the special categories of personal data (Decree
+// 13/2023) lienthong recognises by name when the config says nothing.
+var sensitiveColumns = regexp.MustCompile(`(?i)^(ethnicity|ethnicity_code|religion|diagnosis|diagnosis_code|blood_type|health_.*)$`)
+
+func applyTableConfig(t *catalog.Table, sc config.Source) {
+	pin := sc.PINColumn
+	tc, has := sc.Tables[t.Name]
+	if has && tc.PINColumn != "" {
+		pin = tc.PINColumn
+	}
+	t.PINColumn = ""
+	for i := range t.Columns {
+		c := &t.Columns[i]
+		if strings.EqualFold(c.Name, pin) && c.Type.ID() == arrow.STRING {
+			t.PINColumn = c.Name
+		}
+		c.Sensitive = sensitiveColumns.MatchString(c.Name)
+		for _, s := range tc.Sensitive {
+			if strings.EqualFold(s, c.Name) {
+				c.Sensitive = true
+			}
+		}
+	}
+}
+
+// Close releases every connection.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var errs []error
+	for _, c := range e.conns {
+		errs = append(errs, c.Close())
+	}
+	e.conns = map[string]connectors.Connector{}
+	if e.residual != nil {
+		errs = append(errs, e.residual.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// QueryOptions steer one query.
+type QueryOptions struct {
+	// NoPushdown runs everything but plain scans in DuckDB (for testing
+	// that pushdown never changes an answer).
+	NoPushdown bool
+}
+
+// Plan plans sql against the current snapshot.
+func (e *Engine) Plan(sqlText string, opt QueryOptions) (*plan.Plan, *catalog.Snapshot, error) {
+	snap := e.Catalog()
+	p, err := planner.Plan(snap, sqlText, planner.Options{Now: time.Now().In(e.loc), NoPushdown: opt.NoPushdown})
+	return p, snap, err
+}
+
+func (e *Engine) conn(name string) (connectors.Connector, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c := e.conns[name]
+	if c == nil {
+		return nil, &catalog.UnavailableError{Source: name, Reason: "not connected"}
+	}
+	return c, nil
+}
+
+// Explain plans sql and describes the plan; with analyze it also runs the
+// query (discarding rows) and reports rows, bytes and time per remote.
+func (e *Engine) Explain(ctx context.Context, sqlText string, analyze bool, opt QueryOptions) (string, error) {
+	if !analyze {
+		p, snap, err := e.Plan(sqlText, opt)
+		if err != nil {
+			return "", err
+		}
+		return planner.Explain(snap, p, nil, 0, 0)
+	}
+	start := time.Now()
+	res, err := e.Query(ctx, sqlText, opt)
+	if err != nil {
+		return "", err
+	}
+	var rows int64
+	for res.Next() {
+		rows += res.RecordBatch().NumRows()
+	}
+	err = res.Err()
+	res.Release()
+	if err != nil {
+		return "", err
+	}
+	return planner.Explain(res.Snapshot, res.Plan, res.Stats(), float64(time.Since(start).Microseconds())/1000, rows)
+}

@@ -1,0 +1,360 @@
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"lienthong/catalog"
+	"lienthong/planner"
+	"lienthong/planner/plan"
+	"lienthong/planner/sqlgen"
+)
+
+func openResidual() (*sql.DB, error) {
+	c, err := duckdb.NewConnector("", func(execer driver.ExecerContext) error {
+		// Insertion order is irrelevant to SQL results without ORDER BY, and
+		// dropping it lets DuckDB stream more.
+		_, err := execer.ExecContext(context.Background(), "SET preserve_insertion_order = false", nil)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(c), nil
+}
+
+// prefetchDepth is how many batches each remote may read ahead of DuckDB,
+// so every source works at once while memory stays bounded.
+const prefetchDepth = 4
+
+// stream reads one remote's batches on its own goroutine.
+type stream struct {
+	id     int
+	schema *arrow.Schema
+	ch     chan arrow.RecordBatch
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	cur  arrow.RecordBatch
+	err  error // set before ch closes
+	refs atomic.Int64
+
+	start                 time.Time
+	rows, bytes, batches  atomic.Int64
+	wallMicros            atomic.Int64
+	releaseOnce, doneOnce sync.Once
+}
+
+func startStream(ctx context.Context, id int, schema *arrow.Schema, open func(ctx context.Context) (array.RecordReader, error)) *stream {
+	ctx, cancel := context.WithCancel(ctx)
+	s := &stream{id: id, schema: schema, ch: make(chan arrow.RecordBatch, prefetchDepth), cancel: cancel, done: make(chan struct{}), start: time.Now()}
+	s.refs.Store(1)
+	go s.run(ctx, open)
+	return s
+}
+
+func (s *stream) run(ctx context.Context, open func(ctx context.Context) (array.RecordReader, error)) {
+	defer close(s.done)
+	defer close(s.ch)
+	defer func() { s.wallMicros.Store(time.Since(s.start).Microseconds()) }()
+	src, err := open(ctx)
+	if err != nil {
+		s.err = err
+		return
+	}
+	defer src.Release()
+	if !src.Schema().Equal(s.schema) {
+		s.err = fmt.Errorf("internal: remote %d returned schema %s, planned %s", s.id, src.Schema(), s.schema)
+		return
+	}
+	for src.Next() {
+		rec := src.RecordBatch()
+		rec.Retain()
+		s.rows.Add(rec.NumRows())
+		s.batches.Add(1)
+		for _, col := range rec.Columns() {
+			s.bytes.Add(int64(arraySize(col.Data())))
+		}
+		select {
+		case s.ch <- rec:
+		case <-ctx.Done():
+			rec.Release()
+			s.err = ctx.Err()
+			return
+		}
+	}
+	s.err = src.Err()
+}
+
+func arraySize(d arrow.ArrayData) int {
+	n := 0
+	for _, b := range d.Buffers() {
+		if b != nil {
+			n += b.Len()
+		}
+	}
+	for _, c := range d.Children() {
+		n += arraySize(c)
+	}
+	return n
+}
+
+func (s *stream) Schema() *arrow.Schema { return s.schema }
+
+func (s *stream) Next() bool {
+	if s.cur != nil {
+		s.cur.Release()
+		s.cur = nil
+	}
+	rec, ok := <-s.ch
+	if !ok {
+		return false
+	}
+	s.cur = rec
+	return true
+}
+
+func (s *stream) RecordBatch() arrow.RecordBatch { return s.cur }
+func (s *stream) Record() arrow.RecordBatch      { return s.cur }
+
+func (s *stream) Err() error {
+	select {
+	case <-s.done:
+		if errors.Is(s.err, context.Canceled) {
+			return nil
+		}
+		return s.err
+	default:
+		return nil
+	}
+}
+
+func (s *stream) Retain() { s.refs.Add(1) }
+
+// Release stops the source query (if still running) and frees buffered
+// batches.
+func (s *stream) Release() {
+	if s.refs.Add(-1) > 0 {
+		return
+	}
+	s.releaseOnce.Do(func() {
+		s.cancel()
+		if s.cur != nil {
+			s.cur.Release()
+			s.cur = nil
+		}
+		for rec := range s.ch {
+			rec.Release()
+		}
+		<-s.done
+	})
+}
+
+// Result is a running query: a stream of record batches with the plan it
+// runs and, once read to the end, per-remote statistics.
+type Result struct {
+	Plan     *plan.Plan
+	Snapshot *catalog.Snapshot
+	schema   *arrow.Schema
+	inner    array.RecordReader
+	streams  []*stream
+	cur      arrow.RecordBatch
+	cleanup  func()
+	released bool
+	rows     int64
+}
+
+func (r *Result) Schema() *arrow.Schema { return r.schema }
+
+func (r *Result) Next() bool {
+	if r.cur != nil {
+		r.cur.Release()
+		r.cur = nil
+	}
+	if !r.inner.Next() {
+		return false
+	}
+	rec := r.inner.RecordBatch()
+	r.rows += rec.NumRows()
+	// Same columns, the names the user asked for.
+	r.cur = array.NewRecordBatch(r.schema, rec.Columns(), rec.NumRows())
+	return true
+}
+
+func (r *Result) RecordBatch() arrow.RecordBatch { return r.cur }
+func (r *Result) Record() arrow.RecordBatch      { return r.cur }
+
+func (r *Result) Err() error {
+	if err := r.inner.Err(); err != nil {
+		return err
+	}
+	for _, s := range r.streams {
+		if err := s.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Result) Retain() {}
+
+// Release stops every source query still running and frees the residual.
+func (r *Result) Release() {
+	if r.released {
+		return
+	}
+	r.released = true
+	if r.cur != nil {
+		r.cur.Release()
+		r.cur = nil
+	}
+	r.inner.Release()
+	if r.cleanup != nil {
+		r.cleanup()
+	}
+}
+
+// Rows is how many rows the result has returned so far.
+func (r *Result) Rows() int64 { return r.rows }
+
+// Stats reports rows, bytes and time read from each remote.
+func (r *Result) Stats() map[int]planner.RemoteStats {
+	out := map[int]planner.RemoteStats{}
+	for _, s := range r.streams {
+		out[s.id] = planner.RemoteStats{Rows: s.rows.Load(), Bytes: s.bytes.Load(), Batches: s.batches.Load(), WallMillis: float64(s.wallMicros.Load()) / 1000}
+	}
+	return out
+}
+
+func schemaOf(cols []plan.Column) *arrow.Schema {
+	fields := make([]arrow.Field, len(cols))
+	for i, c := range cols {
+		fields[i] = arrow.Field{Name: c.Name, Type: c.Type, Nullable: true}
+	}
+	return arrow.NewSchema(fields, nil)
+}
+
+// Query plans and starts sql. The caller reads the result and must Release
+// it; cancelling ctx stops every source query.
+func (e *Engine) Query(ctx context.Context, sqlText string, opt QueryOptions) (*Result, error) {
+	p, snap, err := e.Plan(sqlText, opt)
+	if err != nil {
+		return nil, err
+	}
+	return e.Run(ctx, snap, p)
+}
+
+// Run executes a planned statement.
+func (e *Engine) Run(ctx context.Context, snap *catalog.Snapshot, p *plan.Plan) (*Result, error) {
+	var streams []*stream
+	stopAll := func() {
+		for _, s := range streams {
+			s.Release()
+		}
+	}
+	for _, rm := range p.Remotes {
+		st, _, err := planner.RemoteStatement(snap, rm)
+		if err != nil {
+			stopAll()
+			return nil, err
+		}
+		conn, err := e.conn(rm.Source)
+		if err != nil {
+			stopAll()
+			return nil, err
+		}
+		schema := schemaOf(rm.Columns)
+		streams = append(streams, startStream(ctx, rm.ID, schema, func(ctx context.Context) (array.RecordReader, error) {
+			return conn.Query(ctx, st, schema)
+		}))
+	}
+	res := &Result{Plan: p, Snapshot: snap, schema: schemaOf(p.Columns), streams: streams}
+	if p.Single != nil {
+		res.inner = streams[0]
+		return res, nil
+	}
+	st, err := planner.ResidualStatement(p)
+	if err != nil {
+		stopAll()
+		return nil, err
+	}
+	conn, err := e.residual.Conn(ctx)
+	if err != nil {
+		stopAll()
+		return nil, fmt.Errorf("engine: residual connection: %w", err)
+	}
+	var ar *duckdb.Arrow
+	if err := conn.Raw(func(dc any) error {
+		var err error
+		ar, err = duckdb.NewArrowFromConn(dc.(driver.Conn))
+		return err
+	}); err != nil {
+		conn.Close()
+		stopAll()
+		return nil, err
+	}
+	var releases []func()
+	cleanup := func() {
+		for _, rel := range releases {
+			rel()
+		}
+		for _, s := range streams {
+			// Views hold the streams; dropping them lets the connection be
+			// reused by the next query.
+			_, _ = conn.ExecContext(context.Background(), "DROP VIEW IF EXISTS "+sqlgen.Quote(sqlgen.DuckDB, sqlgen.ViewName(s.id)))
+		}
+		conn.Close()
+		for _, s := range streams {
+			s.Release()
+		}
+	}
+	for _, s := range streams {
+		s.Retain() // the exported C stream releases it once
+		rel, err := ar.RegisterView(s, sqlgen.ViewName(s.id))
+		if err != nil {
+			s.Release()
+			cleanup()
+			return nil, fmt.Errorf("engine: registering remote %d: %w", s.id, err)
+		}
+		releases = append(releases, rel)
+	}
+	rdr, err := ar.QueryContext(ctx, st.SQL)
+	if err != nil {
+		cleanup()
+		// A source failure surfaces through DuckDB; report the source's own.
+		for _, s := range streams {
+			if serr := s.Err(); serr != nil {
+				return nil, serr
+			}
+		}
+		return nil, fmt.Errorf("residual: %w", err)
+	}
+	res.inner = rdr
+	res.cleanup = cleanup
+	res.schema = renameSchema(rdr.Schema(), p.Columns)
+	return res, nil
+}
+
+// renameSchema keeps DuckDB's column types under the user's column names.
+func renameSchema(s *arrow.Schema, cols []plan.Column) *arrow.Schema {
+	fields := make([]arrow.Field, s.NumFields())
+	for i := range fields {
+		f := s.Field(i)
+		if i < len(cols) {
+			f.Name = cols[i].Name
+		}
+		f.Nullable = true
+		fields[i] = f
+	}
+	return arrow.NewSchema(fields, nil)
+}

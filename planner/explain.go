@@ -1,0 +1,85 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+
+	"lienthong/catalog"
+	"lienthong/planner/plan"
+	"lienthong/planner/sqlgen"
+)
+
+// RemoteStatement renders the statement remote r's source receives.
+func RemoteStatement(cat *catalog.Snapshot, r *plan.Remote) (sqlgen.Statement, sqlgen.Dialect, error) {
+	src := cat.Source(r.Source)
+	if src == nil {
+		return sqlgen.Statement{}, 0, fmt.Errorf("internal: remote %d reads unknown source %s", r.ID, r.Source)
+	}
+	d := sqlgen.DialectOf(src.Kind)
+	if r.Scan != nil {
+		st, err := sqlgen.RenderScan(d, r.Scan)
+		return st, d, err
+	}
+	st, err := sqlgen.RenderQuery(d, r.Query)
+	return st, d, err
+}
+
+// ResidualStatement renders what DuckDB runs over the remotes' streams.
+func ResidualStatement(p *plan.Plan) (sqlgen.Statement, error) {
+	return sqlgen.RenderQuery(sqlgen.DuckDB, p.Root)
+}
+
+// RemoteStats are what EXPLAIN ANALYZE reports for one remote.
+type RemoteStats struct {
+	Rows, Bytes, Batches int64
+	// Wall is the time from sending the statement to its last row.
+	WallMillis float64
+}
+
+// Explain renders a plan for people: where each part runs and the exact SQL
+// each source receives. SQL literals appear as the user wrote them; no data
+// read from a source is ever part of a plan.
+func Explain(cat *catalog.Snapshot, p *plan.Plan, stats map[int]RemoteStats, residualMillis float64, totalRows int64) (string, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Plan over catalog version %d\n", cat.Version)
+	cols := make([]string, len(p.Columns))
+	for i, c := range p.Columns {
+		cols[i] = fmt.Sprintf("%s %s", c.Name, catalog.TypeName(c.Type))
+	}
+	fmt.Fprintf(&b, "Output: %s\n", strings.Join(cols, ", "))
+	if stats != nil {
+		fmt.Fprintf(&b, "Returned %d rows in %.1f ms\n", totalRows, residualMillis)
+	}
+	if p.Single != nil {
+		st, d, err := RemoteStatement(cat, p.Single)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "Whole query runs in source %s (%s):\n", p.Single.Source, d)
+		fmt.Fprintf(&b, "  %s\n", st.SQL)
+		writeStats(&b, stats, p.Single.ID)
+		return b.String(), nil
+	}
+	st, err := ResidualStatement(p)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(&b, "Residual runs in DuckDB over %d remote stream(s):\n  %s\n", len(p.Remotes), st.SQL)
+	for _, r := range p.Remotes {
+		st, d, err := RemoteStatement(cat, r)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "Remote %d -> %s (%s) as %s:\n  %s\n", r.ID, r.Source, d, sqlgen.ViewName(r.ID), st.SQL)
+		writeStats(&b, stats, r.ID)
+	}
+	return b.String(), nil
+}
+
+func writeStats(b *strings.Builder, stats map[int]RemoteStats, id int) {
+	if stats == nil {
+		return
+	}
+	s := stats[id]
+	fmt.Fprintf(b, "  read %d rows, %d bytes in %d batches, %.1f ms\n", s.Rows, s.Bytes, s.Batches, s.WallMillis)
+}

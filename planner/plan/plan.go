@@ -1,0 +1,153 @@
+// Package plan is lienthong's plan IR: a query as SQL-shaped blocks (like
+// Vitess's operators before routing) with bound, typed expressions. It is pure
+// data: the planner builds and rewrites it, sqlgen renders it to a dialect,
+// the engine runs the fragments it marks as Remote.
+package plan
+
+import (
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"lienthong/catalog"
+)
+
+// Column is one output column of a relation or query.
+type Column struct {
+	Name string
+	Type arrow.DataType
+}
+
+// Query is a query expression: a block or a set operation, then ORDER BY,
+// LIMIT and OFFSET.
+type Query struct {
+	Body    Body
+	OrderBy []OrderItem
+	Limit   *int64
+	Offset  *int64
+	Columns []Column // output columns, in order
+}
+
+// Body is a *Select or a *SetOp.
+type Body interface{ body() }
+
+// Select is one SELECT block.
+type Select struct {
+	Distinct bool
+	Items    []SelectItem
+	From     Relation // nil for SELECT without FROM
+	Where    Expr     // nil when absent
+	GroupBy  []Expr
+	Having   Expr
+	// Aggregated is true when the block groups (GROUP BY or an aggregate in
+	// the select list or HAVING): every item is then a group key or aggregate.
+	Aggregated bool
+}
+
+// SelectItem is one output expression and its name.
+type SelectItem struct {
+	Expr  Expr
+	Alias string
+}
+
+// SetOpKind is UNION, INTERSECT or EXCEPT.
+type SetOpKind int
+
+const (
+	Union SetOpKind = iota
+)
+
+// SetOp combines two query expressions.
+type SetOp struct {
+	Kind        SetOpKind
+	All         bool
+	Left, Right *Query
+}
+
+func (*Select) body() {}
+func (*SetOp) body()  {}
+
+// OutputRef is an ORDER BY key naming output column Index of the query it
+// orders (a select alias or ordinal, or any key of a set operation).
+type OutputRef struct {
+	Index int
+	Typ   arrow.DataType
+}
+
+func (e *OutputRef) Type() arrow.DataType { return e.Typ }
+
+// OrderItem is one ORDER BY key. Nulls sort first ascending and last
+// descending (MySQL's rule), whatever the dialect's default.
+type OrderItem struct {
+	Expr Expr
+	Desc bool
+}
+
+// Relation is a FROM item: *Scan, *Join, *Derived or *Remote.
+type Relation interface{ relation() }
+
+// Scan reads one source table. Alias is unique in the whole statement, so
+// rendered SQL never depends on scoping rules of the target dialect.
+type Scan struct {
+	Alias string
+	Table *catalog.Table
+	// Columns the query needs, in table order (projection pushdown).
+	Columns []string
+	// Filters are conjuncts evaluated at the scan: the source runs them when
+	// the scan is remote.
+	Filters []Expr
+}
+
+// JoinKind is how a join treats unmatched rows.
+type JoinKind int
+
+const (
+	InnerJoin JoinKind = iota
+	LeftJoin
+	RightJoin
+	CrossJoin
+)
+
+func (k JoinKind) String() string {
+	return [...]string{"INNER JOIN", "LEFT JOIN", "RIGHT JOIN", "CROSS JOIN"}[k]
+}
+
+// Join combines two relations.
+type Join struct {
+	Kind        JoinKind
+	Left, Right Relation
+	On          Expr // nil for CROSS JOIN
+}
+
+// Derived is a subquery in FROM (and each reference to a CTE, inlined).
+type Derived struct {
+	Alias string
+	Query *Query
+}
+
+// Remote marks the pushdown boundary (Vitess's Route): everything under it
+// runs in one source as one statement; the rest of the plan reads its rows
+// under Alias. Columns are what the statement returns, in order.
+type Remote struct {
+	ID      int    // 1-based, in plan order; names the staged stream
+	Alias   string // alias the enclosing query uses for this relation
+	Source  string
+	Columns []Column
+	// Exactly one of Scan or Query is set: a single table read, or a whole
+	// sub-plan the source runs.
+	Scan  *Scan
+	Query *Query
+}
+
+func (*Scan) relation()    {}
+func (*Join) relation()    {}
+func (*Derived) relation() {}
+func (*Remote) relation()  {}
+
+// Plan is a planned statement: the residual query (run by DuckDB over the
+// remotes' streams) or, when one source runs everything, a single remote.
+type Plan struct {
+	// Root is the residual query. When Single is set, Root is nil.
+	Root    *Query
+	Single  *Remote
+	Remotes []*Remote
+	Columns []Column
+}

@@ -1,0 +1,331 @@
+package planner
+
+import (
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"lienthong/catalog"
+	"lienthong/planner/plan"
+	"lienthong/planner/sqlgen"
+)
+
+// PushQueryIntoRemote sends the whole statement to its one source.
+//
+//	SELECT c.sex, COUNT(*) FROM dancu.citizens c GROUP BY c.sex
+//	=> Remote(dancu): the same query in the source's dialect
+//
+// Safe when every table lives in that source and every expression, join,
+// grouping and ordering evaluates there exactly as lienthong defines it
+// (sqlgen.CanEval); otherwise nothing changes and the scans are pushed one
+// by one.
+func pushWholeQuery(cat *catalog.Snapshot, q *plan.Query, scans []*plan.Scan) *plan.Remote {
+	if len(scans) == 0 {
+		return nil
+	}
+	src := scans[0].Table.Source
+	for _, s := range scans[1:] {
+		if s.Table.Source != src {
+			return nil
+		}
+	}
+	d := dialectOf(cat, scans[0])
+	if !canPushQuery(d, q) {
+		return nil
+	}
+	if d == sqlgen.MySQL || d == sqlgen.SQLite {
+		// Neither has a boolean type to return.
+		for _, c := range q.Columns {
+			if c.Type.ID() == arrow.BOOL {
+				return nil
+			}
+		}
+	}
+	return &plan.Remote{Source: src, Query: q, Columns: q.Columns}
+}
+
+func canPushQuery(d sqlgen.Dialect, q *plan.Query) bool {
+	sub := func(s *plan.Query) bool { return canPushQuery(d, s) }
+	ok := func(e plan.Expr) bool { return e == nil || sqlgen.CanEval(d, e, sub) }
+	for _, o := range q.OrderBy {
+		if _, isRef := o.Expr.(*plan.OutputRef); !isRef && !ok(o.Expr) {
+			return false
+		}
+	}
+	switch b := q.Body.(type) {
+	case *plan.SetOp:
+		if d == sqlgen.MySQL && !b.All && hasString(q.Columns) {
+			return false // MariaDB's UNION would merge case variants
+		}
+		return canPushQuery(d, b.Left) && canPushQuery(d, b.Right)
+	case *plan.Select:
+		for _, it := range b.Items {
+			if hasWindow(it.Expr) || !ok(it.Expr) {
+				return false
+			}
+		}
+		if d == sqlgen.MySQL && (b.Distinct && hasString(q.Columns) || anyString(b.GroupBy)) {
+			return false // MariaDB groups case variants of a string together
+		}
+		for _, g := range b.GroupBy {
+			if !ok(g) {
+				return false
+			}
+		}
+		if !ok(b.Where) || !ok(b.Having) {
+			return false
+		}
+		return canPushRelation(d, b.From)
+	}
+	return false
+}
+
+func canPushRelation(d sqlgen.Dialect, r plan.Relation) bool {
+	switch x := r.(type) {
+	case nil, *plan.Scan:
+		return true
+	case *plan.Join:
+		if x.On != nil && !sqlgen.CanEval(d, x.On, func(s *plan.Query) bool { return canPushQuery(d, s) }) {
+			return false
+		}
+		return canPushRelation(d, x.Left) && canPushRelation(d, x.Right)
+	case *plan.Derived:
+		return canPushQuery(d, x.Query)
+	}
+	return false
+}
+
+func hasString(cols []plan.Column) bool {
+	for _, c := range cols {
+		if c.Type.ID() == arrow.STRING {
+			return true
+		}
+	}
+	return false
+}
+
+func anyString(es []plan.Expr) bool {
+	for _, e := range es {
+		if e.Type().ID() == arrow.STRING {
+			return true
+		}
+	}
+	return false
+}
+
+func hasWindow(e plan.Expr) bool {
+	found := false
+	plan.Walk(e, func(x plan.Expr) bool {
+		if _, ok := x.(*plan.Window); ok {
+			found = true
+		}
+		return !found
+	})
+	return found
+}
+
+// PushFilterIntoScan moves a conjunct that reads one table into that table's
+// scan, so the source filters rows before they travel.
+//
+//	SELECT ... FROM dancu.citizens c JOIN bhxh.health_cards h ON h.pin = c.pin
+//	WHERE c.permanent_commune = '00004' AND h.valid_to >= DATE '2026-01-01'
+//	=> Scan(c) WHERE c.permanent_commune = '00004'
+//	   Scan(h) WHERE h.valid_to >= DATE '2026-01-01'
+//
+// Safe when the source computes the conjunct exactly (sqlgen.CanEval) and
+// the scan is not on the NULL-supplying side of an outer join as seen from
+// where the conjunct sits (a WHERE term there also removes NULL-extended
+// rows, which a filter inside the scan would not). ON terms of an outer join
+// are pushed only into its NULL-supplying side, where they mean the same.
+func pushFiltersIntoScans(cat *catalog.Snapshot, q *plan.Query) {
+	eachQuery(q, func(q *plan.Query) {
+		sel, ok := q.Body.(*plan.Select)
+		if !ok || sel.From == nil {
+			return
+		}
+		var keep []plan.Expr
+		for _, c := range plan.Conjuncts(sel.Where) {
+			if !tryPush(cat, c, sel.From) {
+				keep = append(keep, c)
+			}
+		}
+		sel.Where = plan.And(keep)
+		pushJoinConditions(cat, sel.From)
+	})
+}
+
+func pushJoinConditions(cat *catalog.Snapshot, r plan.Relation) {
+	j, ok := r.(*plan.Join)
+	if !ok {
+		return
+	}
+	pushJoinConditions(cat, j.Left)
+	pushJoinConditions(cat, j.Right)
+	var keep []plan.Expr
+	for _, c := range plan.Conjuncts(j.On) {
+		pushed := false
+		switch j.Kind {
+		case plan.InnerJoin:
+			pushed = tryPush(cat, c, j.Left) || tryPush(cat, c, j.Right)
+		case plan.LeftJoin:
+			pushed = tryPush(cat, c, j.Right)
+		case plan.RightJoin:
+			pushed = tryPush(cat, c, j.Left)
+		}
+		if !pushed {
+			keep = append(keep, c)
+		}
+	}
+	j.On = plan.And(keep)
+}
+
+// tryPush pushes c into the scan of within that it reads, if that is safe.
+func tryPush(cat *catalog.Snapshot, c plan.Expr, within plan.Relation) bool {
+	rels, hasSub := plan.RelsOf(c)
+	if hasSub || len(rels) != 1 {
+		return false
+	}
+	var alias string
+	for a := range rels {
+		alias = a
+	}
+	s, nullable := findScan(within, alias, false)
+	if s == nil || nullable {
+		return false
+	}
+	if !sqlgen.CanEval(dialectOf(cat, s), c, nil) {
+		return false
+	}
+	s.Filters = append(s.Filters, c)
+	return true
+}
+
+// findScan finds the scan with alias in r and whether an outer join in r
+// may NULL-extend it.
+func findScan(r plan.Relation, alias string, nullable bool) (*plan.Scan, bool) {
+	switch x := r.(type) {
+	case *plan.Scan:
+		if x.Alias == alias {
+			return x, nullable
+		}
+	case *plan.Join:
+		ln := nullable || x.Kind == plan.RightJoin
+		rn := nullable || x.Kind == plan.LeftJoin
+		if s, n := findScan(x.Left, alias, ln); s != nil {
+			return s, n
+		}
+		return findScan(x.Right, alias, rn)
+	}
+	return nil, false
+}
+
+// eachQuery calls fn for q and every query nested in it (derived tables,
+// subqueries, set operands), innermost first.
+func eachQuery(q *plan.Query, fn func(*plan.Query)) {
+	if q == nil {
+		return
+	}
+	switch b := q.Body.(type) {
+	case *plan.SetOp:
+		eachQuery(b.Left, fn)
+		eachQuery(b.Right, fn)
+	case *plan.Select:
+		var rel func(plan.Relation)
+		rel = func(r plan.Relation) {
+			switch x := r.(type) {
+			case *plan.Join:
+				rel(x.Left)
+				rel(x.Right)
+			case *plan.Derived:
+				eachQuery(x.Query, fn)
+			}
+		}
+		rel(b.From)
+	}
+	plan.QueryExprs(q, func(e plan.Expr) {
+		plan.Walk(e, func(x plan.Expr) bool {
+			switch v := x.(type) {
+			case *plan.Subquery:
+				eachQuery(v.Query, fn)
+			case *plan.Exists:
+				eachQuery(v.Query, fn)
+			case *plan.InSubquery:
+				eachQuery(v.Query, fn)
+			}
+			return true
+		})
+	})
+	fn(q)
+}
+
+// fragment cuts the residual at its scans: each becomes a Remote that its
+// source runs, read by DuckDB under the scan's alias.
+func fragment(q *plan.Query) []*plan.Remote {
+	var remotes []*plan.Remote
+	var rel func(plan.Relation) plan.Relation
+	rel = func(r plan.Relation) plan.Relation {
+		switch x := r.(type) {
+		case *plan.Scan:
+			rm := &plan.Remote{ID: len(remotes) + 1, Alias: x.Alias, Source: x.Table.Source, Scan: x}
+			for _, c := range x.Columns {
+				rm.Columns = append(rm.Columns, plan.Column{Name: c, Type: x.Table.Column(c).Type})
+			}
+			if len(rm.Columns) == 0 {
+				rm.Columns = []plan.Column{{Name: "_lt_one", Type: plan.Int64}}
+			}
+			remotes = append(remotes, rm)
+			return rm
+		case *plan.Join:
+			x.Left = rel(x.Left)
+			x.Right = rel(x.Right)
+		}
+		return r
+	}
+	eachQuery(q, func(q *plan.Query) {
+		if sel, ok := q.Body.(*plan.Select); ok && sel.From != nil {
+			sel.From = rel(sel.From)
+		}
+	})
+	return remotes
+}
+
+// PruneScanColumns drops from each scan the columns only its own pushed
+// filters read: the source evaluates them and need not send them.
+//
+//	Scan(c) WHERE c.permanent_commune = '00004' returning pin, permanent_commune
+//	=> returning pin
+func pruneScanColumns(q *plan.Query, scans []*plan.Scan) {
+	saved := make([][]plan.Expr, len(scans))
+	for i, s := range scans {
+		saved[i], s.Filters = s.Filters, nil
+	}
+	used := map[string]map[string]bool{}
+	var refs func(plan.Expr)
+	refs = func(e plan.Expr) {
+		plan.Walk(e, func(x plan.Expr) bool {
+			switch v := x.(type) {
+			case *plan.ColRef:
+				if used[v.Rel] == nil {
+					used[v.Rel] = map[string]bool{}
+				}
+				used[v.Rel][v.Name] = true
+			case *plan.Subquery:
+				plan.QueryExprs(v.Query, refs)
+			case *plan.Exists:
+				plan.QueryExprs(v.Query, refs)
+			case *plan.InSubquery:
+				plan.QueryExprs(v.Query, refs)
+			}
+			return true
+		})
+	}
+	plan.QueryExprs(q, refs)
+	for i, s := range scans {
+		s.Filters = saved[i]
+		var keep []string
+		for _, c := range s.Columns {
+			if used[s.Alias][c] {
+				keep = append(keep, c)
+			}
+		}
+		s.Columns = keep
+	}
+}

@@ -1,0 +1,440 @@
+// Package sqlgen renders plan IR to SQL text, one dialect per source kind.
+// All SQL lienthong sends anywhere is made here: identifiers are quoted and
+// literals escaped per dialect, so user text is never pasted into SQL.
+//
+// It also decides pushability: CanEval says whether a dialect computes an
+// expression exactly as lienthong defines it (binary string comparison,
+// MySQL NULL ordering, exact decimals). Anything it refuses stays in the
+// DuckDB residual, which computes every expression lienthong supports.
+package sqlgen
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"lienthong/catalog"
+	"lienthong/planner/plan"
+)
+
+// Dialect is the SQL dialect of a source, or of the DuckDB residual.
+type Dialect int
+
+const (
+	Postgres Dialect = iota + 1
+	MySQL
+	SQLite
+	DuckDB
+)
+
+func (d Dialect) String() string {
+	switch d {
+	case Postgres:
+		return "postgres"
+	case MySQL:
+		return "mysql"
+	case SQLite:
+		return "sqlite"
+	case DuckDB:
+		return "duckdb"
+	}
+	return "unknown"
+}
+
+// DialectOf is the dialect a source kind speaks. Parquet and CSV sources are
+// read through DuckDB.
+func DialectOf(k catalog.Kind) Dialect {
+	switch k {
+	case catalog.Postgres:
+		return Postgres
+	case catalog.MySQL:
+		return MySQL
+	case catalog.SQLite:
+		return SQLite
+	}
+	return DuckDB
+}
+
+// Statement is rendered SQL ready for one source.
+type Statement struct {
+	SQL string
+}
+
+// ViewName is the name under which the engine registers remote N's stream in
+// the residual DuckDB.
+func ViewName(id int) string { return fmt.Sprintf("_lt_remote_%d", id) }
+
+type renderer struct {
+	d   Dialect
+	b   strings.Builder
+	err error
+	// residual is true when rendering the DuckDB residual: Remote relations
+	// read their registered views.
+	residual bool
+}
+
+func (r *renderer) fail(format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf("sqlgen(%s): "+format, append([]any{r.d}, args...)...)
+	}
+}
+
+func (r *renderer) w(parts ...string) {
+	for _, p := range parts {
+		r.b.WriteString(p)
+	}
+}
+
+// Quote quotes an identifier for dialect d.
+func Quote(d Dialect, id string) string {
+	if d == MySQL {
+		return "`" + strings.ReplaceAll(id, "`", "``") + "`"
+	}
+	return `"` + strings.ReplaceAll(id, `"`, `""`) + `"`
+}
+
+// QuoteString renders a string literal for dialect d. NUL bytes cannot be
+// represented in any source's text and are refused by the binder.
+func QuoteString(d Dialect, s string) string {
+	if d == MySQL {
+		// MariaDB treats backslash as an escape in string literals unless
+		// NO_BACKSLASH_ESCAPES is set; escaping both quote and backslash is
+		// right in the default mode the connector enforces.
+		s = strings.ReplaceAll(s, `\`, `\\`)
+	}
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+func (r *renderer) ident(id string) { r.w(Quote(r.d, id)) }
+
+// RenderQuery renders a whole query for dialect d (a pushed sub-plan, or the
+// residual when d is DuckDB and the query reads Remote relations).
+func RenderQuery(d Dialect, q *plan.Query) (Statement, error) {
+	r := &renderer{d: d, residual: d == DuckDB}
+	r.query(q, true)
+	return Statement{SQL: r.b.String()}, r.err
+}
+
+// RenderScan renders the statement that reads one table with its pushed
+// projection and filters.
+func RenderScan(d Dialect, s *plan.Scan) (Statement, error) {
+	r := &renderer{d: d}
+	r.scanSelect(s)
+	return Statement{SQL: r.b.String()}, r.err
+}
+
+func (r *renderer) tableName(t *catalog.Table) {
+	if t.RemoteSchema != "" {
+		r.ident(t.RemoteSchema)
+		r.w(".")
+	}
+	name := t.RemoteName
+	if name == "" {
+		name = t.Name
+	}
+	r.ident(name)
+}
+
+func (r *renderer) scanSelect(s *plan.Scan) {
+	r.w("SELECT ")
+	if len(s.Columns) == 0 {
+		// Only the row count matters (COUNT(*) over the scan).
+		r.w("1 AS ", Quote(r.d, "_lt_one"))
+	}
+	for i, c := range s.Columns {
+		if i > 0 {
+			r.w(", ")
+		}
+		r.w(Quote(r.d, s.Alias), ".")
+		r.ident(c)
+	}
+	r.w(" FROM ")
+	r.tableName(s.Table)
+	r.w(" AS ")
+	r.ident(s.Alias)
+	if len(s.Filters) > 0 {
+		r.w(" WHERE ")
+		r.expr(plan.And(s.Filters))
+	}
+}
+
+func (r *renderer) query(q *plan.Query, top bool) {
+	switch b := q.Body.(type) {
+	case *plan.Select:
+		r.selectBlock(b, q.Columns, top)
+		r.orderBy(q, b)
+	case *plan.SetOp:
+		if len(q.OrderBy) > 0 || q.Limit != nil || q.Offset != nil {
+			// Order a set operation by its output columns from outside, which
+			// every dialect accepts.
+			r.w("SELECT * FROM (")
+			r.setOp(b)
+			r.w(") AS ", Quote(r.d, "_lt_set"))
+			r.orderBy(q, nil)
+		} else {
+			r.setOp(b)
+		}
+	default:
+		r.fail("unknown query body %T", q.Body)
+	}
+	r.limit(q)
+}
+
+func (r *renderer) setOp(s *plan.SetOp) {
+	// Each operand as a derived table: SQLite forbids parenthesised compound
+	// operands, and operands may carry their own ORDER BY / LIMIT.
+	r.w("SELECT * FROM (")
+	r.query(s.Left, false)
+	r.w(") AS ", Quote(r.d, "_lt_l"), " UNION ")
+	if s.All {
+		r.w("ALL ")
+	}
+	r.w("SELECT * FROM (")
+	r.query(s.Right, false)
+	r.w(") AS ", Quote(r.d, "_lt_r"))
+}
+
+func (r *renderer) selectBlock(s *plan.Select, cols []plan.Column, top bool) {
+	r.w("SELECT ")
+	if s.Distinct {
+		r.w("DISTINCT ")
+	}
+	for i, it := range s.Items {
+		if i > 0 {
+			r.w(", ")
+		}
+		if top && r.residual {
+			// The residual's result has exactly the planned types, so a query
+			// returns the same Arrow schema wherever it ran.
+			r.castTo(it.Expr, cols[i].Type)
+		} else {
+			r.expr(it.Expr)
+		}
+		r.w(" AS ")
+		r.ident(cols[i].Name)
+	}
+	if s.From != nil {
+		r.w(" FROM ")
+		r.relation(s.From)
+	}
+	if s.Where != nil {
+		r.w(" WHERE ")
+		r.expr(s.Where)
+	}
+	if len(s.GroupBy) > 0 {
+		r.w(" GROUP BY ")
+		for i, g := range s.GroupBy {
+			if i > 0 {
+				r.w(", ")
+			}
+			r.expr(g)
+		}
+	}
+	if s.Having != nil {
+		r.w(" HAVING ")
+		r.expr(s.Having)
+	}
+}
+
+func (r *renderer) orderBy(q *plan.Query, sel *plan.Select) {
+	if len(q.OrderBy) == 0 {
+		return
+	}
+	r.w(" ORDER BY ")
+	for i, o := range q.OrderBy {
+		if i > 0 {
+			r.w(", ")
+		}
+		key := o.Expr
+		if ref, ok := key.(*plan.OutputRef); ok {
+			if sel != nil {
+				key = sel.Items[ref.Index].Expr
+			} else {
+				key = &plan.ColRef{Rel: "_lt_set", Name: q.Columns[ref.Index].Name, Typ: ref.Typ}
+			}
+		}
+		r.orderKey(key, o.Desc)
+	}
+}
+
+// orderKey renders one key with MySQL's NULL placement (first ascending,
+// last descending) and code-point order for strings.
+func (r *renderer) orderKey(e plan.Expr, desc bool) {
+	str := isString(e.Type())
+	switch r.d {
+	case MySQL:
+		if str {
+			r.w("BINARY ")
+		}
+		r.expr(e)
+	case Postgres:
+		r.expr(e)
+		if str {
+			r.w(` COLLATE "C"`)
+		}
+	default:
+		r.expr(e)
+	}
+	if desc {
+		r.w(" DESC")
+	}
+	if r.d != MySQL {
+		if desc {
+			r.w(" NULLS LAST")
+		} else {
+			r.w(" NULLS FIRST")
+		}
+	}
+}
+
+func (r *renderer) limit(q *plan.Query) {
+	if q.Limit == nil && q.Offset == nil {
+		return
+	}
+	if q.Limit != nil {
+		r.w(" LIMIT ", strconv.FormatInt(*q.Limit, 10))
+	} else {
+		switch r.d {
+		case SQLite:
+			r.w(" LIMIT -1")
+		case MySQL:
+			r.w(" LIMIT 18446744073709551615")
+		}
+	}
+	if q.Offset != nil {
+		r.w(" OFFSET ", strconv.FormatInt(*q.Offset, 10))
+	}
+}
+
+func (r *renderer) relation(rel plan.Relation) {
+	switch x := rel.(type) {
+	case *plan.Scan:
+		if len(x.Filters) == 0 {
+			r.tableName(x.Table)
+		} else {
+			r.w("(")
+			r.scanSelect(x)
+			r.w(")")
+		}
+		r.w(" AS ")
+		r.ident(x.Alias)
+	case *plan.Join:
+		r.relation(x.Left)
+		r.w(" ", x.Kind.String(), " ")
+		if _, nested := x.Right.(*plan.Join); nested {
+			r.w("(")
+			r.relation(x.Right)
+			r.w(")")
+		} else {
+			r.relation(x.Right)
+		}
+		if x.Kind != plan.CrossJoin {
+			r.w(" ON ")
+			if x.On == nil {
+				r.w("TRUE")
+			} else {
+				r.expr(x.On)
+			}
+		}
+	case *plan.Derived:
+		r.w("(")
+		r.query(x.Query, false)
+		r.w(") AS ")
+		r.ident(x.Alias)
+	case *plan.Remote:
+		if !r.residual {
+			r.fail("remote relation inside a pushed query")
+			return
+		}
+		r.ident(ViewName(x.ID))
+		r.w(" AS ")
+		r.ident(x.Alias)
+	default:
+		r.fail("unknown relation %T", rel)
+	}
+}
+
+func isString(t arrow.DataType) bool {
+	return t != nil && (t.ID() == arrow.STRING || t.ID() == arrow.LARGE_STRING)
+}
+
+// TypeName renders an Arrow type as a CAST target in dialect d.
+func TypeName(d Dialect, t arrow.DataType) (string, bool) {
+	switch tt := t.(type) {
+	case *arrow.Int8Type, *arrow.Int16Type, *arrow.Int32Type, *arrow.Int64Type:
+		switch d {
+		case MySQL:
+			return "SIGNED", true
+		case SQLite:
+			return "INTEGER", true
+		}
+		return "BIGINT", true
+	case *arrow.Float32Type, *arrow.Float64Type:
+		switch d {
+		case Postgres:
+			return "DOUBLE PRECISION", true
+		case SQLite:
+			return "REAL", true
+		}
+		return "DOUBLE", true
+	case *arrow.StringType, *arrow.LargeStringType:
+		switch d {
+		case MySQL:
+			return "CHAR", true
+		case DuckDB:
+			return "VARCHAR", true
+		}
+		return "TEXT", true
+	case *arrow.BooleanType:
+		if d == MySQL || d == SQLite {
+			return "", false
+		}
+		return "BOOLEAN", true
+	case *arrow.Date32Type:
+		if d == SQLite {
+			return "", false
+		}
+		return "DATE", true
+	case *arrow.TimestampType:
+		if d == SQLite {
+			return "", false
+		}
+		if d == MySQL {
+			return "DATETIME(6)", true
+		}
+		if tt.TimeZone != "" {
+			if d == DuckDB {
+				return "TIMESTAMPTZ", true
+			}
+			return "TIMESTAMP WITH TIME ZONE", true
+		}
+		return "TIMESTAMP", true
+	case *arrow.Decimal128Type:
+		if d == SQLite {
+			return "", false
+		}
+		return fmt.Sprintf("DECIMAL(%d,%d)", tt.Precision, tt.Scale), true
+	case *arrow.NullType:
+		if d == DuckDB {
+			return "INTEGER", true
+		}
+	}
+	return "", false
+}
+
+func (r *renderer) castTo(e plan.Expr, t arrow.DataType) {
+	if arrow.TypeEqual(e.Type(), t) && e.Type().ID() != arrow.NULL {
+		r.expr(e)
+		return
+	}
+	name, ok := TypeName(r.d, t)
+	if !ok {
+		r.fail("cannot cast to %s", catalog.TypeName(t))
+		return
+	}
+	r.w("CAST(")
+	r.expr(e)
+	r.w(" AS ", name, ")")
+}
