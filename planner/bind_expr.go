@@ -650,6 +650,8 @@ var funcs = map[string]funcSig{
 	"rpad":        {3, 3, fixed(plan.String)},
 	"reverse":     {1, 1, fixed(plan.String)},
 	"instr":       {2, 2, fixed(plan.Int64)},
+	"nfc":         {1, 1, fixed(plan.String)},
+	"unaccent":    {1, 1, fixed(plan.String)},
 	"coalesce":    {1, 64, common},
 	"nullif":      {2, 2, firstArg},
 	"greatest":    {2, 64, common},
@@ -706,6 +708,7 @@ var funcs = map[string]funcSig{
 var funcAliases = map[string]string{
 	"ifnull": "coalesce", "lcase": "lower", "ucase": "upper", "character_length": "char_length",
 	"dayofmonth": "day", "ceiling": "ceil", "pow": "power", "substr": "substring",
+	"nfc_normalize": "nfc", "strip_accents": "unaccent",
 }
 
 func (b *binder) bindFunction(e sqlparser.Expr, sc *scope) (plan.Expr, error) {

@@ -60,6 +60,14 @@ func (r *renderer) function(f *plan.Func) {
 			r.castTo(x, plan.String)
 		}
 		r.w(")")
+	case "nfc":
+		r.call("nfc_normalize", a...)
+	case "unaccent":
+		// Normalise first so precomposed and combining forms lose the same
+		// marks; đ is a letter of its own, not a d with a mark.
+		r.w("replace(replace(strip_accents(nfc_normalize(")
+		r.expr(a[0])
+		r.w(")), 'đ', 'd'), 'Đ', 'D')")
 	case "length": // MySQL LENGTH counts bytes
 		r.call("strlen", a...)
 	case "char_length":
