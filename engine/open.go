@@ -1,13 +1,6 @@
 package engine
 
-import (
-	"context"
+import "lienthong/connectors/open"
 
-	"lienthong/config"
-	"lienthong/connectors"
-)
-
-// openSource is replaced once the connector packages land.
-var openSource = func(ctx context.Context, s config.Source) (connectors.Connector, error) {
-	return nil, context.Canceled
-}
+// openSource is a variable so tests can count or fail connections.
+var openSource = open.Source

@@ -319,10 +319,9 @@ func (e *Engine) Run(ctx context.Context, snap *catalog.Snapshot, p *plan.Plan) 
 		}
 	}
 	for _, s := range streams {
-		s.Retain() // the exported C stream releases it once
+		// The exported C stream retains s and releases it when freed.
 		rel, err := ar.RegisterView(s, sqlgen.ViewName(s.id))
 		if err != nil {
-			s.Release()
 			cleanup()
 			return nil, fmt.Errorf("engine: registering remote %d: %w", s.id, err)
 		}

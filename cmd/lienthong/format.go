@@ -24,9 +24,11 @@ func cell(col arrow.Array, i int) (string, bool) {
 	}
 	switch a := col.(type) {
 	case *array.String:
-		return a.Value(i), true
+		// Value aliases the batch's buffer; the table writer keeps rows
+		// after the batch is released.
+		return strings.Clone(a.Value(i)), true
 	case *array.LargeString:
-		return a.Value(i), true
+		return strings.Clone(a.Value(i)), true
 	case *array.Int64:
 		return strconv.FormatInt(a.Value(i), 10), true
 	case *array.Int32:

@@ -1,0 +1,219 @@
+package mysql_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	_ "github.com/go-sql-driver/mysql"
+
+	"lienthong/catalog"
+	"lienthong/config"
+	"lienthong/connectors"
+	"lienthong/connectors/conformance"
+	"lienthong/connectors/mysql"
+	"lienthong/internal/testenv"
+	"lienthong/planner/sqlgen"
+)
+
+var myTypes = map[conformance.ColType]string{
+	conformance.I16: "smallint", conformance.I32: "int", conformance.I64: "bigint",
+	conformance.F64: "double", conformance.Dec: "decimal(16,2)", conformance.Text: "varchar(200)",
+	conformance.Date: "date", conformance.TS: "datetime(6)", conformance.TSTZ: "timestamp(6) NULL",
+	conformance.Bool: "boolean", conformance.Bin: "varbinary(100)",
+}
+
+var myWant = map[conformance.ColType]arrow.DataType{
+	conformance.I16: arrow.PrimitiveTypes.Int16, conformance.I32: arrow.PrimitiveTypes.Int32,
+	conformance.I64: arrow.PrimitiveTypes.Int64, conformance.F64: arrow.PrimitiveTypes.Float64,
+	conformance.Dec: &arrow.Decimal128Type{Precision: 16, Scale: 2}, conformance.Text: arrow.BinaryTypes.String,
+	conformance.Date: arrow.FixedWidthTypes.Date32, conformance.TS: &arrow.TimestampType{Unit: arrow.Microsecond},
+	conformance.TSTZ: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"},
+	// boolean is tinyint(1): an int8 unless the catalog config says boolean.
+	conformance.Bool: arrow.PrimitiveTypes.Int8, conformance.Bin: arrow.BinaryTypes.Binary,
+}
+
+func myString(s string) string { return conformance.QuoteString(strings.ReplaceAll(s, `\`, `\\`)) }
+
+func myLiteral(t conformance.ColType, in string) string {
+	switch t {
+	case conformance.Text, conformance.Date, conformance.TS:
+		return myString(in)
+	case conformance.TSTZ:
+		// MariaDB has no offset syntax: convert in the server.
+		return fmt.Sprintf("CONVERT_TZ(%s, %s, '+00:00')", myString(in[:len(in)-6]), myString(in[len(in)-6:]))
+	case conformance.Bin:
+		return "X'" + in + "'"
+	}
+	return in
+}
+
+func myExec(t *testing.T, dsn string, stmts ...string) {
+	t.Helper()
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, s := range append([]string{"SET time_zone = '+00:00'", "SET NAMES utf8mb4"}, stmts...) {
+		if _, err := conn.ExecContext(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+func harness() *conformance.Harness {
+	return &conformance.Harness{
+		Kind:             catalog.MySQL,
+		Dialect:          sqlgen.MySQL,
+		TypeName:         func(c conformance.ColType) string { return myTypes[c] },
+		Literal:          myLiteral,
+		Want:             func(c conformance.ColType) arrow.DataType { return myWant[c] },
+		NullabilityKnown: true,
+		BigSQL: func() []string {
+			return []string{
+				"CREATE TABLE big (id bigint NOT NULL PRIMARY KEY, txt varchar(20))",
+				"SET SESSION max_recursive_iterations = 1000000",
+				fmt.Sprintf(`INSERT INTO big WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < %d) SELECT n, CONCAT('r', n) FROM s`, conformance.BigRows),
+			}
+		},
+		Build: func(t *testing.T, _ []string, stmts []string) config.Source {
+			dsn := testenv.MySQLDSN(t)
+			myExec(t, dsn, stmts...)
+			return config.Source{Name: "hotich", Kind: catalog.MySQL, DSN: dsn, ConnectTimeout: config.Duration{Duration: 5 * time.Second}}
+		},
+		Sleep:     func(m string) string { return "SELECT SLEEP(30) AS x /* " + m + " */" },
+		SleepType: arrow.PrimitiveTypes.Int64,
+		Running: func(t *testing.T, src config.Source, marker string) bool {
+			db, err := sql.Open("mysql", src.DSN)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			var n int
+			err = db.QueryRow(`SELECT count(*) FROM information_schema.processlist WHERE id <> CONNECTION_ID() AND command = 'Query' AND INSTR(info, ?) > 0`, marker).Scan(&n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n > 0
+		},
+		Down: func(t *testing.T) config.Source {
+			return config.Source{Name: "hotich", Kind: catalog.MySQL, DSN: "root@tcp(127.0.0.1:1)/hotich",
+				ConnectTimeout: config.Duration{Duration: 2 * time.Second}}
+		},
+	}
+}
+
+func TestConformance(t *testing.T) { conformance.Run(t, harness()) }
+
+// TestTinyintAsBool: where the catalog says a tinyint(1) is boolean, the
+// planner asks for bool and the values convert.
+func TestTinyintAsBool(t *testing.T) {
+	dsn := testenv.MySQLDSN(t)
+	myExec(t, dsn, "CREATE TABLE f (id int, b tinyint(1), u bigint unsigned, d decimal(38,10), s char(3))",
+		"INSERT INTO f VALUES (1, 1, 18446744073709551615, 1234567890123456789012345678.0123456789, 'ab'), (2, 0, 0, -0.0000000001, NULL), (3, NULL, NULL, NULL, 'x')")
+	c, err := mysql.Open(context.Background(), config.Source{Name: "m", Kind: catalog.MySQL, DSN: "mysql://root@127.0.0.1:3306/" + dbOf(t, dsn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tables, err := c.Tables(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := tables[0]
+	if got := f.Column("u").Type; !arrow.TypeEqual(got, &arrow.Decimal128Type{Precision: 20}) {
+		t.Errorf("bigint unsigned as %s", got)
+	}
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "b", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
+		{Name: "u", Type: f.Column("u").Type, Nullable: true},
+		{Name: "d", Type: f.Column("d").Type, Nullable: true},
+		{Name: "s", Type: f.Column("s").Type, Nullable: true},
+	}, nil)
+	rr, err := c.Query(context.Background(), sqlgen.Statement{SQL: "SELECT b, u, d, s FROM f ORDER BY id"}, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rr.Release()
+	var got []string
+	for rr.Next() {
+		rec := rr.RecordBatch()
+		for i := range int(rec.NumRows()) {
+			var row []string
+			for _, col := range rec.Columns() {
+				row = append(row, conformance.Canon(col, i))
+			}
+			got = append(got, strings.Join(row, "|"))
+		}
+	}
+	if err := rr.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := "true|18446744073709551615|1234567890123456789012345678.0123456789|ab false|0|-0.0000000001|NULL NULL|NULL|NULL|x"
+	if g := strings.Join(got, " "); g != want {
+		t.Fatalf("got  %s\nwant %s", g, want)
+	}
+}
+
+func dbOf(t *testing.T, dsn string) string {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg.DBName
+}
+
+// TestLoginRefused: a wrong password is ErrSourceUnavailable naming the
+// source, and the password is not in the message.
+func TestLoginRefused(t *testing.T) {
+	dsn := testenv.MySQLDSN(t)
+	db := dbOf(t, dsn)
+	_, err := mysql.Open(context.Background(), config.Source{Name: "hotich", Kind: catalog.MySQL,
+		DSN: "mysql://lt_nobody:s3cret-pw@127.0.0.1:3306/" + db})
+	if !errors.Is(err, connectors.ErrSourceUnavailable) || !strings.Contains(err.Error(), "hotich") || strings.Contains(err.Error(), "s3cret-pw") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// TestSessionSettings: whatever the server defaults, the session is UTC,
+// utf8mb4 and has backslash escapes on and ANSI_QUOTES off.
+func TestSessionSettings(t *testing.T) {
+	dsn := testenv.MySQLDSN(t)
+	c, err := mysql.Open(context.Background(), config.Source{Name: "hotich", Kind: catalog.MySQL, DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "tz", Type: arrow.BinaryTypes.String}, {Name: "cs", Type: arrow.BinaryTypes.String},
+		{Name: "mode", Type: arrow.BinaryTypes.String}, {Name: "bs", Type: arrow.BinaryTypes.String},
+	}, nil)
+	rr, err := c.Query(context.Background(), sqlgen.Statement{SQL: `SELECT @@session.time_zone, @@character_set_results, @@session.sql_mode, 'a\\b'`}, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rr.Release()
+	if !rr.Next() {
+		t.Fatal(rr.Err())
+	}
+	rec := rr.RecordBatch()
+	var got []string
+	for _, col := range rec.Columns() {
+		got = append(got, conformance.Canon(col, 0))
+	}
+	if g := strings.Join(got, "|"); g != `+00:00|utf8mb4|NO_ENGINE_SUBSTITUTION|a\b` {
+		t.Fatalf("session: %s", g)
+	}
+}

@@ -1,0 +1,116 @@
+package postgres
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"lienthong/connectors"
+	"lienthong/connectors/arrowconv"
+)
+
+var _ array.RecordReader = (*reader)(nil)
+
+// reader streams one statement's rows, holding its pooled connection until
+// the rows end or the reader is released.
+type reader struct {
+	refs atomic.Int64
+	c    *Connector
+	ctx  context.Context
+	pc   *pgxpool.Conn
+	rr   *pgconn.ResultReader
+	b    *arrowconv.Builder
+	decs []decoder
+	cur  arrow.RecordBatch
+	err  error
+	done bool
+}
+
+func (r *reader) Schema() *arrow.Schema { return r.b.Schema() }
+
+func (r *reader) Next() bool {
+	if r.cur != nil {
+		r.cur.Release()
+		r.cur = nil
+	}
+	if r.done || r.err != nil {
+		return false
+	}
+	if err := r.ctx.Err(); err != nil {
+		r.fail(&connectors.SourceError{Source: r.c.name, Op: "query", Err: err})
+		return false
+	}
+	for r.b.Rows() < connectors.BatchRows {
+		if !r.rr.NextRow() {
+			_, err := r.rr.Close()
+			if err != nil {
+				if r.ctx.Err() != nil {
+					err = r.ctx.Err()
+				}
+				r.fail(r.c.redact("query", err))
+				return false
+			}
+			r.done = true
+			r.pc.Release()
+			r.pc = nil
+			break
+		}
+		for i, v := range r.rr.Values() {
+			if err := r.decs[i](v); err != nil {
+				r.fail(err)
+				return false
+			}
+		}
+		r.b.RowDone()
+	}
+	if r.b.Rows() == 0 {
+		return false
+	}
+	r.cur = r.b.NewRecordBatch()
+	return true
+}
+
+func (r *reader) fail(err error) {
+	r.err = err
+	r.abandon()
+}
+
+// abandon stops an unfinished statement: a cancel request makes the server
+// stop now (closing the socket alone would let pg_sleep or a sort run on),
+// and the connection is closed rather than drained and reused.
+func (r *reader) abandon() {
+	if r.pc == nil {
+		return
+	}
+	pg := r.pc.Conn().PgConn()
+	if !pg.IsClosed() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = pg.CancelRequest(ctx)
+		_ = pg.Close(ctx)
+		cancel()
+	}
+	r.pc.Release() // the pool drops a closed connection
+	r.pc = nil
+}
+
+func (r *reader) RecordBatch() arrow.RecordBatch { return r.cur }
+func (r *reader) Record() arrow.RecordBatch      { return r.cur }
+func (r *reader) Err() error                     { return r.err }
+func (r *reader) Retain()                        { r.refs.Add(1) }
+
+func (r *reader) Release() {
+	if r.refs.Add(-1) != 0 {
+		return
+	}
+	if r.cur != nil {
+		r.cur.Release()
+		r.cur = nil
+	}
+	r.abandon()
+	r.b.Release()
+}
