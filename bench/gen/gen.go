@@ -74,8 +74,9 @@ func (g *generator) logf(format string, args ...any) {
 // Generate writes the data set described by o and returns its manifest,
 // which is also written to Out/manifest.json next to Out/lienthong.toml.
 func Generate(ctx context.Context, o Options) (*Manifest, error) {
-	if o.Scale <= 0 || math.IsNaN(o.Scale) || o.Scale > 1000 {
-		return nil, fmt.Errorf("gen: scale %v out of range (0, 1000]", o.Scale)
+	// 100 is Viet Nam's population; card numbers are unique up to it.
+	if o.Scale <= 0 || math.IsNaN(o.Scale) || o.Scale > 100 {
+		return nil, fmt.Errorf("gen: scale %v out of range (0, 100]", o.Scale)
 	}
 	n := int(math.Round(o.Scale * 1e6))
 	if n < 1 {

@@ -118,7 +118,7 @@ func (g *generator) inconsistencies() []Inconsistency {
 		has := func(x uint32) bool { return f&x != 0 }
 		alive := p.alive()
 		under6 := p.birth > under6Cutoff
-		if alive && under6 && !has(fInsured) {
+		if has(fNoCard) {
 			childNoCard++
 		}
 		if has(fCardBeforeBirth) {

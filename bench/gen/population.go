@@ -7,7 +7,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
-// person is the compact per-citizen state (about 64 bytes) every table is
+// person is the compact per-citizen state (56 bytes) every table is
 // derived from. Rows themselves are never kept.
 type person struct {
 	pin       uint64
@@ -163,7 +163,9 @@ func (g *generator) buildPopulation() error {
 			default:
 				p.family = familyGroups[grp][familyPick[grp].pick(&r)].idx
 			}
-			g.personDetails(&p, int(first)+j, prov)
+			if err := g.personDetails(&p, int(first)+j, prov); err != nil {
+				return err
+			}
 			g.persons = append(g.persons, p)
 		}
 	}
@@ -225,16 +227,16 @@ func composeHousehold(r *rng, ms []member) []member {
 		if r.chance(pf) {
 			sex = 1
 		}
-		ms := msSingle
+		status := uint8(msSingle)
 		if age >= 30 {
 			switch u := r.float(); {
 			case age >= 60 && u < 0.7, age < 60 && u < 0.15:
-				ms = msWidowed
+				status = msWidowed
 			case u < 0.85:
-				ms = msDivorced
+				status = msDivorced
 			}
 		}
-		add(member{sex: sex, rel: relHead, marital: uint8(ms), age: age, father: -1, mother: -1, sp: -1})
+		add(member{sex: sex, rel: relHead, marital: status, age: age, father: -1, mother: -1, sp: -1})
 	case hhCouple:
 		age := 22 + r.float()*10
 		if r.chance(0.7) {
@@ -254,13 +256,13 @@ func composeHousehold(r *rng, ms []member) []member {
 		if r.chance(0.2) {
 			sex = 0
 		}
-		ms := uint8(msDivorced)
+		status := uint8(msDivorced)
 		if u := r.float(); u < 0.3 {
-			ms = msWidowed
+			status = msWidowed
 		} else if u < 0.5 {
-			ms = msSingle
+			status = msSingle
 		}
-		p := add(member{sex: sex, rel: relHead, marital: ms, age: age, father: -1, mother: -1, sp: -1})
+		p := add(member{sex: sex, rel: relHead, marital: status, age: age, father: -1, mother: -1, sp: -1})
 		f, m := p, -1
 		if sex == 1 {
 			f, m = -1, p
@@ -318,7 +320,7 @@ func composeHousehold(r *rng, ms []member) []member {
 
 // personDetails draws everything about one person that is not decided by the
 // household, in a fixed order on the person's own stream.
-func (g *generator) personDetails(p *person, i int, hhProv int) {
+func (g *generator) personDetails(p *person, i int, hhProv int) error {
 	r := newRng(g.seed, sPerson, uint64(i))
 	age := float64(refDate-p.birth) / 365.2425
 	// Birth registration province: mostly where the family lives.
@@ -382,7 +384,7 @@ func (g *generator) personDetails(p *person, i int, hhProv int) {
 	k := g.pinCount[prefix]
 	g.pinCount[prefix]++
 	if k >= 1_000_000 {
-		panic(fmt.Sprintf("gen: PIN space of prefix %06d exhausted", prefix))
+		return fmt.Errorf("gen: all million PINs of prefix %06d issued; lower the scale", prefix)
 	}
 	p.pin = uint64(prefix)*1_000_000 + pinFeistel(g.seed, prefix).apply(uint64(k))
 
@@ -452,6 +454,7 @@ func (g *generator) personDetails(p *person, i int, hhProv int) {
 		set(fAllowance, r.chance(rateAllowanceLiving))
 	}
 	set(fAllowanceDup, p.flags&fAllowance != 0 && r.chance(rateAllowanceDuplicate))
+	return nil
 }
 
 func (p *person) alive() bool { return p.death == 0 }

@@ -22,8 +22,8 @@ type column struct {
 	nullable bool
 }
 
-// val is one cell. Dates are days since 1970-01-01 in i, decimals are
-// hundredths in i, so rows are built without allocating per cell.
+// val is one cell: text in s; integers, dates (days since 1970-01-01) and
+// decimals (hundredths) in i. Each sink converts to its driver's types.
 type val struct {
 	s    string
 	i    int64

@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -44,30 +45,28 @@ var _ connectors.Connector = (*Connector)(nil)
 // ParseDSN accepts the Go driver form user:pass@tcp(host:port)/db?params
 // or a mysql://user:pass@host:port/db?params URL.
 func ParseDSN(dsn string) (*drv.Config, error) {
-	if strings.HasPrefix(dsn, "mysql://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			return nil, err
-		}
-		var b strings.Builder
-		if u.User != nil {
-			b.WriteString(u.User.Username())
-			if p, ok := u.User.Password(); ok {
-				b.WriteString(":" + p)
-			}
-			b.WriteString("@")
-		}
-		host := u.Host
-		if u.Port() == "" {
-			host += ":3306"
-		}
-		b.WriteString("tcp(" + host + ")/" + strings.TrimPrefix(u.Path, "/"))
-		if u.RawQuery != "" {
-			b.WriteString("?" + u.RawQuery)
-		}
-		dsn = b.String()
+	if !strings.HasPrefix(dsn, "mysql://") {
+		return drv.ParseDSN(dsn)
 	}
-	return drv.ParseDSN(dsn)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return nil, err
+	}
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), "3306")
+	}
+	// Parameters go through the driver's own parser; user and password are
+	// set directly so characters such as '@' or '/' in them need no escaping.
+	cfg, err := drv.ParseDSN("tcp(" + host + ")/" + url.PathEscape(strings.TrimPrefix(u.Path, "/")) + "?" + u.RawQuery)
+	if err != nil {
+		return nil, err
+	}
+	if u.User != nil {
+		cfg.User = u.User.Username()
+		cfg.Passwd, _ = u.User.Password()
+	}
+	return cfg, nil
 }
 
 // Open connects within s.ConnectTimeout and checks the login.

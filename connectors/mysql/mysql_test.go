@@ -217,3 +217,18 @@ func TestSessionSettings(t *testing.T) {
 		t.Fatalf("session: %s", g)
 	}
 }
+
+// TestConnectTimeout: an address that never answers fails within the
+// source's connect timeout.
+func TestConnectTimeout(t *testing.T) {
+	start := time.Now()
+	_, err := mysql.Open(context.Background(), config.Source{Name: "hotich", Kind: catalog.MySQL,
+		DSN: "root@tcp(10.255.255.1:3306)/hotich", ConnectTimeout: config.Duration{Duration: 700 * time.Millisecond}})
+	if !errors.Is(err, connectors.ErrSourceUnavailable) {
+		t.Fatalf("got %v", err)
+	}
+	if d := time.Since(start); d > 1700*time.Millisecond {
+		t.Fatalf("took %s", d)
+	}
+	t.Logf("%v after %s", err, time.Since(start).Round(time.Millisecond))
+}

@@ -137,7 +137,7 @@ WHERE n.nspname = $1 AND c.relkind IN ('r', 'v', 'm', 'p', 'f')
   AND has_table_privilege(c.oid, 'SELECT')
 ORDER BY c.relname, a.attnum`
 
-// Tables lists the tables and views of the configured schema.
+// Tables lists the tables and views of the configured schema (readable ones).
 func (c *Connector) Tables(ctx context.Context) ([]*catalog.Table, error) {
 	rows, err := c.pool.Query(ctx, tablesSQL, c.schema)
 	if err != nil {
@@ -163,7 +163,7 @@ func (c *Connector) Tables(ctx context.Context) ([]*catalog.Table, error) {
 			t = &catalog.Table{Source: c.name, Name: rel, RemoteSchema: c.schema, RemoteName: rel, RowEstimate: est}
 			out = append(out, t)
 		}
-		t.Columns = append(t.Columns, catalog.Column{Name: col, Type: ArrowType(typ, typmod, cat), SourceType: format, Nullable: nullable})
+		t.Columns = append(t.Columns, catalog.Column{Name: col, Type: ArrowType(typ, typmod), SourceType: format, Nullable: nullable})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, c.redact("introspect", err)
@@ -171,11 +171,11 @@ func (c *Connector) Tables(ctx context.Context) ([]*catalog.Table, error) {
 	return out, nil
 }
 
-// ArrowType maps a PostgreSQL type (pg_type.typname, the column's typmod and
-// typcategory) to the Arrow type lienthong reads it as. Types without an
+// ArrowType maps a PostgreSQL type (pg_type.typname of the base type and the
+// column's typmod) to the Arrow type lienthong reads it as. Types without an
 // exact Arrow counterpart (numeric without precision, uuid, json, arrays,
 // intervals...) are read as their PostgreSQL text form, losing nothing.
-func ArrowType(typname string, typmod int32, category string) arrow.DataType {
+func ArrowType(typname string, typmod int32) arrow.DataType {
 	switch typname {
 	case "int2":
 		return arrow.PrimitiveTypes.Int16

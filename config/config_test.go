@@ -1,0 +1,69 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestParseErrorsNameLine(t *testing.T) {
+	cases := []struct {
+		name, toml string
+		line       int
+		want       string
+	}{
+		{"syntax", "[[sources]]\nname = \"a\"\nkind = \n", 3, "expected"},
+		{"unknown kind", "[[sources]]\nname = \"a\"\nkind = \"oracle\"\npath = \"x\"\n", 1, `kind "oracle" is not one of postgres`},
+		{"unknown key", "[[sources]]\nname = \"a\"\nkind = \"sqlite\"\npaht = \"x\"\n", 4, `unknown setting "sources.paht"`},
+		{"missing dsn", "[[sources]]\nname = \"a\"\nkind = \"postgres\"\n", 1, "needs dsn"},
+		{"duplicate", "[[sources]]\nname = \"a\"\nkind = \"sqlite\"\npath = \"x\"\n\n[[sources]]\nname = \"A\"\nkind = \"sqlite\"\npath = \"y\"\n", 6, "duplicate source name"},
+		{"bad name", "[[sources]]\nname = \"a-b\"\nkind = \"sqlite\"\npath = \"x\"\n", 1, "letters, digits and _"},
+		{"bad zone", "time_zone = \"Mars/Olympus\"\n[[sources]]\nname = \"a\"\nkind = \"sqlite\"\npath = \"x\"\n", 1, "not a known zone"},
+		{"bad timeout", "[[sources]]\nname = \"a\"\nkind = \"sqlite\"\npath = \"x\"\nconnect_timeout = \"soon\"\n", 5, "duration"},
+		{"dsn_env unset", "[[sources]]\nname = \"a\"\nkind = \"mysql\"\ndsn_env = \"LT_TEST_SURELY_UNSET\"\n", 1, "not set"},
+		{"no sources", "time_zone = \"UTC\"\n", 0, "no [[sources]]"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse("node.toml", []byte(c.toml))
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("want *config.Error, got %T %v", err, err)
+			}
+			if ce.File != "node.toml" || ce.Line != c.line || !strings.Contains(ce.Msg, c.want) {
+				t.Fatalf("got %s (line %d), want line %d containing %q", ce, ce.Line, c.line, c.want)
+			}
+		})
+	}
+}
+
+func TestParseDefaultsAndRelativePaths(t *testing.T) {
+	t.Setenv("LT_TEST_DSN", "root@tcp(127.0.0.1:3306)/x")
+	c, err := Parse("/etc/lt/node.toml", []byte(`
+[[sources]]
+name = "yte"
+kind = "sqlite"
+path = "data/yte.db"
+
+[[sources]]
+name = "hotich"
+kind = "mysql"
+dsn_env = "LT_TEST_DSN"
+connect_timeout = "2s"
+[sources.tables]
+births = { pin_column = "child_pin", sensitive = ["ethnicity"] }
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, h := c.Sources[0], c.Sources[1]
+	if y.Path != "/etc/lt/data/yte.db" || y.PINColumn != "pin" || y.ConnectTimeout.Seconds() != 5 {
+		t.Errorf("sqlite source defaults wrong: %+v", y)
+	}
+	if h.DSN != "root@tcp(127.0.0.1:3306)/x" || h.ConnectTimeout.Seconds() != 2 || h.Tables["births"].PINColumn != "child_pin" {
+		t.Errorf("mysql source wrong: %+v", h)
+	}
+	if c.TimeZone != "UTC" {
+		t.Errorf("time zone default: %q", c.TimeZone)
+	}
+}
