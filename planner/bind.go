@@ -192,6 +192,9 @@ func outputColumns(items []plan.SelectItem, names []string) []plan.Column {
 func (b *binder) bindSelect(s *sqlparser.Select, parent *scope) (*plan.Select, *scope, []string, error) {
 	sc := &scope{parent: parent}
 	sel := &plan.Select{Distinct: s.Distinct}
+	if len(s.From) == 1 && isDual(s.From[0]) {
+		s.From = nil
+	}
 	if len(s.From) > 0 {
 		rel, err := b.bindFrom(s.From, sc)
 		if err != nil {
@@ -665,6 +668,16 @@ func (b *binder) bindAliased(t *sqlparser.AliasedTableExpr, sc *scope) (plan.Rel
 		return b.bindDerived(x.Select, t.As.String(), cols, sc)
 	}
 	return nil, errAt(b.sql, -1, CodeUnsupported, "unsupported table expression %s", sqlparser.String(t))
+}
+
+// isDual reports the parser's stand-in FROM for SELECT without FROM.
+func isDual(te sqlparser.TableExpr) bool {
+	at, ok := te.(*sqlparser.AliasedTableExpr)
+	if !ok {
+		return false
+	}
+	tn, ok := at.Expr.(sqlparser.TableName)
+	return ok && tn.Qualifier.IsEmpty() && tn.Name.String() == "dual"
 }
 
 func isDerived(t *sqlparser.AliasedTableExpr) bool {

@@ -37,6 +37,8 @@ type Connector struct {
 	kind catalog.Kind
 	db   *sql.DB
 	dc   *dd.Connector
+	// schema is the DuckDB schema whose tables are exposed (main by default).
+	schema string
 	// files maps view name to file for parquet row estimates.
 	files map[string]string
 	mem   memory.Allocator
@@ -51,7 +53,10 @@ func Open(ctx context.Context, s config.Source) (*Connector, error) {
 	if err != nil {
 		return nil, arrowconv.Unavailable(s.Name, err)
 	}
-	c := &Connector{name: s.Name, kind: s.Kind, mem: memory.DefaultAllocator}
+	c := &Connector{name: s.Name, kind: s.Kind, mem: memory.DefaultAllocator, schema: "main"}
+	if s.Kind == catalog.DuckDB && s.Schema != "" {
+		c.schema = s.Schema
+	}
 	dsn := ""
 	var views []string
 	switch s.Kind {
@@ -137,12 +142,12 @@ SELECT c.table_name, t.table_type, c.column_name, c.data_type, c.is_nullable
 FROM information_schema.columns c
 JOIN information_schema.tables t
   ON t.table_catalog = c.table_catalog AND t.table_schema = c.table_schema AND t.table_name = c.table_name
-WHERE c.table_catalog = current_database() AND c.table_schema = 'main'
+WHERE c.table_catalog = current_database() AND c.table_schema = ?
 ORDER BY c.table_name, c.ordinal_position`
 
-// Tables lists the tables and views of the main schema.
+// Tables lists the tables and views of the configured schema.
 func (c *Connector) Tables(ctx context.Context) ([]*catalog.Table, error) {
-	rows, err := c.db.QueryContext(ctx, tablesSQL)
+	rows, err := c.db.QueryContext(ctx, tablesSQL, c.schema)
 	if err != nil {
 		return nil, &connectors.SourceError{Source: c.name, Op: "introspect", Err: err}
 	}
@@ -156,6 +161,9 @@ func (c *Connector) Tables(ctx context.Context) ([]*catalog.Table, error) {
 		}
 		if t == nil || t.RemoteName != tbl {
 			t = &catalog.Table{Source: c.name, Name: tbl, RemoteName: tbl, RowEstimate: -1}
+			if c.schema != "main" {
+				t.RemoteSchema = c.schema
+			}
 			out = append(out, t)
 		}
 		t.Columns = append(t.Columns, catalog.Column{Name: col, Type: ArrowType(dtype), SourceType: dtype, Nullable: nullable == "YES"})
@@ -178,7 +186,7 @@ func (c *Connector) estimate(ctx context.Context, tables []*catalog.Table) {
 		case c.kind == catalog.Parquet && c.files[t.RemoteName] != "":
 			err = c.db.QueryRowContext(ctx, "SELECT sum(num_rows)::BIGINT FROM parquet_file_metadata("+literal(c.files[t.RemoteName])+")").Scan(&n)
 		case c.kind == catalog.DuckDB:
-			err = c.db.QueryRowContext(ctx, "SELECT estimated_size FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ?", t.RemoteName).Scan(&n)
+			err = c.db.QueryRowContext(ctx, "SELECT estimated_size FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? AND table_name = ?", c.schema, t.RemoteName).Scan(&n)
 		default:
 			continue
 		}

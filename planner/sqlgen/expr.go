@@ -328,7 +328,26 @@ func (r *renderer) window(x *plan.Window) {
 	case "row_number", "rank", "dense_rank":
 		r.w(strings.ToUpper(x.Name), "()")
 	case "agg":
-		r.agg(x.Agg)
+		// The cast sum() needs goes around the whole window expression.
+		name, ok := TypeName(r.d, x.Typ)
+		if x.Agg.Name == "sum" && ok {
+			r.w("CAST(")
+			defer r.w(" AS ", name, ")")
+		}
+		a := *x.Agg
+		a.Name = strings.ToUpper(a.Name)
+		r.w(a.Name, "(")
+		if a.Distinct {
+			r.w("DISTINCT ")
+		}
+		if a.Arg == nil {
+			r.w("*")
+		} else if x.Agg.Name == "avg" {
+			r.castTo(a.Arg, plan.Float64)
+		} else {
+			r.expr(a.Arg)
+		}
+		r.w(")")
 	default:
 		r.fail("unknown window function %s", x.Name)
 		return

@@ -348,8 +348,13 @@ func (r *renderer) relation(rel plan.Relation) {
 			r.fail("remote relation inside a pushed query")
 			return
 		}
+		// DuckDB pushes filters into an Arrow view's scan and then trusts the
+		// stream to apply them, which a registered Go stream cannot: the
+		// filter would be lost. A LIMIT no stream reaches stops the pushdown
+		// just above the scan; joins and projections are unaffected.
+		r.w("(SELECT * FROM ")
 		r.ident(ViewName(x.ID))
-		r.w(" AS ")
+		r.w(" LIMIT 9223372036854775807) AS ")
 		r.ident(x.Alias)
 	default:
 		r.fail("unknown relation %T", rel)

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -13,7 +14,8 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
+	_ "github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
 
 	"lienthong/bench/gen"
 	"lienthong/catalog"
@@ -43,9 +45,10 @@ var (
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	pg := testenv.PostgresServer(t)
-	my := testenv.MySQLServer(t)
-	fixOnce.Do(func() { fix, fixErr = build(pg, my) })
+	// The servers must answer before the shared fixture is built.
+	testenv.PostgresDSN(t)
+	testenv.MySQLDSN(t)
+	fixOnce.Do(func() { fix, fixErr = build(testenv.PostgresBase(), testenv.MySQLBase()) })
 	if fixErr != nil {
 		t.Fatal(fixErr)
 	}
@@ -64,7 +67,10 @@ func build(pgDSN, myDSN string) (*fixture, error) {
 	if _, err := gen.Generate(ctx, gen.Options{Scale: diffScale, Seed: diffSeed, Out: srvDir, PostgresDSN: pgDSN, MySQLDSN: myDSN, DBPrefix: prefix, Oracle: oracle}); err != nil {
 		return nil, fmt.Errorf("generating server data: %w", err)
 	}
-	testenv.DropDatabasesAtExit(pgDSN, myDSN, prefix)
+	dropAtExit = func() {
+		dropGenerated(pgDSN, myDSN, prefix)
+		os.RemoveAll(dir)
+	}
 	if _, err := gen.Generate(ctx, gen.Options{Scale: diffScale, Seed: diffSeed, Out: embDir}); err != nil {
 		return nil, fmt.Errorf("generating embedded data: %w", err)
 	}
@@ -98,6 +104,36 @@ func build(pgDSN, myDSN string) (*fixture, error) {
 		*x.dst = e
 	}
 	return f, nil
+}
+
+// dropAtExit removes the server databases the fixture generated.
+var dropAtExit = func() {}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if fix != nil {
+		fix.oracle.Close()
+		fix.servers.Close()
+		fix.embedded.Close()
+	}
+	dropAtExit()
+	os.Exit(code)
+}
+
+func dropGenerated(pgDSN, myDSN, prefix string) {
+	ctx := context.Background()
+	if c, err := pgx.Connect(ctx, pgDSN); err == nil {
+		for _, db := range []string{"dancu", "cutru"} {
+			c.Exec(ctx, "DROP DATABASE IF EXISTS "+prefix+db+" WITH (FORCE)")
+		}
+		c.Close(ctx)
+	}
+	if db, err := sql.Open("mysql", myDSN); err == nil {
+		for _, name := range []string{"hotich", "bhxh"} {
+			db.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+prefix+name+"`")
+		}
+		db.Close()
+	}
 }
 
 // fixBirths moves the births override under the hotich source, where it belongs.
