@@ -165,8 +165,19 @@ func (e *Engine) Close() error {
 	return errors.Join(errs...)
 }
 
+// Session says who asks and why: every front-end (CLI, HTTP, Flight SQL)
+// fills it from its own authentication and request metadata, and access
+// policies and the audit log read it.
+type Session struct {
+	Principal string // authenticated user or service account
+	Agency    string // the agency the principal acts for
+	Purpose   string // the legal purpose declared for this request
+	CaseID    string // the case or dossier that caused it
+}
+
 // QueryOptions steer one query.
 type QueryOptions struct {
+	Session Session
 	// NoPushdown runs everything but plain scans in DuckDB (for testing
 	// that pushdown never changes an answer).
 	NoPushdown bool
