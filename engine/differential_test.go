@@ -221,6 +221,9 @@ var handWritten = []diffQuery{
 	{sql: "SELECT c.pin, r.commune_code FROM dancu.citizens c LEFT JOIN cutru.residences r ON r.pin = c.pin AND r.kind = 'permanent'"},
 	{sql: "SELECT c.pin, r.residence_id FROM cutru.residences r RIGHT JOIN dancu.citizens c ON r.pin = c.pin WHERE c.sex = 'M'"},
 	{sql: "SELECT c.pin FROM dancu.citizens c LEFT JOIN bhxh.health_cards h ON h.pin = c.pin WHERE h.pin IS NULL"},
+	{sql: "SELECT d.pin, f.pin FROM hotich.deaths d FULL JOIN bhxh.funeral_allowances f ON f.pin = d.pin"},
+	{sql: "SELECT d.pin, f.paid_on FROM hotich.deaths d FULL OUTER JOIN bhxh.funeral_allowances f ON f.pin = d.pin AND f.paid_on > d.death_date WHERE f.pin IS NULL OR d.pin IS NULL"},
+	{sql: "SELECT a.pin, b.household_id FROM dancu.citizens a FULL JOIN dancu.households b ON b.head_pin = a.pin WHERE a.household_id < 100 OR a.pin IS NULL"},
 	{sql: "SELECT COUNT(*) FROM dancu.citizens c CROSS JOIN hotich.deaths d WHERE d.pin = c.pin"},
 	// Procedure group (a): children under 6 without a health card.
 	{sql: `SELECT c.pin FROM dancu.citizens c

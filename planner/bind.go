@@ -503,8 +503,11 @@ func (b *binder) bindTableExpr(te sqlparser.TableExpr, sc *scope) (plan.Relation
 		}
 		j := &plan.Join{Left: left, Right: right}
 		switch t.Join {
-		case sqlparser.NormalJoinType, sqlparser.StraightJoinType:
+		case sqlparser.NormalJoinType:
 			j.Kind = plan.InnerJoin
+		case sqlparser.StraightJoinType:
+			// Only FULL [OUTER] JOIN reaches the parser as STRAIGHT_JOIN (parse.go).
+			j.Kind = plan.FullJoin
 		case sqlparser.LeftJoinType:
 			j.Kind = plan.LeftJoin
 		case sqlparser.RightJoinType:

@@ -118,8 +118,9 @@ func isIdentByte(c byte) bool {
 
 var syntaxPos = regexp.MustCompile(`syntax error at position (\d+)(?: near '(.*)')?`)
 
-// syntaxError turns the parser's message into a positioned Error.
-func syntaxError(sql string, err error) *Error {
+// syntaxError turns the parser's message about text (sql after
+// rewriteFullJoins) into an Error positioned in sql.
+func syntaxError(sql, text string, edits []edit, err error) *Error {
 	m := syntaxPos.FindStringSubmatch(err.Error())
 	if m == nil {
 		return &Error{Code: CodeSyntax, Msg: err.Error()}
@@ -129,11 +130,12 @@ func syntaxError(sql string, err error) *Error {
 	// The parser reports the offset just past the token it choked on.
 	off := pos - 1
 	for _, start := range []int{pos - 1 - len(near), pos - len(near)} {
-		if near != "" && start >= 0 && start+len(near) <= len(sql) && strings.EqualFold(sql[start:start+len(near)], near) {
+		if near != "" && start >= 0 && start+len(near) <= len(text) && strings.EqualFold(text[start:start+len(near)], near) {
 			off = start
 			break
 		}
 	}
+	off = originalOffset(off, edits)
 	if off > len(sql) {
 		off = len(sql)
 	}

@@ -36,10 +36,11 @@ var parser = func() *sqlparser.Parser {
 
 // Parse parses one statement, returning a positioned error on bad syntax.
 func Parse(sql string) (sqlparser.Statement, error) {
-	stmt, err := parser.Parse(sql)
+	text, edits := rewriteFullJoins(sql)
+	stmt, err := parser.Parse(text)
 	if err != nil {
 		if strings.Contains(err.Error(), "syntax error") {
-			return nil, syntaxError(sql, err)
+			return nil, syntaxError(sql, text, edits, err)
 		}
 		if strings.Contains(err.Error(), "Query was empty") {
 			return nil, &Error{Code: CodeSyntax, Msg: "empty query: write a SELECT statement"}

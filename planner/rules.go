@@ -83,6 +83,9 @@ func canPushRelation(d sqlgen.Dialect, r plan.Relation) bool {
 	case nil, *plan.Scan:
 		return true
 	case *plan.Join:
+		if x.Kind == plan.FullJoin && d == sqlgen.MySQL {
+			return false // MariaDB has no FULL OUTER JOIN
+		}
 		if x.On != nil && !sqlgen.CanEval(d, x.On, func(s *plan.Query) bool { return canPushQuery(d, s) }) {
 			return false
 		}
@@ -207,8 +210,8 @@ func findScan(r plan.Relation, alias string, nullable bool) (*plan.Scan, bool) {
 			return x, nullable
 		}
 	case *plan.Join:
-		ln := nullable || x.Kind == plan.RightJoin
-		rn := nullable || x.Kind == plan.LeftJoin
+		ln := nullable || x.Kind == plan.RightJoin || x.Kind == plan.FullJoin
+		rn := nullable || x.Kind == plan.LeftJoin || x.Kind == plan.FullJoin
 		if s, n := findScan(x.Left, alias, ln); s != nil {
 			return s, n
 		}

@@ -104,10 +104,11 @@ const (
 	LeftJoin
 	RightJoin
 	CrossJoin
+	FullJoin
 )
 
 func (k JoinKind) String() string {
-	return [...]string{"INNER JOIN", "LEFT JOIN", "RIGHT JOIN", "CROSS JOIN"}[k]
+	return [...]string{"INNER JOIN", "LEFT JOIN", "RIGHT JOIN", "CROSS JOIN", "FULL OUTER JOIN"}[k]
 }
 
 // Join combines two relations.
