@@ -440,7 +440,9 @@ func (g *queryGen) next() diffQuery {
 		return diffQuery{sql: fmt.Sprintf("SELECT %s FROM %s WHERE %s", strings.Join(g.cols("a", a, 1+g.pick(3)), ", "), from(a, "a"), g.where("a", a))}
 	case 1: // aggregate
 		gc := g.column(a, func(t arrow.DataType) bool { return t.ID() == arrow.STRING || t.ID() == arrow.DATE32 })
-		nc := g.column(a, func(t arrow.DataType) bool { return t.ID() == arrow.INT64 || t.ID() == arrow.DECIMAL128 || t.ID() == arrow.DATE32 })
+		nc := g.column(a, func(t arrow.DataType) bool {
+			return t.ID() == arrow.INT64 || t.ID() == arrow.DECIMAL128 || t.ID() == arrow.DATE32
+		})
 		aggs := []string{"COUNT(*)"}
 		if nc != nil {
 			aggs = append(aggs, "MIN(a."+nc.Name+")", "MAX(a."+nc.Name+")")
