@@ -6,6 +6,8 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,12 +44,20 @@ type stream struct {
 	id     int
 	schema *arrow.Schema
 	ch     chan arrow.RecordBatch
+	ctx    context.Context
+	open   func(ctx context.Context) (array.RecordReader, error)
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	cur  arrow.RecordBatch
-	err  error // set before ch closes
-	refs atomic.Int64
+	cur     arrow.RecordBatch
+	err     error // set before ch closes
+	started bool  // run was started (set before any reader exists)
+	refs    atomic.Int64
+
+	// collect, when set, reads this remote's join keys for another
+	// remote's semi-join reduction before anything is handed on.
+	collect *keyCollector
+	keys    atomic.Int64 // keys the scan was reduced by; -1 when not
 
 	start                 time.Time
 	rows, bytes, batches  atomic.Int64
@@ -55,18 +65,85 @@ type stream struct {
 	releaseOnce, doneOnce sync.Once
 }
 
-func startStream(ctx context.Context, id int, schema *arrow.Schema, open func(ctx context.Context) (array.RecordReader, error)) *stream {
+// newStream prepares a remote's stream; run starts it.
+func newStream(ctx context.Context, id int, schema *arrow.Schema) *stream {
 	ctx, cancel := context.WithCancel(ctx)
-	s := &stream{id: id, schema: schema, ch: make(chan arrow.RecordBatch, prefetchDepth), cancel: cancel, done: make(chan struct{}), start: time.Now()}
+	s := &stream{id: id, schema: schema, ch: make(chan arrow.RecordBatch, prefetchDepth), ctx: ctx, cancel: cancel, done: make(chan struct{}), start: time.Now()}
 	s.refs.Store(1)
-	go s.run(ctx, open)
+	s.keys.Store(-1)
 	return s
+}
+
+// Limits of semi-join reduction: a builder with more rows or distinct keys
+// than this hands its rows on and the other side is read unreduced.
+const (
+	maxReduceRows = 1_000_000
+	maxReduceKeys = 50_000
+)
+
+// keyCollector gathers the distinct values of one column of a builder.
+type keyCollector struct {
+	col   int
+	ready chan struct{}
+	keys  []any // nil when there were too many
+}
+
+// add records the keys of one batch; false once there are too many.
+func (k *keyCollector) add(set map[any]struct{}, rec arrow.RecordBatch) bool {
+	col := rec.Column(k.col)
+	for i := 0; i < col.Len(); i++ {
+		if col.IsNull(i) {
+			continue // NULL never joins
+		}
+		switch a := col.(type) {
+		case *array.String:
+			set[strings.Clone(a.Value(i))] = struct{}{}
+		case *array.Int64:
+			set[a.Value(i)] = struct{}{}
+		case *array.Int32:
+			set[int64(a.Value(i))] = struct{}{}
+		case *array.Int16:
+			set[int64(a.Value(i))] = struct{}{}
+		case *array.Int8:
+			set[int64(a.Value(i))] = struct{}{}
+		default:
+			return false
+		}
+	}
+	return len(set) <= maxReduceKeys
+}
+
+func sortedKeys(set map[any]struct{}) []any {
+	keys := make([]any, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		switch a := keys[i].(type) {
+		case string:
+			return a < keys[j].(string)
+		case int64:
+			return a < keys[j].(int64)
+		}
+		return false
+	})
+	return keys
 }
 
 func (s *stream) run(ctx context.Context, open func(ctx context.Context) (array.RecordReader, error)) {
 	defer close(s.done)
 	defer close(s.ch)
 	defer func() { s.wallMicros.Store(time.Since(s.start).Microseconds()) }()
+	if s.collect != nil {
+		// Whatever happens, the remote waiting for these keys goes on.
+		defer func() {
+			select {
+			case <-s.collect.ready:
+			default:
+				close(s.collect.ready)
+			}
+		}()
+	}
 	src, err := open(ctx)
 	if err != nil {
 		s.err = err
@@ -77,23 +154,62 @@ func (s *stream) run(ctx context.Context, open func(ctx context.Context) (array.
 		s.err = fmt.Errorf("internal: remote %d returned schema %s, planned %s", s.id, src.Schema(), s.schema)
 		return
 	}
+	if s.collect != nil {
+		// Read ahead of DuckDB until the keys are known: the other side
+		// cannot start before, and DuckDB may want that side first.
+		var held []arrow.RecordBatch
+		set := map[any]struct{}{}
+		ok := true
+		var rows int64
+		for ok && src.Next() {
+			rec := src.RecordBatch()
+			rec.Retain()
+			held = append(held, rec)
+			rows += rec.NumRows()
+			ok = rows <= maxReduceRows && s.collect.add(set, rec)
+		}
+		if ok && src.Err() == nil {
+			s.collect.keys = sortedKeys(set)
+		}
+		close(s.collect.ready)
+		for i, rec := range held {
+			if !s.send(ctx, rec) {
+				for _, r := range held[i+1:] {
+					r.Release()
+				}
+				return
+			}
+		}
+		if ok {
+			s.err = src.Err()
+			return
+		}
+	}
 	for src.Next() {
 		rec := src.RecordBatch()
 		rec.Retain()
-		s.rows.Add(rec.NumRows())
-		s.batches.Add(1)
-		for _, col := range rec.Columns() {
-			s.bytes.Add(int64(arraySize(col.Data())))
-		}
-		select {
-		case s.ch <- rec:
-		case <-ctx.Done():
-			rec.Release()
-			s.err = ctx.Err()
+		if !s.send(ctx, rec) {
 			return
 		}
 	}
 	s.err = src.Err()
+}
+
+// send hands one batch on, counting it; false when the query was cancelled.
+func (s *stream) send(ctx context.Context, rec arrow.RecordBatch) bool {
+	s.rows.Add(rec.NumRows())
+	s.batches.Add(1)
+	for _, col := range rec.Columns() {
+		s.bytes.Add(int64(arraySize(col.Data())))
+	}
+	select {
+	case s.ch <- rec:
+		return true
+	case <-ctx.Done():
+		rec.Release()
+		s.err = ctx.Err()
+		return false
+	}
 }
 
 func arraySize(d arrow.ArrayData) int {
@@ -149,6 +265,9 @@ func (s *stream) Release() {
 	}
 	s.releaseOnce.Do(func() {
 		s.cancel()
+		if !s.started {
+			return
+		}
 		if s.cur != nil {
 			s.cur.Release()
 			s.cur = nil
@@ -231,7 +350,7 @@ func (r *Result) Rows() int64 { return r.rows }
 func (r *Result) Stats() map[int]planner.RemoteStats {
 	out := map[int]planner.RemoteStats{}
 	for _, s := range r.streams {
-		out[s.id] = planner.RemoteStats{Rows: s.rows.Load(), Bytes: s.bytes.Load(), Batches: s.batches.Load(), WallMillis: float64(s.wallMicros.Load()) / 1000}
+		out[s.id] = planner.RemoteStats{Rows: s.rows.Load(), Bytes: s.bytes.Load(), Batches: s.batches.Load(), WallMillis: float64(s.wallMicros.Load()) / 1000, Keys: s.keys.Load()}
 	}
 	return out
 }
@@ -262,6 +381,7 @@ func (e *Engine) Run(ctx context.Context, snap *catalog.Snapshot, p *plan.Plan) 
 			s.Release()
 		}
 	}
+	byID := map[int]*stream{}
 	for _, rm := range p.Remotes {
 		st, _, err := planner.RemoteStatement(snap, rm)
 		if err != nil {
@@ -274,9 +394,38 @@ func (e *Engine) Run(ctx context.Context, snap *catalog.Snapshot, p *plan.Plan) 
 			return nil, err
 		}
 		schema := schemaOf(rm.Columns)
-		streams = append(streams, startStream(ctx, rm.ID, schema, func(ctx context.Context) (array.RecordReader, error) {
+		s := newStream(ctx, rm.ID, schema)
+		s.open = func(ctx context.Context) (array.RecordReader, error) {
+			if rm.ReduceBy != nil {
+				b := byID[rm.ReduceBy.From].collect
+				select {
+				case <-b.ready:
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+				if b.keys != nil {
+					rst, err := planner.ReducedStatement(snap, rm, b.keys)
+					if err != nil {
+						return nil, err
+					}
+					st = rst
+					s.keys.Store(int64(len(b.keys)))
+				}
+			}
 			return conn.Query(ctx, st, schema)
-		}))
+		}
+		streams = append(streams, s)
+		byID[rm.ID] = s
+	}
+	for _, rm := range p.Remotes {
+		if k := rm.ReduceBy; k != nil && byID[k.From].collect == nil {
+			b := byID[k.From]
+			b.collect = &keyCollector{col: b.schema.FieldIndices(k.FromColumn)[0], ready: make(chan struct{})}
+		}
+	}
+	for _, s := range streams {
+		s.started = true
+		go s.run(s.ctx, s.open)
 	}
 	res := &Result{Plan: p, Snapshot: snap, schema: schemaOf(p.Columns), streams: streams}
 	if p.Single != nil {

@@ -24,6 +24,27 @@ func RemoteStatement(cat *catalog.Snapshot, r *plan.Remote) (sqlgen.Statement, s
 	return st, d, err
 }
 
+// ReducedStatement renders remote r's scan with its key filter: the column
+// must be one of keys (the distinct keys the remote it is reduced by
+// returned). No keys means no row can join.
+func ReducedStatement(cat *catalog.Snapshot, r *plan.Remote, keys []any) (sqlgen.Statement, error) {
+	src := cat.Source(r.Source)
+	if src == nil || r.Scan == nil || r.ReduceBy == nil {
+		return sqlgen.Statement{}, fmt.Errorf("internal: remote %d cannot be reduced", r.ID)
+	}
+	col := r.Scan.Table.Column(r.ReduceBy.Column)
+	in := &plan.In{X: &plan.ColRef{Rel: r.Scan.Alias, Name: col.Name, Typ: col.Type}}
+	for _, k := range keys {
+		in.List = append(in.List, &plan.Literal{Value: k, Typ: col.Type})
+	}
+	if len(keys) == 0 {
+		in.List = []plan.Expr{&plan.Literal{Typ: plan.Null}}
+	}
+	scan := *r.Scan
+	scan.Filters = append(append([]plan.Expr(nil), r.Scan.Filters...), in)
+	return sqlgen.RenderScan(sqlgen.DialectOf(src.Kind), &scan)
+}
+
 // ResidualStatement renders what DuckDB runs over the remotes' streams.
 func ResidualStatement(p *plan.Plan) (sqlgen.Statement, error) {
 	return sqlgen.RenderQuery(sqlgen.DuckDB, p.Root)
@@ -32,6 +53,9 @@ func ResidualStatement(p *plan.Plan) (sqlgen.Statement, error) {
 // RemoteStats are what EXPLAIN ANALYZE reports for one remote.
 type RemoteStats struct {
 	Rows, Bytes, Batches int64
+	// Keys is how many join keys reduced this remote's scan; -1 when it
+	// was not reduced (or the other side had too many).
+	Keys int64
 	// Wall is the time from sending the statement to its last row.
 	WallMillis float64
 }
@@ -71,6 +95,9 @@ func Explain(cat *catalog.Snapshot, p *plan.Plan, stats map[int]RemoteStats, res
 			return "", err
 		}
 		fmt.Fprintf(&b, "Remote %d -> %s (%s) as %s:\n  %s\n", r.ID, r.Source, d, sqlgen.ViewName(r.ID), st.SQL)
+		if k := r.ReduceBy; k != nil {
+			fmt.Fprintf(&b, "  reduced at run time: AND %s.%s IN (distinct %s of remote %d), when they are few\n", r.Alias, k.Column, k.FromColumn, k.From)
+		}
 		writeStats(&b, stats, r.ID)
 	}
 	return b.String(), nil
@@ -81,5 +108,9 @@ func writeStats(b *strings.Builder, stats map[int]RemoteStats, id int) {
 		return
 	}
 	s := stats[id]
-	fmt.Fprintf(b, "  read %d rows, %d bytes in %d batches, %.1f ms\n", s.Rows, s.Bytes, s.Batches, s.WallMillis)
+	fmt.Fprintf(b, "  read %d rows, %d bytes in %d batches, %.1f ms", s.Rows, s.Bytes, s.Batches, s.WallMillis)
+	if s.Keys >= 0 {
+		fmt.Fprintf(b, "; scan reduced by %d keys", s.Keys)
+	}
+	b.WriteString("\n")
 }

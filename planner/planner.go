@@ -98,6 +98,9 @@ func Plan(cat *catalog.Snapshot, sql string, opt Options) (*plan.Plan, error) {
 	}
 	p.Root = q
 	p.Remotes = fragment(q)
+	if !opt.NoPushdown {
+		reduceScansByJoinKeys(cat, q, p.Remotes)
+	}
 	return p, nil
 }
 

@@ -136,6 +136,17 @@ type Remote struct {
 	// sub-plan the source runs.
 	Scan  *Scan
 	Query *Query
+	// ReduceBy, when set, lets the engine read remote From first and, if it
+	// has few enough distinct keys, add "Column IN (those keys)" to this
+	// scan (semi-join reduction: only rows that can join travel).
+	ReduceBy *KeyFilter
+}
+
+// KeyFilter names the join keys a remote's scan may be reduced by.
+type KeyFilter struct {
+	Column     string // column of the reduced scan
+	From       int    // ID of the remote whose keys reduce it
+	FromColumn string // that remote's key column
 }
 
 func (*Scan) relation()    {}

@@ -1,0 +1,216 @@
+package planner
+
+import (
+	"sort"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"lienthong/catalog"
+	"lienthong/planner/plan"
+)
+
+// ReduceScanByJoinKeys marks a remote whose rows only matter when they join
+// a (smaller) remote on an equality: at run time the engine reads the
+// smaller side first and, when its distinct keys are few, adds them to the
+// other side's scan as an IN list, so only rows that can join travel.
+//
+//	SELECT ... FROM dancu.citizens c JOIN bhxh.health_cards h ON h.pin = c.pin
+//	WHERE c.permanent_commune = '01001'
+//	=> Scan(c) WHERE c.permanent_commune = '01001'
+//	   Scan(h) WHERE h.pin IN (<the pins Scan(c) returned>)
+//
+// Safe where every output row needs the equality to hold: the scan reduced
+// is on either side of an inner join (ON or WHERE equality), the NULL-
+// supplying side of an outer join, or the inner side of a correlated
+// [NOT] EXISTS or of an IN (subquery) in WHERE. A row whose key is not among
+// the other side's keys can never satisfy the equality, so dropping it early
+// changes nothing. NOT IN is excluded: there a dropped NULL would matter.
+func reduceScansByJoinKeys(cat *catalog.Snapshot, q *plan.Query, remotes []*plan.Remote) {
+	byAlias := map[string]*plan.Remote{}
+	for _, r := range remotes {
+		if r.Scan != nil {
+			byAlias[r.Alias] = r
+		}
+	}
+	type cand struct {
+		probe, build *plan.Remote
+		pcol, bcol   string
+	}
+	var cands []cand
+	// add records "probe may be reduced by build" for probe.pcol = build.bcol.
+	add := func(probe, build *plan.ColRef) {
+		p, b := byAlias[probe.Rel], byAlias[build.Rel]
+		if p == nil || b == nil || p == b || !keyType(probe.Typ) || !arrow.TypeEqual(probe.Typ, build.Typ) {
+			return
+		}
+		cands = append(cands, cand{p, b, probe.Name, build.Name})
+	}
+	// both records the two directions of an equality that every row needs.
+	both := func(e plan.Expr) {
+		if l, r, ok := colEquality(e); ok {
+			add(l, r)
+			add(r, l)
+		}
+	}
+	eachQuery(q, func(q *plan.Query) {
+		sel, ok := q.Body.(*plan.Select)
+		if !ok {
+			return
+		}
+		for _, c := range plan.Conjuncts(sel.Where) {
+			// Only equalities between this block's own tables: a correlated
+			// one must not reduce the outer side (handled with EXISTS below).
+			if l, r, ok := colEquality(c); ok && inRelation(sel.From, l.Rel) && inRelation(sel.From, r.Rel) {
+				both(c)
+			}
+			if in, ok := c.(*plan.InSubquery); ok && !in.Not {
+				if x, ok := in.X.(*plan.ColRef); ok {
+					if y, ok := subqueryKey(in.Query); ok {
+						add(y, x)
+					}
+				}
+			}
+		}
+		var joins func(plan.Relation)
+		joins = func(r plan.Relation) {
+			j, ok := r.(*plan.Join)
+			if !ok {
+				return
+			}
+			joins(j.Left)
+			joins(j.Right)
+			for _, c := range plan.Conjuncts(j.On) {
+				l, r, ok := colEquality(c)
+				if !ok {
+					continue
+				}
+				// Orient l to the join's left subtree.
+				if !inRelation(j.Left, l.Rel) {
+					l, r = r, l
+				}
+				if !inRelation(j.Left, l.Rel) || !inRelation(j.Right, r.Rel) {
+					continue
+				}
+				switch j.Kind {
+				case plan.InnerJoin:
+					add(l, r)
+					add(r, l)
+				case plan.LeftJoin:
+					add(r, l)
+				case plan.RightJoin:
+					add(l, r)
+				}
+			}
+		}
+		joins(sel.From)
+		// Correlated equalities inside [NOT] EXISTS reduce the inner side.
+		plan.QueryExprs(q, func(e plan.Expr) {
+			plan.Walk(e, func(x plan.Expr) bool {
+				if ex, ok := x.(*plan.Exists); ok {
+					if inner, ok := ex.Query.Body.(*plan.Select); ok {
+						for _, c := range plan.Conjuncts(inner.Where) {
+							l, r, ok := colEquality(c)
+							if !ok {
+								continue
+							}
+							if inRelation(inner.From, l.Rel) && !inRelation(inner.From, r.Rel) {
+								add(l, r)
+							} else if inRelation(inner.From, r.Rel) && !inRelation(inner.From, l.Rel) {
+								add(r, l)
+							}
+						}
+					}
+				}
+				return true
+			})
+		})
+	})
+	// Smallest builders first; each remote is reduced at most once, and
+	// never by a remote that (transitively) waits for it.
+	sort.SliceStable(cands, func(i, j int) bool { return estimate(cands[i].build) < estimate(cands[j].build) })
+	waitsFor := func(a, b *plan.Remote) bool { // does a wait (transitively) for b?
+		for x := a; x != nil && x.ReduceBy != nil; {
+			if x.ReduceBy.From == b.ID {
+				return true
+			}
+			var next *plan.Remote
+			for _, r := range remotes {
+				if r.ID == x.ReduceBy.From {
+					next = r
+				}
+			}
+			x = next
+		}
+		return false
+	}
+	for _, c := range cands {
+		if c.probe.ReduceBy != nil || estimate(c.build) > estimate(c.probe) || waitsFor(c.build, c.probe) {
+			continue
+		}
+		c.probe.ReduceBy = &plan.KeyFilter{Column: c.pcol, From: c.build.ID, FromColumn: c.bcol}
+	}
+}
+
+// estimate guesses a scan's output rows: the table's estimate, a tenth for
+// each pushed filter. Unknown sizes count as large.
+func estimate(r *plan.Remote) float64 {
+	n := float64(r.Scan.Table.RowEstimate)
+	if n < 0 {
+		n = 1e7
+	}
+	for range r.Scan.Filters {
+		n /= 10
+	}
+	return n
+}
+
+func keyType(t arrow.DataType) bool {
+	switch t.ID() {
+	case arrow.STRING, arrow.INT64, arrow.INT32, arrow.INT16, arrow.INT8:
+		return true
+	}
+	return false
+}
+
+// colEquality matches "a.x = b.y" between two different relations.
+func colEquality(e plan.Expr) (*plan.ColRef, *plan.ColRef, bool) {
+	b, ok := e.(*plan.Binary)
+	if !ok || b.Op != "=" {
+		return nil, nil, false
+	}
+	l, ok1 := b.L.(*plan.ColRef)
+	r, ok2 := b.R.(*plan.ColRef)
+	if !ok1 || !ok2 || l.Rel == r.Rel {
+		return nil, nil, false
+	}
+	return l, r, true
+}
+
+// subqueryKey is the column an IN subquery returns, when it is a plain
+// column of one of its own scans.
+func subqueryKey(q *plan.Query) (*plan.ColRef, bool) {
+	sel, ok := q.Body.(*plan.Select)
+	if !ok || sel.Aggregated || len(sel.Items) != 1 || q.Limit != nil || q.Offset != nil {
+		return nil, false
+	}
+	c, ok := sel.Items[0].Expr.(*plan.ColRef)
+	if !ok || !inRelation(sel.From, c.Rel) {
+		return nil, false
+	}
+	return c, true
+}
+
+// inRelation reports whether alias names a relation of r's FROM tree.
+func inRelation(r plan.Relation, alias string) bool {
+	switch x := r.(type) {
+	case *plan.Remote:
+		return x.Alias == alias
+	case *plan.Scan:
+		return x.Alias == alias
+	case *plan.Derived:
+		return x.Alias == alias
+	case *plan.Join:
+		return inRelation(x.Left, alias) || inRelation(x.Right, alias)
+	}
+	return false
+}
