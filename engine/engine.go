@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"lienthong/catalog"
 	"lienthong/config"
@@ -211,18 +212,40 @@ func (e *Engine) Explain(ctx context.Context, sqlText string, analyze bool, opt 
 		return planner.Explain(snap, p, nil, 0, 0)
 	}
 	start := time.Now()
-	res, err := e.Query(ctx, sqlText, opt)
+	p, snap, err := e.Plan(sqlText, opt)
+	if err != nil {
+		return "", err
+	}
+	// The residual runs under DuckDB's EXPLAIN ANALYZE: the rows are
+	// discarded anyway, and its profile gives time and rows per operator.
+	res, err := e.run(ctx, snap, p, true)
 	if err != nil {
 		return "", err
 	}
 	var rows int64
+	var profile strings.Builder
 	for res.Next() {
-		rows += res.RecordBatch().NumRows()
+		rec := res.RecordBatch()
+		rows += rec.NumRows()
+		if p.Root != nil && rec.NumCols() == 2 {
+			if col, ok := rec.Column(1).(*array.String); ok {
+				for i := 0; i < col.Len(); i++ {
+					profile.WriteString(col.Value(i))
+				}
+			}
+		}
 	}
 	err = res.Err()
 	res.Release()
 	if err != nil {
 		return "", err
 	}
-	return planner.Explain(res.Snapshot, res.Plan, res.Stats(), float64(time.Since(start).Microseconds())/1000, rows)
+	if p.Root != nil {
+		rows = -1 // DuckDB's profile below counts them per operator
+	}
+	out, err := planner.Explain(snap, p, res.Stats(), float64(time.Since(start).Microseconds())/1000, rows)
+	if err != nil || profile.Len() == 0 {
+		return out, err
+	}
+	return out + "Residual operators (DuckDB EXPLAIN ANALYZE):\n" + profile.String(), nil
 }

@@ -375,6 +375,12 @@ func (e *Engine) Query(ctx context.Context, sqlText string, opt QueryOptions) (*
 
 // Run executes a planned statement.
 func (e *Engine) Run(ctx context.Context, snap *catalog.Snapshot, p *plan.Plan) (*Result, error) {
+	return e.run(ctx, snap, p, false)
+}
+
+// run executes p; with profile the residual's result is DuckDB's EXPLAIN
+// ANALYZE text instead of the rows.
+func (e *Engine) run(ctx context.Context, snap *catalog.Snapshot, p *plan.Plan, profile bool) (*Result, error) {
 	var streams []*stream
 	stopAll := func() {
 		for _, s := range streams {
@@ -476,6 +482,9 @@ func (e *Engine) Run(ctx context.Context, snap *catalog.Snapshot, p *plan.Plan) 
 		}
 		releases = append(releases, rel)
 	}
+	if profile {
+		st.SQL = "EXPLAIN ANALYZE " + st.SQL
+	}
 	rdr, err := ar.QueryContext(ctx, st.SQL)
 	if err != nil {
 		cleanup()
@@ -489,7 +498,10 @@ func (e *Engine) Run(ctx context.Context, snap *catalog.Snapshot, p *plan.Plan) 
 	}
 	res.inner = rdr
 	res.cleanup = cleanup
-	res.schema = renameSchema(rdr.Schema(), p.Columns)
+	res.schema = rdr.Schema()
+	if !profile {
+		res.schema = renameSchema(rdr.Schema(), p.Columns)
+	}
 	return res, nil
 }
 

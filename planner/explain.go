@@ -71,8 +71,10 @@ func Explain(cat *catalog.Snapshot, p *plan.Plan, stats map[int]RemoteStats, res
 		cols[i] = fmt.Sprintf("%s %s", c.Name, catalog.TypeName(c.Type))
 	}
 	fmt.Fprintf(&b, "Output: %s\n", strings.Join(cols, ", "))
-	if stats != nil {
+	if stats != nil && totalRows >= 0 {
 		fmt.Fprintf(&b, "Returned %d rows in %.1f ms\n", totalRows, residualMillis)
+	} else if stats != nil {
+		fmt.Fprintf(&b, "Ran in %.1f ms\n", residualMillis)
 	}
 	if p.Single != nil {
 		st, d, err := RemoteStatement(cat, p.Single)
