@@ -170,7 +170,7 @@ func TestReadOnlyAndExplain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"Residual runs in DuckDB", `WHERE ("c"."birth_date" > DATE '1990-06-01')`, "read 349 rows", "scan reduced by 349 keys", "Returned 349 rows"} {
+	for _, want := range []string{"Residual runs in DuckDB", `WHERE ("c"."birth_date" > DATE '1990-06-01')`, "read 349 rows", "scan reduced by 349 keys", "HASH_JOIN", "349 rows"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("EXPLAIN ANALYZE lacks %q:\n%s", want, out)
 		}
