@@ -36,6 +36,7 @@ type Engine struct {
 
 	residual *sql.DB // in-memory DuckDB that runs residual fragments
 	version  int64
+	observer Observer // the audit log; nil: none
 }
 
 // New connects every source and builds the first catalog snapshot. A source

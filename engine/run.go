@@ -42,6 +42,7 @@ const prefetchDepth = 4
 // stream reads one remote's batches on its own goroutine.
 type stream struct {
 	id     int
+	source string
 	schema *arrow.Schema
 	ch     chan arrow.RecordBatch
 	ctx    context.Context
@@ -291,6 +292,15 @@ type Result struct {
 	cleanup  func()
 	released bool
 	rows     int64
+	bytes    int64
+
+	// Audit: the attempt is ended exactly once, when the stream ends,
+	// fails or is released early.
+	attempt *Attempt
+	obs     Observer
+	ctx     context.Context
+	hasher  *resultHasher
+	endErr  error
 }
 
 func (r *Result) Schema() *arrow.Schema { return r.schema }
@@ -300,20 +310,74 @@ func (r *Result) Next() bool {
 		r.cur.Release()
 		r.cur = nil
 	}
+	if r.released || r.endErr != nil {
+		return false
+	}
 	if !r.inner.Next() {
+		if err := r.streamErr(); err != nil {
+			r.end(Failed, err)
+		} else {
+			r.end(Succeeded, nil)
+		}
 		return false
 	}
 	rec := r.inner.RecordBatch()
 	r.rows += rec.NumRows()
+	for _, col := range rec.Columns() {
+		r.bytes += int64(arraySize(col.Data()))
+	}
 	// Same columns, the names the user asked for.
 	r.cur = array.NewRecordBatch(r.schema, rec.Columns(), rec.NumRows())
+	if r.hasher != nil {
+		if err := r.hasher.add(r.cur); err != nil {
+			r.end(Failed, err)
+			return false
+		}
+	}
 	return true
+}
+
+// end reports the attempt's outcome once; a failure to write it fails the
+// result, so a client never sees success that was not audited.
+func (r *Result) end(o Outcome, err error) {
+	if r.obs == nil || r.attempt == nil {
+		if err != nil && r.endErr == nil {
+			r.endErr = err
+		}
+		return
+	}
+	a := r.attempt
+	r.attempt = nil
+	a.Outcome, a.ErrorCode = o, errorCode(err)
+	if o == Failed && errors.Is(err, context.Canceled) {
+		a.Outcome = Cancelled
+	}
+	a.Rows, a.Bytes, a.Duration = r.rows, r.bytes, time.Since(a.Start)
+	a.RowsPerSource = map[string]int64{}
+	for _, s := range r.streams {
+		a.RowsPerSource[s.source] += s.rows.Load()
+	}
+	if o == Succeeded {
+		a.ResultSHA256 = r.hasher.sum()
+	}
+	if aerr := r.obs.End(r.ctx, a); aerr != nil {
+		r.endErr = fmt.Errorf("%w: %v", ErrAudit, aerr)
+	} else if err != nil {
+		r.endErr = err
+	}
 }
 
 func (r *Result) RecordBatch() arrow.RecordBatch { return r.cur }
 func (r *Result) Record() arrow.RecordBatch      { return r.cur }
 
 func (r *Result) Err() error {
+	if r.endErr != nil {
+		return r.endErr
+	}
+	return r.streamErr()
+}
+
+func (r *Result) streamErr() error {
 	if err := r.inner.Err(); err != nil {
 		return err
 	}
@@ -331,6 +395,9 @@ func (r *Result) Retain() {}
 func (r *Result) Release() {
 	if r.released {
 		return
+	}
+	if r.attempt != nil {
+		r.end(Cancelled, context.Canceled)
 	}
 	r.released = true
 	if r.cur != nil {
@@ -366,11 +433,41 @@ func schemaOf(cols []plan.Column) *arrow.Schema {
 // Query plans and starts sql. The caller reads the result and must Release
 // it; cancelling ctx stops every source query.
 func (e *Engine) Query(ctx context.Context, sqlText string, opt QueryOptions) (*Result, error) {
-	p, snap, err := e.Plan(sqlText, opt)
-	if err != nil {
+	a := &Attempt{ID: newAttemptID(), Start: time.Now(), Session: opt.Session, SQL: sqlText}
+	obs := e.observer
+	fail := func(err error) (*Result, error) {
+		if obs == nil {
+			return nil, err
+		}
+		a.Outcome, a.ErrorCode, a.Duration = Failed, errorCode(err), time.Since(a.Start)
+		if errors.Is(err, context.Canceled) {
+			a.Outcome = Cancelled
+		}
+		if aerr := obs.End(context.WithoutCancel(ctx), a); aerr != nil {
+			return nil, fmt.Errorf("%w: %v (while reporting: %v)", ErrAudit, aerr, err)
+		}
 		return nil, err
 	}
-	return e.Run(ctx, snap, p)
+	p, snap, err := e.Plan(sqlText, opt)
+	if err != nil {
+		return fail(err)
+	}
+	describe(a, p)
+	if obs != nil {
+		a.Outcome = Started
+		if err := obs.Begin(ctx, a); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrAudit, err)
+		}
+	}
+	res, err := e.Run(ctx, snap, p)
+	if err != nil {
+		return fail(err)
+	}
+	if obs != nil {
+		res.attempt, res.obs, res.ctx = a, obs, context.WithoutCancel(ctx)
+		res.hasher = newResultHasher(res.schema)
+	}
+	return res, nil
 }
 
 // Run executes a planned statement.
@@ -401,6 +498,7 @@ func (e *Engine) run(ctx context.Context, snap *catalog.Snapshot, p *plan.Plan, 
 		}
 		schema := schemaOf(rm.Columns)
 		s := newStream(ctx, rm.ID, schema)
+		s.source = rm.Source
 		s.open = func(ctx context.Context) (array.RecordReader, error) {
 			if rm.ReduceBy != nil {
 				b := byID[rm.ReduceBy.From].collect
