@@ -46,6 +46,9 @@ type Config struct {
 	Sources []Source `toml:"sources"`
 	// TimeZone is the zone NOW() and CURDATE() are evaluated in; default UTC.
 	TimeZone string `toml:"time_zone"`
+	// Policy is the access policy file (docs/security.md). Without one the
+	// node trusts its local user: every table is readable.
+	Policy string `toml:"policy"`
 	// Path of the file the config came from (not read from TOML).
 	Path string `toml:"-"`
 }
@@ -110,6 +113,9 @@ func Parse(path string, data []byte) (*Config, error) {
 	}
 	if _, err := time.LoadLocation(c.TimeZone); err != nil {
 		return nil, &Error{File: path, Line: keyLine(data, "time_zone"), Msg: fmt.Sprintf("time_zone %q is not a known zone (want e.g. \"Asia/Ho_Chi_Minh\" or \"UTC\")", c.TimeZone)}
+	}
+	if c.Policy != "" && !filepath.IsAbs(c.Policy) {
+		c.Policy = filepath.Join(filepath.Dir(path), c.Policy)
 	}
 	if len(c.Sources) == 0 {
 		return nil, &Error{File: path, Msg: "no [[sources]]: name at least one database to connect"}

@@ -23,6 +23,7 @@ import (
 	"lienthong/connectors"
 	"lienthong/planner"
 	"lienthong/planner/plan"
+	"lienthong/policy"
 )
 
 // Engine is one node's query runner over the configured sources.
@@ -37,6 +38,7 @@ type Engine struct {
 	residual *sql.DB // in-memory DuckDB that runs residual fragments
 	version  int64
 	observer Observer // the audit log; nil: none
+	policy   atomic.Pointer[policy.Policy]
 }
 
 // New connects every source and builds the first catalog snapshot. A source
@@ -52,6 +54,16 @@ func New(ctx context.Context, cfg *config.Config) (*Engine, error) {
 		return nil, fmt.Errorf("engine: starting DuckDB: %w", err)
 	}
 	e := &Engine{cfg: cfg, loc: loc, conns: map[string]connectors.Connector{}, residual: db}
+	if cfg.Policy != "" {
+		if err := e.ReloadPolicy(); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	if err := registerPseudonym(db, e.pseudonymKey); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("engine: %w", err)
+	}
 	if err := e.Refresh(ctx); err != nil {
 		e.Close()
 		return nil, err
@@ -185,10 +197,39 @@ type QueryOptions struct {
 	NoPushdown bool
 }
 
-// Plan plans sql against the current snapshot.
+// ReloadPolicy reads the access policy file again. A file with any error is
+// refused as a whole and the policy in force stays.
+func (e *Engine) ReloadPolicy() error {
+	p, err := policy.Load(e.cfg.Policy)
+	if err != nil {
+		return err
+	}
+	e.policy.Store(p)
+	return nil
+}
+
+func (e *Engine) pseudonymKey(purpose string) ([]byte, bool) {
+	p := e.policy.Load()
+	if p == nil {
+		return nil, false
+	}
+	return p.Key(purpose)
+}
+
+// Plan plans sql against the current snapshot, under the access policy
+// when one is in force.
 func (e *Engine) Plan(sqlText string, opt QueryOptions) (*plan.Plan, *catalog.Snapshot, error) {
 	snap := e.Catalog()
-	p, err := planner.Plan(snap, sqlText, planner.Options{Now: time.Now().In(e.loc), NoPushdown: opt.NoPushdown})
+	popt := planner.Options{Now: time.Now().In(e.loc), NoPushdown: opt.NoPushdown}
+	if pol := e.policy.Load(); pol != nil {
+		s := opt.Session
+		access, err := pol.Resolve(s.Principal, s.Purpose, s.CaseID)
+		if err != nil {
+			return nil, snap, &planner.Error{Code: planner.CodeDenied, Msg: err.Error()}
+		}
+		popt.Access = access
+	}
+	p, err := planner.Plan(snap, sqlText, popt)
 	return p, snap, err
 }
 

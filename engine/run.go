@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -379,6 +380,9 @@ func (r *Result) Err() error {
 
 func (r *Result) streamErr() error {
 	if err := r.inner.Err(); err != nil {
+		if r.cleanup != nil { // the residual's reader: DuckDB's message
+			return residualError(err)
+		}
 		return err
 	}
 	for _, s := range r.streams {
@@ -440,8 +444,11 @@ func (e *Engine) Query(ctx context.Context, sqlText string, opt QueryOptions) (*
 			return nil, err
 		}
 		a.Outcome, a.ErrorCode, a.Duration = Failed, errorCode(err), time.Since(a.Start)
-		if errors.Is(err, context.Canceled) {
+		switch {
+		case errors.Is(err, context.Canceled):
 			a.Outcome = Cancelled
+		case a.ErrorCode == string(planner.CodeDenied):
+			a.Outcome = Denied
 		}
 		if aerr := obs.End(context.WithoutCancel(ctx), a); aerr != nil {
 			return nil, fmt.Errorf("%w: %v (while reporting: %v)", ErrAudit, aerr, err)
@@ -592,7 +599,7 @@ func (e *Engine) run(ctx context.Context, snap *catalog.Snapshot, p *plan.Plan, 
 				return nil, serr
 			}
 		}
-		return nil, fmt.Errorf("residual: %w", err)
+		return nil, residualError(err)
 	}
 	res.inner = rdr
 	res.cleanup = cleanup
@@ -602,6 +609,27 @@ func (e *Engine) run(ctx context.Context, snap *catalog.Snapshot, p *plan.Plan, 
 	}
 	return res, nil
 }
+
+// quoted matches what DuckDB quotes in its messages: values ('Nguyễn...')
+// as well as names.
+var quoted = regexp.MustCompile(`'(?:[^']|'')*'|"(?:[^"]|"")*"`)
+
+// residualError keeps DuckDB's explanation but drops every quoted string
+// in it: a conversion error would otherwise echo the row value that failed
+// ("Could not convert string 'Nguyễn Văn An' to INT64"), and no error may
+// carry citizen data.
+func residualError(err error) error {
+	msg := err.Error()
+	if i := strings.Index(msg, "\n"); i >= 0 {
+		msg = msg[:i] // the rest is DuckDB's echo of the SQL and a caret
+	}
+	msg = quoted.ReplaceAllString(msg, "'…'")
+	return fmt.Errorf("%w: %s", ErrResidual, msg)
+}
+
+// ErrResidual wraps failures of the DuckDB residual (a cast that fails on
+// some row, a division error...); the message never quotes values.
+var ErrResidual = errors.New("query failed in the engine")
 
 // renameSchema keeps DuckDB's column types under the user's column names.
 func renameSchema(s *arrow.Schema, cols []plan.Column) *arrow.Schema {

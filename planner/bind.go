@@ -12,12 +12,14 @@ import (
 
 	"lienthong/catalog"
 	"lienthong/planner/plan"
+	"lienthong/policy"
 )
 
 // binder turns the parser's AST into plan IR, resolving every name against
 // one catalog snapshot and typing every expression.
 type binder struct {
 	cat     *catalog.Snapshot
+	access  *policy.Access // nil: no access policy in force
 	sql     string
 	now     time.Time
 	aliases map[string]int
@@ -35,6 +37,7 @@ type cteDef struct {
 type relBinding struct {
 	name   string // how SQL qualifies it: alias, or table name
 	source string // for base tables, to accept source.table.column
+	table  *catalog.Table // the table behind a base or secured reference
 	alias  string // statement-unique alias in the IR
 	cols   []plan.Column
 	scan   *plan.Scan
@@ -76,6 +79,11 @@ func (b *binder) bindStatement(stmt sqlparser.Statement) (*plan.Query, []string,
 	q, names, err := b.bindQuery(ts, nil)
 	if err != nil {
 		return nil, nil, err
+	}
+	if b.access != nil && b.access.AggregateOnly {
+		if err := b.checkAggregateOnly(q); err != nil {
+			return nil, nil, err
+		}
 	}
 	return q, names, nil
 }
@@ -643,6 +651,9 @@ func (b *binder) bindAliased(t *sqlparser.AliasedTableExpr, sc *scope) (plan.Rel
 		userName := t.As.String()
 		if userName == "" {
 			userName = tbl.Name
+		}
+		if b.access != nil {
+			return b.securedTable(tbl, userName, sc)
 		}
 		for _, rb := range sc.rels {
 			if strings.EqualFold(rb.name, userName) {

@@ -853,6 +853,9 @@ func (b *binder) bindFunction(e sqlparser.Expr, sc *scope) (plan.Expr, error) {
 		if canon, ok := funcAliases[name]; ok {
 			name = canon
 		}
+		if name == "pin_verify" {
+			return b.pinVerify(x.Exprs, sc)
+		}
 		if name == "substring" {
 			return b.bindFunction(&sqlparser.SubstrExpr{Name: x.Exprs[0], From: x.Exprs[1], To: optArg(x.Exprs, 2)}, sc)
 		}

@@ -13,6 +13,7 @@ import (
 	"lienthong/catalog"
 	"lienthong/planner/plan"
 	"lienthong/planner/sqlgen"
+	"lienthong/policy"
 )
 
 // Options steer planning.
@@ -24,6 +25,9 @@ type Options struct {
 	// sources only receive plain projections. The differential test runs
 	// each query both ways.
 	NoPushdown bool
+	// Access is the access policy's view for this session; nil when no
+	// policy is in force (a trusted local user).
+	Access *policy.Access
 }
 
 var parser = func() *sqlparser.Parser {
@@ -74,7 +78,7 @@ func Plan(cat *catalog.Snapshot, sql string, opt Options) (*plan.Plan, error) {
 	if opt.Now.IsZero() {
 		opt.Now = time.Now().UTC()
 	}
-	b := &binder{cat: cat, sql: sql, now: opt.Now, aliases: map[string]int{}}
+	b := &binder{cat: cat, sql: sql, now: opt.Now, aliases: map[string]int{}, access: opt.Access}
 	q, names, err := b.bindStatement(stmt)
 	if err != nil {
 		return nil, err
@@ -94,6 +98,7 @@ func Plan(cat *catalog.Snapshot, sql string, opt Options) (*plan.Plan, error) {
 			return p, nil
 		}
 		pushFiltersIntoScans(cat, q)
+		pruneDerivedColumns(q)
 		pruneScanColumns(q, b.scans)
 	}
 	p.Root = q

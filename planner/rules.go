@@ -332,3 +332,76 @@ func pruneScanColumns(q *plan.Query, scans []*plan.Scan) {
 		s.Columns = keep
 	}
 }
+
+// PruneDerivedColumns drops the items of a derived table (a subquery in FROM,
+// a CTE reference, a secured view) that nothing outside reads, so their
+// columns need not be read from the source at all.
+//
+//	SELECT d.pin FROM (SELECT pin, full_name, birth_date FROM t) d
+//	=> SELECT d.pin FROM (SELECT pin FROM t) d
+//
+// Safe for plain blocks: not DISTINCT (every column shapes the rows), not a
+// set operation; one item is always kept so the block stays valid SQL.
+func pruneDerivedColumns(q *plan.Query) {
+	used := map[string]bool{} // alias.column
+	var refs func(plan.Expr)
+	refs = func(e plan.Expr) {
+		plan.Walk(e, func(x plan.Expr) bool {
+			switch v := x.(type) {
+			case *plan.ColRef:
+				used[v.Rel+"."+v.Name] = true
+			case *plan.Subquery:
+				plan.QueryExprs(v.Query, refs)
+			case *plan.Exists:
+				plan.QueryExprs(v.Query, refs)
+			case *plan.InSubquery:
+				plan.QueryExprs(v.Query, refs)
+			}
+			return true
+		})
+	}
+	// Outer blocks first: a derived table's own items count as uses only
+	// once it is known which of them survive, so iterate to a fixed point.
+	for changed := true; changed; {
+		changed = false
+		for k := range used {
+			delete(used, k)
+		}
+		plan.QueryExprs(q, refs)
+		eachQuery(q, func(outer *plan.Query) {
+			sel, ok := outer.Body.(*plan.Select)
+			if !ok {
+				return
+			}
+			var visit func(plan.Relation)
+			visit = func(r plan.Relation) {
+				switch x := r.(type) {
+				case *plan.Join:
+					visit(x.Left)
+					visit(x.Right)
+				case *plan.Derived:
+					inner, ok := x.Query.Body.(*plan.Select)
+					if !ok || inner.Distinct || len(x.Query.OrderBy) > 0 {
+						return
+					}
+					var items []plan.SelectItem
+					var cols []plan.Column
+					for i, it := range inner.Items {
+						if used[x.Alias+"."+x.Query.Columns[i].Name] {
+							items = append(items, it)
+							cols = append(cols, x.Query.Columns[i])
+						}
+					}
+					if len(items) == 0 {
+						items, cols = inner.Items[:1], x.Query.Columns[:1]
+					}
+					if len(items) < len(inner.Items) {
+						inner.Items, x.Query.Columns = items, cols
+						changed = true
+					}
+				}
+			}
+			visit(sel.From)
+		})
+	}
+}

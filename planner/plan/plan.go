@@ -122,6 +122,9 @@ type Join struct {
 type Derived struct {
 	Alias string
 	Query *Query
+	// Secured marks the access policy's view of one table (row filters and
+	// masks over its scan); nothing outside may see past it.
+	Secured bool
 }
 
 // Remote marks the pushdown boundary (Vitess's Route): everything under it

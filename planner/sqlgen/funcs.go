@@ -17,6 +17,10 @@ var sourceFuncs = map[Dialect]map[string]bool{
 	SQLite:   {"coalesce": true},
 }
 
+// engineOnly functions exist only in the engine's residual DuckDB (a UDF
+// holding keys), never in a source, DuckDB-file sources included.
+var engineOnly = map[string]bool{"pseudonym": true}
+
 // dateParts maps lienthong's date-part names to DuckDB's.
 var dateParts = map[string]string{
 	"year": "year", "quarter": "quarter", "month": "month", "week": "week", "day": "day",
@@ -62,6 +66,10 @@ func (r *renderer) function(f *plan.Func) {
 		r.w(")")
 	case "nfc":
 		r.call("nfc_normalize", a...)
+	case "pseudonym":
+		// A keyed hash computed by the engine's UDF; args: value, purpose.
+		// The key itself never appears in SQL.
+		r.call("lt_pseudonym", a...)
 	case "unaccent":
 		// Normalise first so precomposed and combining forms lose the same
 		// marks; đ is a letter of its own, not a d with a mark.
@@ -168,9 +176,12 @@ func (r *renderer) sourceFunction(f *plan.Func) {
 func CanEval(d Dialect, e plan.Expr, sub func(*plan.Query) bool) bool {
 	ok := true
 	if d == DuckDB {
-		// DuckDB computes everything; only subqueries need the caller's word.
+		// DuckDB computes everything but the engine's own functions; only
+		// subqueries need the caller's word.
 		plan.Walk(e, func(x plan.Expr) bool {
 			switch v := x.(type) {
+			case *plan.Func:
+				ok = ok && !engineOnly[v.Name]
 			case *plan.Subquery:
 				ok = ok && sub != nil && sub(v.Query)
 			case *plan.Exists:

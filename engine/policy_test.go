@@ -1,0 +1,320 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"lienthong/bench/gen"
+	"lienthong/config"
+	"lienthong/engine"
+	"lienthong/planner"
+	"lienthong/policy"
+)
+
+const (
+	keyDeath = "death-followup-test-key-0123456789"
+	keyStats = "population-stats-test-key-9876543210"
+)
+
+type policyFixture struct {
+	open, secured *engine.Engine // without and with the access policy
+	pins          []string       // every raw PIN in the data
+	forbidden     []string       // strings that must never reach "an"
+	citizen       [3]string      // one citizen's pin, full_name, birth_date
+}
+
+func newPolicyFixture(t *testing.T) *policyFixture {
+	t.Helper()
+	t.Setenv("LT_TEST_KEY_DEATH", keyDeath)
+	t.Setenv("LT_TEST_KEY_STATS", keyStats)
+	dir := t.TempDir()
+	if _, err := gen.Generate(context.Background(), gen.Options{Scale: 0.003, Seed: 11, Out: dir}); err != nil {
+		t.Fatal(err)
+	}
+	pol, err := filepath.Abs("testdata/policy.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := os.ReadFile(filepath.Join(dir, "lienthong.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	securedPath := filepath.Join(dir, "secured.toml")
+	if err := os.WriteFile(securedPath, []byte(fmt.Sprintf("policy = %q\n", pol)+string(base)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := &policyFixture{}
+	for _, x := range []struct {
+		path string
+		dst  **engine.Engine
+	}{{filepath.Join(dir, "lienthong.toml"), &f.open}, {securedPath, &f.secured}} {
+		cfg, err := config.Load(x.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := engine.New(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close() })
+		*x.dst = e
+	}
+	all := func(sql string) []string {
+		out, err := rows(t, f.open, sql, engine.QueryOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	f.pins = all("SELECT pin FROM dancu.citizens UNION SELECT pin FROM hotich.deaths UNION SELECT pin FROM bhxh.funeral_allowances")
+	// What "an" must never see: raw PINs, special categories, full birth
+	// dates, and the names of people outside province 079 (which only the
+	// filtered citizens table could reveal).
+	f.forbidden = append(f.forbidden, f.pins...)
+	f.forbidden = append(f.forbidden, all("SELECT DISTINCT religion FROM dancu.citizens WHERE religion IS NOT NULL")...)
+	f.forbidden = append(f.forbidden, all("SELECT DISTINCT CAST(birth_date AS CHAR) FROM dancu.citizens WHERE birth_date NOT IN (SELECT death_date FROM hotich.deaths) AND birth_date NOT IN (SELECT paid_on FROM bhxh.funeral_allowances) AND birth_date NOT IN (SELECT valid_from FROM bhxh.health_cards) AND birth_date NOT IN (SELECT valid_to FROM bhxh.health_cards) AND birth_date NOT IN (SELECT registered_on FROM hotich.deaths) AND (death_date IS NULL OR birth_date NOT IN (SELECT death_date FROM dancu.citizens WHERE death_date IS NOT NULL))")...)
+	f.forbidden = append(f.forbidden, all("SELECT DISTINCT full_name FROM dancu.citizens WHERE hometown_province <> '079' AND full_name NOT IN (SELECT full_name FROM dancu.citizens WHERE hometown_province = '079')")...)
+	// Pseudonyms under another purpose's key must not appear either.
+	for _, p := range f.pins {
+		f.forbidden = append(f.forbidden, policy.PseudonymOf([]byte(keyStats), p))
+	}
+	c := all("SELECT CONCAT(pin, '|', full_name, '|', CAST(birth_date AS CHAR)) FROM dancu.citizens WHERE hometown_province <> '079' ORDER BY pin LIMIT 1")
+	copy(f.citizen[:], strings.Split(c[0], "|"))
+	if len(f.forbidden) < 100 {
+		t.Fatalf("the fixture is too small to test anything: %d forbidden values", len(f.forbidden))
+	}
+	return f
+}
+
+var (
+	an    = engine.Session{Principal: "an", Agency: "BHXH", Purpose: "DEATH_FOLLOWUP", CaseID: "HS-2026-001"}
+	binh  = engine.Session{Principal: "binh", Agency: "SO_Y_TE", Purpose: "POPULATION_STATISTICS"}
+	cuong = engine.Session{Principal: "cuong", Agency: "UBND_XA", Purpose: "IDENTITY_CHECK"}
+)
+
+// leak returns the first forbidden value found, other than those the
+// attacker wrote into the query (EXPLAIN echoes them): any cell equal to
+// one, or any PIN or pseudonym inside messages and plans.
+func (f *policyFixture) leak(cells []string, text, query string) string {
+	bad := map[string]bool{}
+	for _, v := range f.forbidden {
+		if !strings.Contains(query, v) {
+			bad[v] = true
+		}
+	}
+	for _, row := range cells {
+		for _, c := range strings.Split(row, " | ") {
+			if bad[c] {
+				return c
+			}
+		}
+	}
+	for v := range bad {
+		if (len(v) == 12 || len(v) == 32) && strings.Contains(text, v) {
+			return v
+		}
+	}
+	return ""
+}
+
+// TestPolicyAttacks tries to get around the access policy. Whatever each
+// attempt returns, rows, error message or plan, must carry no protected
+// value; attempts marked denied must be refused as such.
+func TestPolicyAttacks(t *testing.T) {
+	f := newPolicyFixture(t)
+	rawPIN, rawName, rawBirth := f.citizen[0], f.citizen[1], f.citizen[2]
+	type attack struct {
+		who    engine.Session
+		sql    string
+		denied bool
+	}
+	attacks := []attack{
+		{an, "SELECT pin FROM dancu.citizens", false},
+		{an, "SELECT * FROM dancu.citizens", false},
+		{an, "SELECT c.* FROM dancu.citizens c", false},
+		{an, "SeLeCt /* tricky */ PIN, Full_Name fRoM DANCU.CITIZENS", false},
+		{an, "SELECT pin FROM dancu.citizens WHERE pin = '" + rawPIN + "'", false},
+		{an, "SELECT full_name FROM dancu.citizens WHERE full_name = '" + rawName + "'", false},
+		{an, "SELECT full_name FROM dancu.citizens WHERE hometown_province <> '079'", false},
+		{an, "SELECT full_name FROM dancu.citizens WHERE hometown_province = '001' OR 1 = 1", false},
+		{an, "SELECT religion, ethnicity_code FROM dancu.citizens WHERE religion IS NOT NULL OR ethnicity_code IS NOT NULL", false},
+		{an, "SELECT birth_date FROM dancu.citizens", false},
+		{an, "SELECT MIN(birth_date), MAX(birth_date) FROM dancu.citizens", false},
+		{an, "SELECT CAST(birth_date AS CHAR) FROM dancu.citizens", false},
+		{an, "SELECT (SELECT pin FROM dancu.citizens LIMIT 1)", false},
+		{an, "SELECT pin FROM dancu.citizens WHERE pin IN (SELECT pin FROM dancu.citizens)", false},
+		{an, "WITH x AS (SELECT * FROM dancu.citizens) SELECT pin, full_name, birth_date FROM x", false},
+		{an, "WITH x AS (SELECT pin AS p FROM dancu.citizens) SELECT a.p FROM x a JOIN x b ON a.p = b.p", false},
+		{an, "SELECT pin FROM dancu.citizens UNION SELECT pin FROM hotich.deaths", false},
+		{an, "SELECT d.pin, c.full_name FROM hotich.deaths d JOIN dancu.citizens c ON c.pin = d.pin", false},
+		{an, "SELECT d.pin FROM hotich.deaths d WHERE NOT EXISTS (SELECT 1 FROM bhxh.funeral_allowances f WHERE f.pin = d.pin)", false},
+		{an, "SELECT full_name FROM dancu.citizens ORDER BY pin LIMIT 5", false},
+		{an, "SELECT full_name FROM dancu.citizens ORDER BY full_name LIMIT 1000000 OFFSET 0", false},
+		{an, "SELECT full_name FROM dancu.citizens LIMIT 10 OFFSET 10", false},
+		{an, "SELECT pin, ROW_NUMBER() OVER (ORDER BY pin) FROM dancu.citizens", false},
+		{an, "SELECT pin, COUNT(*) FROM dancu.citizens GROUP BY pin HAVING COUNT(*) > 0", false},
+		{an, "SELECT SUBSTRING(pin, 1, 12), LEFT(pin, 3), CONCAT(pin, '') FROM dancu.citizens", false},
+		{an, "SELECT CAST(pin AS SIGNED) FROM dancu.citizens", false},
+		{an, "SELECT CAST(full_name AS SIGNED) FROM dancu.citizens", false},
+		{an, "SELECT COUNT(*) FROM dancu.citizens WHERE pin LIKE '079%'", false},
+		{an, "SELECT card_no FROM bhxh.health_cards", false},
+		{an, "SELECT c.full_name FROM dancu.citizens c JOIN hotich.births b ON b.child_pin = c.pin", true},
+		{an, "SELECT child_pin FROM hotich.births", true},
+		{an, "SELECT phone FROM dancu.citizens", false}, // not granted: unknown to an
+		{an, "SELECT citizens_src.pin FROM dancu.citizens", false},
+		{an, "SELECT lt_pseudonym('" + rawPIN + "', 'DEATH_FOLLOWUP')", false},
+		{an, "SELECT full_name FROM dancu.citizens WHERE pin = pseudonym('" + rawPIN + "')", false},
+		{an, "SELECT pin FROM dancu.households", true},
+		{an, "DELETE FROM dancu.citizens", false},
+		{an, "SELECT pin FROM dancu.citizens WHERE birth_date = '" + rawBirth + "'", false},
+		{engine.Session{Principal: "an", Purpose: "DEATH_FOLLOWUP"}, "SELECT pin FROM dancu.citizens", true},       // no case id
+		{engine.Session{Principal: "an", Purpose: "POPULATION_STATISTICS"}, "SELECT COUNT(*) FROM dancu.citizens", true}, // purpose not granted
+		{engine.Session{Principal: "an"}, "SELECT COUNT(*) FROM dancu.citizens", true},
+		{engine.Session{Principal: "mallory", Purpose: "DEATH_FOLLOWUP", CaseID: "x"}, "SELECT COUNT(*) FROM dancu.citizens", true},
+		{engine.Session{}, "SELECT 1", true},
+		{binh, "SELECT * FROM dancu.citizens", true},
+		{binh, "SELECT pin FROM dancu.citizens", true},
+		{binh, "SELECT MIN(birth_date) FROM dancu.citizens", true},
+		{binh, "SELECT COUNT(*), (SELECT MAX(pin) FROM dancu.citizens) FROM dancu.citizens", true},
+		{binh, "SELECT pin, COUNT(*) FROM dancu.citizens GROUP BY pin", false}, // every group has 1 row
+		{binh, "SELECT COUNT(*) FROM dancu.citizens WHERE pin = '" + rawPIN + "'", false},
+		{binh, "SELECT birth_date, COUNT(*) FROM dancu.citizens GROUP BY birth_date", false},
+		{binh, "SELECT sex, COUNT(*) FROM dancu.citizens GROUP BY sex UNION ALL SELECT sex, 1 FROM dancu.citizens", true},
+		{binh, "SELECT COUNT(*) FROM (SELECT pin FROM dancu.citizens LIMIT 1) t", false},
+		{cuong, "SELECT * FROM dancu.citizens", true},
+		{cuong, "SELECT COUNT(*) FROM dancu.citizens", true},
+		{cuong, "SELECT pin_verify('" + rawPIN + "', '" + rawName + "', DATE '" + rawBirth + "')", false},
+	}
+	if len(attacks) < 40 {
+		t.Fatalf("the suite needs at least 40 attacks, has %d", len(attacks))
+	}
+	for i, a := range attacks {
+		t.Run(fmt.Sprintf("%02d", i), func(t *testing.T) {
+			got, err := rows(t, f.secured, a.sql, engine.QueryOptions{Session: a.who})
+			var pe *planner.Error
+			if a.denied && !(errors.As(err, &pe) && pe.Code == planner.CodeDenied) {
+				t.Errorf("%s: want LT-DENIED, got %v (%d rows)", a.sql, err, len(got))
+			}
+			text := strings.Join(got, "\n")
+			if err != nil {
+				text += "\n" + err.Error()
+				got = append(got, strings.Split(err.Error(), " ")...)
+			}
+			if plan, perr := f.secured.Explain(context.Background(), a.sql, false, engine.QueryOptions{Session: a.who}); perr == nil {
+				text += "\n" + plan
+				if strings.Contains(plan, keyDeath) || strings.Contains(plan, keyStats) {
+					t.Errorf("%s: EXPLAIN shows a pseudonym key", a.sql)
+				}
+			}
+			if v := f.leak(got, text, a.sql); v != "" {
+				t.Errorf("%s as %s leaks %q", a.sql, a.who.Principal, v)
+			}
+		})
+	}
+}
+
+// TestPolicySemantics checks what the policy does give, against the same
+// queries over hand-written secured views on the unrestricted engine.
+func TestPolicySemantics(t *testing.T) {
+	f := newPolicyFixture(t)
+	// The secured view of dancu.citizens for "an", as the policy means it.
+	view := `WITH citizens AS (SELECT pin, full_name, YEAR(birth_date) AS birth_date, sex, death_date, permanent_commune,
+		hometown_province, CAST(NULL AS CHAR) AS religion, CAST(NULL AS CHAR) AS ethnicity_code
+		FROM dancu.citizens WHERE hometown_province = '079') `
+	pseud := func(rows []string) []string {
+		out := make([]string, len(rows))
+		for i, r := range rows {
+			cells := strings.Split(r, " | ")
+			for j, c := range cells {
+				if len(c) == 12 && strings.Trim(c, "0123456789") == "" {
+					cells[j] = policy.PseudonymOf([]byte(keyDeath), c)
+				}
+			}
+			out[i] = strings.Join(cells, " | ")
+		}
+		sort.Strings(out)
+		return out
+	}
+	for _, q := range []struct{ secured, viewSQL string }{
+		{"SELECT pin, full_name, birth_date FROM dancu.citizens WHERE sex = 'F'", view + "SELECT pin, full_name, birth_date FROM citizens WHERE sex = 'F'"},
+		{"SELECT birth_date, COUNT(*) FROM dancu.citizens GROUP BY birth_date", view + "SELECT birth_date, COUNT(*) FROM citizens GROUP BY birth_date"},
+		{"SELECT COUNT(*) FROM dancu.citizens WHERE religion IS NOT NULL", view + "SELECT COUNT(*) FROM citizens WHERE religion IS NOT NULL"},
+		{"SELECT c.pin, d.death_date FROM dancu.citizens c JOIN hotich.deaths d ON d.pin = c.pin",
+			view + "SELECT c.pin, d.death_date FROM citizens c JOIN hotich.deaths d ON d.pin = c.pin"},
+		{"SELECT COUNT(DISTINCT c.pin) FROM dancu.citizens c JOIN bhxh.health_cards h ON h.pin = c.pin",
+			view + "SELECT COUNT(DISTINCT c.pin) FROM citizens c JOIN bhxh.health_cards h ON h.pin = c.pin"},
+		{"SELECT d.pin FROM hotich.deaths d WHERE NOT EXISTS (SELECT 1 FROM bhxh.funeral_allowances f WHERE f.pin = d.pin)",
+			"SELECT d.pin FROM hotich.deaths d WHERE NOT EXISTS (SELECT 1 FROM bhxh.funeral_allowances f WHERE f.pin = d.pin)"},
+	} {
+		got, err := rows(t, f.secured, q.secured, engine.QueryOptions{Session: an})
+		if err != nil {
+			t.Fatalf("%s: %v", q.secured, err)
+		}
+		want, err := rows(t, f.open, q.viewSQL, engine.QueryOptions{})
+		if err != nil {
+			t.Fatalf("%s: %v", q.viewSQL, err)
+		}
+		sort.Strings(got)
+		if d := diff(pseud(want), got); d != "" {
+			t.Errorf("%s differs from its secured view:\n%s", q.secured, d)
+		}
+	}
+	// The row filter runs in the source: restricted rows never travel.
+	plan, err := f.secured.Explain(context.Background(), "SELECT full_name FROM dancu.citizens", false, engine.QueryOptions{Session: an})
+	if err != nil || !strings.Contains(plan, `"hometown_province" = '079'`) || strings.Contains(plan, "Whole query") {
+		t.Errorf("want the row filter pushed to dancu's scan:\n%s %v", plan, err)
+	}
+	// Dashboards get aggregates over groups of at least k only.
+	got, err := rows(t, f.secured, "SELECT permanent_commune, COUNT(*) FROM dancu.citizens GROUP BY permanent_commune", engine.QueryOptions{Session: binh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, _ := rows(t, f.open, "SELECT permanent_commune, COUNT(*) FROM dancu.citizens GROUP BY permanent_commune HAVING COUNT(*) >= 10", engine.QueryOptions{})
+	sort.Strings(got)
+	sort.Strings(all)
+	if d := diff(all, got); d != "" || len(got) == 0 {
+		t.Errorf("k-suppressed groups differ (%d groups): %s", len(got), d)
+	}
+	// Verify, don't disclose.
+	c := f.citizen
+	for _, v := range []struct {
+		sql  string
+		want string
+	}{
+		{fmt.Sprintf("SELECT pin_verify('%s', '%s', DATE '%s')", c[0], c[1], c[2]), "true"},
+		{fmt.Sprintf("SELECT pin_verify('%s', 'Nguyễn Văn Sai', DATE '%s')", c[0], c[2]), "false"},
+		{fmt.Sprintf("SELECT pin_verify('%s', '%s', DATE '1900-01-01')", c[0], c[1]), "false"},
+	} {
+		got, err := rows(t, f.secured, v.sql, engine.QueryOptions{Session: cuong})
+		if err != nil || len(got) != 1 || got[0] != v.want {
+			t.Errorf("%s: got %v %v, want %s", v.sql, got, err, v.want)
+		}
+	}
+	// Pseudonyms differ between purposes: results cannot be linked.
+	a, _ := rows(t, f.secured, "SELECT COUNT(*) FROM dancu.citizens", engine.QueryOptions{Session: an})
+	if len(a) != 1 || a[0] == "0" {
+		t.Errorf("an sees no citizens: %v", a)
+	}
+}
+
+func TestPolicyFileErrors(t *testing.T) {
+	for _, c := range []struct{ toml, want string }{
+		{"[[grants]]\nrole = \"nobody\"\npurposes = [\"X\"]\nsource = \"s\"\ntable = \"t\"\n", `unknown role "nobody"`},
+		{"[[purposes]]\nname = \"P\"\n[[roles]]\nname = \"r\"\n[[grants]]\nrole = \"r\"\npurposes = [\"Q\"]\nsource = \"s\"\ntable = \"t\"\n", `unknown purpose "Q"`},
+		{"[[purposes]]\nname = \"P\"\n[[keys]]\npurpose = \"P\"\nversion = 1\n", "needs env or file"},
+		{"[[principals]]\nname = \"x\"\n", "has no agency"},
+		{"[settings]\nmin_group = 3\n", `unknown setting "settings.min_group"`},
+	} {
+		_, err := policy.Parse("p.toml", []byte(c.toml))
+		var pe *policy.Error
+		if !errors.As(err, &pe) || !strings.Contains(pe.Msg, c.want) || pe.Line == 0 {
+			t.Errorf("want a positioned error containing %q, got %v", c.want, err)
+		}
+	}
+}

@@ -1,0 +1,241 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+
+	"vitess.io/vitess/go/vt/sqlparser"
+
+	"lienthong/catalog"
+	"lienthong/planner/plan"
+	"lienthong/policy"
+)
+
+// The policy phase. With an access policy in force every table reference is
+// bound to a secured view of the table instead of the table itself:
+//
+//	(SELECT <visible columns, each raw or masked> FROM <table> WHERE <row filters>) AS alias
+//
+// so filters apply before masks, masks apply at the scan, and everything the
+// user writes (predicates, joins, ORDER BY, aggregates) sees masked values
+// only (Trino's semantics). The row filter is an ordinary WHERE of that
+// block: PushFilterIntoScan sends it to the source whenever the source
+// computes it exactly, so restricted rows never leave the source.
+
+// CodeDenied marks refusals by the access policy.
+const CodeDenied Code = "LT-DENIED"
+
+func (b *binder) deny(word string, err error) error {
+	return b.errf(word, CodeDenied, "%v", err)
+}
+
+// securedTable binds a table reference under the access policy.
+func (b *binder) securedTable(tbl *catalog.Table, userName string, sc *scope) (plan.Relation, error) {
+	names := make([]string, len(tbl.Columns))
+	sensitive := map[string]bool{}
+	for i, c := range tbl.Columns {
+		names[i] = c.Name
+		sensitive[c.Name] = c.Sensitive
+	}
+	ta, err := b.access.Table(tbl.Source, tbl.Name, names, sensitive)
+	if err != nil {
+		return nil, b.deny(tbl.Name, err)
+	}
+	if ta.VerifyOnly {
+		return nil, b.deny(tbl.Name, &policy.DeniedError{Msg: fmt.Sprintf("%s may only verify against %s.%s with pin_verify(pin, full_name, birth_date), not read it", b.access.Principal.Name, tbl.Source, tbl.Name)})
+	}
+	scan := &plan.Scan{Alias: b.uniqueAlias(userName + "_src"), Table: tbl}
+	b.scans = append(b.scans, scan)
+	raw := &relBinding{name: "", source: tbl.Source, alias: scan.Alias, scan: scan}
+	for _, c := range tbl.Columns {
+		raw.cols = append(raw.cols, plan.Column{Name: c.Name, Type: c.Type})
+	}
+	// Masks and filters see the raw row and nothing else.
+	inner := &scope{rels: []*relBinding{raw}}
+	sel := &plan.Select{From: scan}
+	var cols []plan.Column
+	for _, c := range tbl.Columns {
+		rule, ok := ta.Columns[strings.ToLower(c.Name)]
+		if !ok {
+			continue
+		}
+		var e plan.Expr
+		switch {
+		case rule.Mask == "":
+			e = b.colRef(raw, plan.Column{Name: c.Name, Type: c.Type})
+		case strings.EqualFold(rule.Mask, policy.Pseudonym):
+			if _, ok := b.access.PseudonymKey(); !ok {
+				return nil, b.deny(tbl.Name, &policy.DeniedError{Msg: fmt.Sprintf("column %s.%s.%s is pseudonymised but purpose %s has no pseudonym key in the policy", tbl.Source, tbl.Name, c.Name, b.access.Purpose.Name)})
+			}
+			e = &plan.Func{Name: "pseudonym", Typ: plan.String, Args: []plan.Expr{
+				b.colRef(raw, plan.Column{Name: c.Name, Type: c.Type}),
+				&plan.Literal{Value: b.access.Purpose.Name, Typ: plan.String},
+			}}
+		default:
+			e, err = b.policyExpr(rule.Mask, inner, fmt.Sprintf("mask of %s.%s.%s", tbl.Source, tbl.Name, c.Name))
+			if err != nil {
+				return nil, err
+			}
+		}
+		sel.Items = append(sel.Items, plan.SelectItem{Expr: e, Alias: c.Name})
+		cols = append(cols, plan.Column{Name: c.Name, Type: e.Type()})
+	}
+	if len(cols) == 0 {
+		return nil, b.deny(tbl.Name, &policy.DeniedError{Msg: fmt.Sprintf("no column of %s.%s is granted to %s for purpose %s", tbl.Source, tbl.Name, b.access.Principal.Name, b.access.Purpose.Name)})
+	}
+	var filters []plan.Expr
+	for _, f := range ta.RowFilters {
+		e, err := b.policyExpr(f, inner, fmt.Sprintf("row filter of %s.%s", tbl.Source, tbl.Name))
+		if err != nil {
+			return nil, err
+		}
+		filters = append(filters, e)
+	}
+	// Grants add up: a row is visible when any of them lets it through.
+	for i, f := range filters {
+		if i == 0 {
+			sel.Where = f
+		} else {
+			sel.Where = &plan.Binary{Op: "OR", L: sel.Where, R: f, Typ: plan.Bool}
+		}
+	}
+	for _, rb := range sc.rels {
+		if strings.EqualFold(rb.name, userName) {
+			return nil, b.errf(userName, CodeAmbiguous, "the name %s is used twice in FROM; give one of them an alias", userName)
+		}
+	}
+	d := &plan.Derived{Alias: b.uniqueAlias(userName), Query: &plan.Query{Body: sel, Columns: cols}, Secured: true}
+	sc.rels = append(sc.rels, &relBinding{name: userName, source: tbl.Source, alias: d.Alias, cols: cols, table: tbl})
+	return d, nil
+}
+
+// policyExpr binds a mask or row filter written in the policy file. Its
+// errors are the policy's, not the user's: they never quote the query.
+func (b *binder) policyExpr(text string, sc *scope, what string) (plan.Expr, error) {
+	ast, err := parser.ParseExpr(text)
+	if err != nil {
+		return nil, &Error{Code: CodeDenied, Msg: fmt.Sprintf("the access policy's %s does not parse (%v); ask the policy administrator", what, err)}
+	}
+	saved := b.sql
+	b.sql = "" // positions would point into the policy, not the query
+	defer func() { b.sql = saved }()
+	e, err := b.bindExpr(ast, sc)
+	if err != nil {
+		return nil, &Error{Code: CodeDenied, Msg: fmt.Sprintf("the access policy's %s is invalid for this table: %v", what, err)}
+	}
+	return e, nil
+}
+
+// pinVerify binds pin_verify(pin, full_name, birth_date): true when the
+// population table holds exactly that person, and never any of its data.
+func (b *binder) pinVerify(args []sqlparser.Expr, sc *scope) (plan.Expr, error) {
+	var v *policy.Verify
+	if b.access != nil {
+		v = b.access.Verify()
+	}
+	if v == nil {
+		return nil, b.errf("pin_verify", CodeUnsupported, "pin_verify needs a [verify] section in the access policy naming the population table")
+	}
+	if len(args) != 3 {
+		return nil, b.errf("pin_verify", CodeType, "pin_verify takes (pin, full_name, birth_date)")
+	}
+	tbl, err := b.cat.LookupTable(v.Source, v.Table)
+	if err != nil {
+		return nil, b.errf("pin_verify", CodeUnknown, "pin_verify: %v", err)
+	}
+	if _, err := b.access.Table(tbl.Source, tbl.Name, nil, nil); err != nil {
+		return nil, b.deny("pin_verify", err)
+	}
+	vals, err := b.bindExprs(args, sc)
+	if err != nil {
+		return nil, err
+	}
+	scan := &plan.Scan{Alias: b.uniqueAlias("verify"), Table: tbl}
+	b.scans = append(b.scans, scan)
+	rb := &relBinding{alias: scan.Alias, scan: scan}
+	var terms []plan.Expr
+	for i, name := range []string{v.PIN, v.Name, v.Birth} {
+		c := tbl.Column(name)
+		if c == nil {
+			return nil, b.errf("pin_verify", CodeUnknown, "pin_verify: %s.%s has no column %s", tbl.Source, tbl.Name, name)
+		}
+		ref := b.colRef(rb, plan.Column{Name: c.Name, Type: c.Type})
+		l, r, err := b.comparable("pin_verify", ref, vals[i])
+		if err != nil {
+			return nil, err
+		}
+		terms = append(terms, &plan.Binary{Op: "=", L: l, R: r, Typ: plan.Bool})
+	}
+	q := &plan.Query{Body: &plan.Select{Items: []plan.SelectItem{{Expr: &plan.Literal{Value: int64(1), Typ: plan.Int64}}}, From: scan, Where: plan.And(terms)},
+		Columns: []plan.Column{{Name: "one", Type: plan.Int64}}}
+	return &plan.Exists{Query: q}, nil
+}
+
+// checkAggregateOnly enforces an aggregate-only role on the statement's
+// result: every output column is an aggregate (COUNT, SUM, AVG) or a
+// grouping key, and groups of fewer than k rows are suppressed with
+// HAVING COUNT(*) >= k. MIN and MAX are refused: each returns one row's
+// value.
+func (b *binder) checkAggregateOnly(q *plan.Query) error {
+	switch body := q.Body.(type) {
+	case *plan.SetOp:
+		if err := b.checkAggregateOnly(body.Left); err != nil {
+			return err
+		}
+		return b.checkAggregateOnly(body.Right)
+	case *plan.Select:
+		refuse := func(what string) error {
+			return b.deny("select", &policy.DeniedError{Msg: fmt.Sprintf("%s may only receive aggregates (COUNT, SUM, AVG) over groups of at least %d: %s", b.access.Principal.Name, b.access.MinGroup, what)})
+		}
+		if !body.Aggregated {
+			return refuse("this query returns rows, not aggregates")
+		}
+		for i, it := range body.Items {
+			if ok, why := aggregateSafe(it.Expr, body.GroupBy); !ok {
+				return refuse(fmt.Sprintf("output column %d %s", i+1, why))
+			}
+		}
+		k := &plan.Binary{Op: ">=", L: &plan.Agg{Name: "count", Typ: plan.Int64}, R: &plan.Literal{Value: int64(b.access.MinGroup), Typ: plan.Int64}, Typ: plan.Bool}
+		if body.Having == nil {
+			body.Having = k
+		} else {
+			body.Having = &plan.Binary{Op: "AND", L: body.Having, R: k, Typ: plan.Bool}
+		}
+		return nil
+	}
+	return nil
+}
+
+// aggregateSafe reports whether e is built from grouping keys, constants
+// and COUNT/SUM/AVG only.
+func aggregateSafe(e plan.Expr, groupBy []plan.Expr) (bool, string) {
+	for _, g := range groupBy {
+		if sameExpr(e, g) {
+			return true, ""
+		}
+	}
+	switch x := e.(type) {
+	case *plan.Literal:
+		return true, ""
+	case *plan.Agg:
+		if x.Name == "min" || x.Name == "max" {
+			return false, "uses MIN or MAX, which return a single row's value"
+		}
+		return true, ""
+	case *plan.Window, *plan.Subquery, *plan.Exists, *plan.InSubquery:
+		return false, "uses a window function or subquery"
+	case *plan.ColRef:
+		return false, fmt.Sprintf("reads %s without aggregating it or grouping by it", x.Name)
+	}
+	ok, why := true, ""
+	plan.Walk(e, func(x plan.Expr) bool {
+		if x == e {
+			return true
+		}
+		if ok {
+			ok, why = aggregateSafe(x, groupBy)
+		}
+		return false // aggregateSafe looked below x itself
+	})
+	return ok, why
+}

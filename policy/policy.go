@@ -1,0 +1,517 @@
+// Package policy holds who may read what, for which legal purpose: principals
+// (users and service accounts of an agency), roles, purposes, grants on
+// sources, tables and columns, row filters, column masks, pseudonym keys,
+// aggregate-only roles and verify-only grants. Default deny: no grant, no
+// access. The planner enforces a policy on every query, whatever front-end
+// it came through; this package only decides.
+package policy
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// File is the policy file as written (see docs/security.md).
+type File struct {
+	Settings struct {
+		// MinGroupSize is k: aggregate-only results drop groups of fewer rows.
+		MinGroupSize int `toml:"min_group_size"`
+	} `toml:"settings"`
+	Purposes   []Purpose      `toml:"purposes"`
+	Roles      []Role         `toml:"roles"`
+	Principals []Principal    `toml:"principals"`
+	Grants     []Grant        `toml:"grants"`
+	Keys       []PseudonymKey `toml:"keys"`
+	Verify     *Verify        `toml:"verify"`
+}
+
+// Purpose is a named legal purpose a session declares.
+type Purpose struct {
+	Name        string `toml:"name"`
+	Description string `toml:"description"`
+	// Sensitive lists the special categories this purpose may see unmasked:
+	// column names, or "*" for all.
+	Sensitive []string `toml:"sensitive"`
+	// RequireCase makes a case/dossier id mandatory for this purpose.
+	RequireCase bool `toml:"require_case"`
+}
+
+// Role groups grants; AggregateOnly roles receive only aggregates.
+type Role struct {
+	Name          string `toml:"name"`
+	AggregateOnly bool   `toml:"aggregate_only"`
+}
+
+// Principal is a user or service account.
+type Principal struct {
+	Name       string            `toml:"name"`
+	Agency     string            `toml:"agency"`
+	Roles      []string          `toml:"roles"`
+	Attributes map[string]string `toml:"attributes"`
+}
+
+// Grant allows reading a source's tables for some purposes.
+type Grant struct {
+	Role      string   `toml:"role"`      // or
+	Principal string   `toml:"principal"` // exactly one of them
+	Purposes  []string `toml:"purposes"`
+	Source    string   `toml:"source"`
+	Table     string   `toml:"table"`   // "*" for every table of the source
+	Columns   []string `toml:"columns"` // empty: every column
+	// RowFilter is a SQL predicate over the table's raw columns;
+	// ${user.ATTR} stands for the principal's attribute ATTR.
+	RowFilter string `toml:"row_filter"`
+	// Masks maps a column to a SQL expression over the raw row (NULL, a
+	// function of the column...) or to "pseudonym".
+	Masks map[string]string `toml:"masks"`
+	// VerifyOnly allows pin_verify(...) over this table and nothing else.
+	VerifyOnly bool `toml:"verify_only"`
+}
+
+// PseudonymKey is one version of a purpose's pseudonym key. The secret is
+// read from an environment variable or a file, never from the policy file.
+type PseudonymKey struct {
+	Purpose string `toml:"purpose"`
+	Version int    `toml:"version"`
+	Env     string `toml:"env"`
+	File    string `toml:"file"`
+}
+
+// Verify names the table pin_verify checks against.
+type Verify struct {
+	Source   string `toml:"source"`
+	Table    string `toml:"table"`
+	PIN      string `toml:"pin_column"`
+	Name     string `toml:"name_column"`
+	Birth    string `toml:"birth_date_column"`
+	Function string `toml:"-"`
+}
+
+// Policy is a checked, immutable policy.
+type Policy struct {
+	Path       string
+	MinGroup   int
+	purposes   map[string]*Purpose
+	roles      map[string]*Role
+	principals map[string]*Principal
+	grants     []Grant
+	keys       map[string][]byte // purpose -> newest key
+	keyVersion map[string]int
+	verify     *Verify
+}
+
+// Error is a problem in the policy file, with its line when known. A policy
+// with any error is refused as a whole.
+type Error struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+// Load reads and checks a policy file.
+func Load(path string) (*Policy, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse checks a policy given as bytes.
+func Parse(path string, data []byte) (*Policy, error) {
+	var f File
+	md, err := toml.Decode(string(data), &f)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, &Error{File: path, Line: pe.Position.Line, Msg: pe.Message}
+		}
+		return nil, &Error{File: path, Msg: err.Error()}
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return nil, &Error{File: path, Line: lineOf(data, und[0].String(), 0), Msg: fmt.Sprintf("unknown setting %q; see docs/security.md", und[0].String())}
+	}
+	p := &Policy{Path: path, MinGroup: f.Settings.MinGroupSize, purposes: map[string]*Purpose{}, roles: map[string]*Role{},
+		principals: map[string]*Principal{}, keys: map[string][]byte{}, keyVersion: map[string]int{}, verify: f.Verify}
+	if p.MinGroup == 0 {
+		p.MinGroup = 10
+	}
+	bad := func(section string, i int, format string, args ...any) error {
+		return &Error{File: path, Line: lineOf(data, "[["+section+"]]", i), Msg: fmt.Sprintf("%s %d: ", section, i+1) + fmt.Sprintf(format, args...)}
+	}
+	for i := range f.Purposes {
+		pu := &f.Purposes[i]
+		if pu.Name == "" || p.purposes[pu.Name] != nil {
+			return nil, bad("purposes", i, "missing or duplicate name %q", pu.Name)
+		}
+		p.purposes[pu.Name] = pu
+	}
+	for i := range f.Roles {
+		r := &f.Roles[i]
+		if r.Name == "" || p.roles[r.Name] != nil {
+			return nil, bad("roles", i, "missing or duplicate name %q", r.Name)
+		}
+		p.roles[r.Name] = r
+	}
+	for i := range f.Principals {
+		pr := &f.Principals[i]
+		if pr.Name == "" || p.principals[pr.Name] != nil {
+			return nil, bad("principals", i, "missing or duplicate name %q", pr.Name)
+		}
+		if pr.Agency == "" {
+			return nil, bad("principals", i, "%s has no agency", pr.Name)
+		}
+		for _, r := range pr.Roles {
+			if p.roles[r] == nil {
+				return nil, bad("principals", i, "%s has unknown role %q", pr.Name, r)
+			}
+		}
+		p.principals[pr.Name] = pr
+	}
+	for i, g := range f.Grants {
+		if (g.Role == "") == (g.Principal == "") {
+			return nil, bad("grants", i, "name exactly one of role or principal")
+		}
+		if g.Role != "" && p.roles[g.Role] == nil {
+			return nil, bad("grants", i, "unknown role %q", g.Role)
+		}
+		if g.Principal != "" && p.principals[g.Principal] == nil {
+			return nil, bad("grants", i, "unknown principal %q", g.Principal)
+		}
+		if len(g.Purposes) == 0 {
+			return nil, bad("grants", i, "a grant must name the purposes it serves")
+		}
+		for _, pu := range g.Purposes {
+			if p.purposes[pu] == nil {
+				return nil, bad("grants", i, "unknown purpose %q", pu)
+			}
+		}
+		if g.Source == "" || g.Table == "" {
+			return nil, bad("grants", i, "source and table are required (table = \"*\" for all)")
+		}
+		for col, m := range g.Masks {
+			if strings.TrimSpace(m) == "" {
+				return nil, bad("grants", i, "mask of %s is empty", col)
+			}
+		}
+		if strings.Contains(g.RowFilter, "${") {
+			for _, ref := range attrRefs(g.RowFilter) {
+				if !strings.HasPrefix(ref, "user.") {
+					return nil, bad("grants", i, "row_filter refers to ${%s}; only ${user.ATTRIBUTE} is known", ref)
+				}
+			}
+		}
+		p.grants = append(p.grants, g)
+	}
+	dir := filepath.Dir(path)
+	for i, k := range f.Keys {
+		if p.purposes[k.Purpose] == nil {
+			return nil, bad("keys", i, "unknown purpose %q", k.Purpose)
+		}
+		var secret []byte
+		switch {
+		case k.Env != "":
+			v, ok := os.LookupEnv(k.Env)
+			if !ok {
+				return nil, bad("keys", i, "environment variable %s is not set", k.Env)
+			}
+			secret = []byte(v)
+		case k.File != "":
+			fp := k.File
+			if !filepath.IsAbs(fp) {
+				fp = filepath.Join(dir, fp)
+			}
+			b, err := os.ReadFile(fp)
+			if err != nil {
+				return nil, bad("keys", i, "reading key file: %v", err)
+			}
+			secret = []byte(strings.TrimSpace(string(b)))
+		default:
+			return nil, bad("keys", i, "a key needs env or file (secrets never live in the policy file)")
+		}
+		if len(secret) < 16 {
+			return nil, bad("keys", i, "the key for %s is shorter than 16 bytes", k.Purpose)
+		}
+		if k.Version >= p.keyVersion[k.Purpose] {
+			p.keyVersion[k.Purpose] = k.Version
+			p.keys[k.Purpose] = secret
+		}
+	}
+	if v := p.verify; v != nil && (v.Source == "" || v.Table == "" || v.PIN == "" || v.Name == "" || v.Birth == "") {
+		return nil, &Error{File: path, Line: lineOf(data, "[verify]", 0), Msg: "[verify] needs source, table, pin_column, name_column and birth_date_column"}
+	}
+	return p, nil
+}
+
+func attrRefs(s string) []string {
+	var out []string
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			return out
+		}
+		j := strings.Index(s[i:], "}")
+		if j < 0 {
+			return append(out, s[i+2:])
+		}
+		out = append(out, s[i+2:i+j])
+		s = s[i+j+1:]
+	}
+}
+
+// lineOf finds the n-th line equal to header (or containing key =).
+func lineOf(data []byte, header string, n int) int {
+	seen := 0
+	last := header
+	if i := strings.LastIndexByte(header, '.'); i >= 0 && !strings.HasPrefix(header, "[") {
+		last = header[i+1:]
+	}
+	for ln, l := range strings.Split(string(data), "\n") {
+		t := strings.TrimSpace(l)
+		if t == header || !strings.HasPrefix(header, "[") && strings.HasPrefix(t, last) && strings.Contains(t, "=") {
+			if seen == n {
+				return ln + 1
+			}
+			seen++
+		}
+	}
+	return 0
+}
+
+// DeniedError is a refusal: it names what is missing, never data.
+type DeniedError struct{ Msg string }
+
+func (e *DeniedError) Error() string { return e.Msg }
+
+// ErrDenied is wrapped by every refusal.
+var ErrDenied = errors.New("access denied")
+
+func (e *DeniedError) Unwrap() error { return ErrDenied }
+
+func denied(format string, args ...any) error {
+	return &DeniedError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// Access is what one principal may do for one purpose.
+type Access struct {
+	p         *Policy
+	Principal *Principal
+	Purpose   *Purpose
+	CaseID    string
+	grants    []Grant
+	// AggregateOnly: every grant in force comes through an aggregate-only
+	// role, so results must be aggregates over groups of at least MinGroup.
+	AggregateOnly bool
+	MinGroup      int
+}
+
+// Resolve checks a session's principal and purpose.
+func (p *Policy) Resolve(principal, purpose, caseID string) (*Access, error) {
+	pr := p.principals[principal]
+	if principal == "" {
+		return nil, denied("no principal: an access policy is in force, so every query must say who asks (--as USER, or the front-end's authentication)")
+	}
+	if pr == nil {
+		return nil, denied("principal %q is not in the access policy", principal)
+	}
+	if purpose == "" {
+		return nil, denied("no purpose: declare the legal purpose of this query (--purpose NAME); %s may use %s", principal, strings.Join(p.purposesOf(pr), ", "))
+	}
+	pu := p.purposes[purpose]
+	if pu == nil {
+		return nil, denied("purpose %q is not defined in the access policy", purpose)
+	}
+	if pu.RequireCase && caseID == "" {
+		return nil, denied("purpose %s requires a case or dossier id (--case ID)", purpose)
+	}
+	a := &Access{p: p, Principal: pr, Purpose: pu, CaseID: caseID, MinGroup: p.MinGroup}
+	aggOnly, any := true, false
+	for _, g := range p.grants {
+		if !p.applies(g, pr) || !contains(g.Purposes, purpose) {
+			continue
+		}
+		a.grants = append(a.grants, g)
+		any = true
+		if !(g.Role != "" && p.roles[g.Role].AggregateOnly) {
+			aggOnly = false
+		}
+	}
+	if !any {
+		return nil, denied("no grant serves purpose %s for %s; purposes granted: %s", purpose, principal, strings.Join(p.purposesOf(pr), ", "))
+	}
+	a.AggregateOnly = aggOnly
+	return a, nil
+}
+
+func (p *Policy) applies(g Grant, pr *Principal) bool {
+	return g.Principal == pr.Name || g.Role != "" && contains(pr.Roles, g.Role)
+}
+
+func (p *Policy) purposesOf(pr *Principal) []string {
+	set := map[string]bool{}
+	for _, g := range p.grants {
+		if p.applies(g, pr) {
+			for _, pu := range g.Purposes {
+				set[pu] = true
+			}
+		}
+	}
+	var out []string
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	if len(out) == 0 {
+		return []string{"(none)"}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// ColumnRule says how one visible column reaches queries.
+type ColumnRule struct {
+	// Mask is a SQL expression over the raw row replacing the column;
+	// empty for the raw value. "pseudonym" replaces it with a keyed hash.
+	Mask string
+}
+
+// Pseudonym is the mask keyword for a keyed-hash PIN.
+const Pseudonym = "pseudonym"
+
+// TableAccess is what a query may read of one table.
+type TableAccess struct {
+	Columns map[string]ColumnRule // visible columns (lower-case names)
+	// RowFilters are SQL predicates over the raw row, attributes already
+	// rendered as quoted literals; a row is visible when any grant's
+	// filter holds (grants add up).
+	RowFilters []string
+	// Unfiltered is true when some grant has no row filter.
+	Unfiltered bool
+	VerifyOnly bool
+}
+
+// SensitiveAllowed reports whether the purpose may see column unmasked.
+func (a *Access) SensitiveAllowed(column string) bool {
+	return contains(a.Purpose.Sensitive, "*") || contains(a.Purpose.Sensitive, column)
+}
+
+// Table returns what a may read of source.table with the given columns
+// (sensitive ones flagged), or a denial naming the missing grant.
+func (a *Access) Table(source, table string, columns []string, sensitive map[string]bool) (*TableAccess, error) {
+	ta := &TableAccess{Columns: map[string]ColumnRule{}}
+	found, verifyOnly := false, true
+	for _, g := range a.grants {
+		if !strings.EqualFold(g.Source, source) || g.Table != "*" && !strings.EqualFold(g.Table, table) {
+			continue
+		}
+		found = true
+		if g.VerifyOnly {
+			continue
+		}
+		verifyOnly = false
+		for _, c := range columns {
+			if len(g.Columns) > 0 && !contains(g.Columns, c) {
+				continue
+			}
+			rule := ColumnRule{}
+			for mc, m := range g.Masks {
+				if strings.EqualFold(mc, c) {
+					rule.Mask = strings.TrimSpace(m)
+				}
+			}
+			if rule.Mask == "" && sensitive[c] && !a.SensitiveAllowed(c) {
+				rule.Mask = "NULL" // special categories stay hidden unless the purpose allows them
+			}
+			key := strings.ToLower(c)
+			if prev, ok := ta.Columns[key]; ok && prev.Mask == "" {
+				continue // an unmasked grant of the column wins
+			}
+			ta.Columns[key] = rule
+		}
+		if g.RowFilter == "" {
+			ta.Unfiltered = true
+		} else {
+			f, err := a.expand(g.RowFilter)
+			if err != nil {
+				return nil, err
+			}
+			ta.RowFilters = append(ta.RowFilters, f)
+		}
+	}
+	if !found {
+		return nil, denied("%s has no grant on %s.%s for purpose %s", a.Principal.Name, source, table, a.Purpose.Name)
+	}
+	if verifyOnly {
+		ta.VerifyOnly = true
+	}
+	if ta.Unfiltered {
+		ta.RowFilters = nil
+	}
+	return ta, nil
+}
+
+// expand substitutes ${user.ATTR} with the attribute as a SQL string literal.
+func (a *Access) expand(filter string) (string, error) {
+	var err error
+	out := filter
+	for _, ref := range attrRefs(filter) {
+		name := strings.TrimPrefix(ref, "user.")
+		v, ok := a.Principal.Attributes[name]
+		if !ok {
+			// Without the attribute the filter cannot hold: deny rather than
+			// widen.
+			err = denied("row filter needs attribute %q, which principal %s does not have", name, a.Principal.Name)
+			continue
+		}
+		out = strings.ReplaceAll(out, "${"+ref+"}", "'"+strings.ReplaceAll(strings.ReplaceAll(v, `\`, `\\`), "'", "''")+"'")
+	}
+	return out, err
+}
+
+// PseudonymKey returns the key pseudonyms are made with for this purpose.
+func (a *Access) PseudonymKey() ([]byte, bool) {
+	k, ok := a.p.keys[a.Purpose.Name]
+	return k, ok
+}
+
+// Key returns the newest pseudonym key of a purpose.
+func (p *Policy) Key(purpose string) ([]byte, bool) {
+	k, ok := p.keys[purpose]
+	return k, ok
+}
+
+// Verify is the pin_verify configuration, or nil.
+func (a *Access) Verify() *Verify { return a.p.verify }
+
+// PseudonymOf computes the pseudonym of a value under key: the first 16
+// bytes of HMAC-SHA-256, hex. The same PIN gives the same pseudonym in every
+// source within a purpose; different purposes have different keys.
+func PseudonymOf(key []byte, value string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(value))
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}
