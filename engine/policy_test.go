@@ -173,7 +173,7 @@ func TestPolicyAttacks(t *testing.T) {
 		{an, "SELECT pin FROM dancu.households", true},
 		{an, "DELETE FROM dancu.citizens", false},
 		{an, "SELECT pin FROM dancu.citizens WHERE birth_date = '" + rawBirth + "'", false},
-		{engine.Session{Principal: "an", Purpose: "DEATH_FOLLOWUP"}, "SELECT pin FROM dancu.citizens", true},       // no case id
+		{engine.Session{Principal: "an", Purpose: "DEATH_FOLLOWUP"}, "SELECT pin FROM dancu.citizens", true},             // no case id
 		{engine.Session{Principal: "an", Purpose: "POPULATION_STATISTICS"}, "SELECT COUNT(*) FROM dancu.citizens", true}, // purpose not granted
 		{engine.Session{Principal: "an"}, "SELECT COUNT(*) FROM dancu.citizens", true},
 		{engine.Session{Principal: "mallory", Purpose: "DEATH_FOLLOWUP", CaseID: "x"}, "SELECT COUNT(*) FROM dancu.citizens", true},

@@ -35,10 +35,10 @@ type cteDef struct {
 
 // relBinding is one FROM item visible to expressions.
 type relBinding struct {
-	name   string // how SQL qualifies it: alias, or table name
-	source string // for base tables, to accept source.table.column
+	name   string         // how SQL qualifies it: alias, or table name
+	source string         // for base tables, to accept source.table.column
 	table  *catalog.Table // the table behind a base or secured reference
-	alias  string // statement-unique alias in the IR
+	alias  string         // statement-unique alias in the IR
 	cols   []plan.Column
 	scan   *plan.Scan
 }
