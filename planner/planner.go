@@ -97,6 +97,7 @@ func Plan(cat *catalog.Snapshot, sql string, opt Options) (*plan.Plan, error) {
 			p.Remotes = []*plan.Remote{r}
 			return p, nil
 		}
+		pushFiltersIntoDerived(q)
 		pushFiltersIntoScans(cat, q)
 		pruneDerivedColumns(q)
 		pruneScanColumns(q, b.scans)

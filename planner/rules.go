@@ -405,3 +405,110 @@ func pruneDerivedColumns(q *plan.Query) {
 		})
 	}
 }
+
+// PushFilterIntoDerived moves a WHERE conjunct that reads one derived table
+// (a subquery in FROM, a CTE reference, a secured view) into that table's
+// own WHERE, written over its items, where PushFilterIntoScan can take it
+// on to the source.
+//
+//	WITH kids AS (SELECT pin, birth_date FROM dancu.citizens)
+//	SELECT ... FROM kids k WHERE k.birth_date >= '2021-01-01'
+//	=> the CTE's block gets WHERE citizens.birth_date >= '2021-01-01'
+//
+// Safe when the derived block is a plain row-by-row SELECT (no grouping,
+// DISTINCT, window, ORDER BY or LIMIT: each of those would change which rows
+// the filter sees) and is not NULL-supplied by an outer join around it. A
+// masked column is replaced by its mask, so the filter still sees only the
+// masked value.
+func pushFiltersIntoDerived(q *plan.Query) {
+	var visit func(q *plan.Query)
+	visit = func(q *plan.Query) {
+		sel, ok := q.Body.(*plan.Select)
+		if !ok {
+			if so, ok := q.Body.(*plan.SetOp); ok {
+				visit(so.Left)
+				visit(so.Right)
+			}
+			return
+		}
+		var keep []plan.Expr
+		for _, c := range plan.Conjuncts(sel.Where) {
+			if !pushIntoDerived(c, sel.From) {
+				keep = append(keep, c)
+			}
+		}
+		sel.Where = plan.And(keep)
+		var rel func(plan.Relation)
+		rel = func(r plan.Relation) {
+			switch x := r.(type) {
+			case *plan.Join:
+				rel(x.Left)
+				rel(x.Right)
+			case *plan.Derived:
+				visit(x.Query)
+			}
+		}
+		rel(sel.From)
+	}
+	visit(q)
+}
+
+func pushIntoDerived(c plan.Expr, from plan.Relation) bool {
+	rels, hasSub := plan.RelsOf(c)
+	if hasSub || len(rels) != 1 {
+		return false
+	}
+	var alias string
+	for a := range rels {
+		alias = a
+	}
+	d, nullable := findDerived(from, alias, false)
+	if d == nil || nullable || len(d.Query.OrderBy) > 0 || d.Query.Limit != nil || d.Query.Offset != nil {
+		return false
+	}
+	inner, ok := d.Query.Body.(*plan.Select)
+	if !ok || inner.Aggregated || inner.Distinct {
+		return false
+	}
+	byName := map[string]plan.Expr{}
+	for i, it := range inner.Items {
+		if hasWindow(it.Expr) {
+			return false
+		}
+		byName[d.Query.Columns[i].Name] = it.Expr
+	}
+	ok = true
+	moved := plan.Map(c, func(x plan.Expr) plan.Expr {
+		if ref, isRef := x.(*plan.ColRef); isRef && ref.Rel == alias {
+			e, found := byName[ref.Name]
+			if !found {
+				ok = false
+				return x
+			}
+			return e
+		}
+		return x
+	})
+	if !ok {
+		return false
+	}
+	inner.Where = plan.And(append(plan.Conjuncts(inner.Where), moved))
+	return true
+}
+
+func findDerived(r plan.Relation, alias string, nullable bool) (*plan.Derived, bool) {
+	switch x := r.(type) {
+	case *plan.Derived:
+		if x.Alias == alias {
+			return x, nullable
+		}
+	case *plan.Join:
+		ln := nullable || x.Kind == plan.RightJoin || x.Kind == plan.FullJoin
+		rn := nullable || x.Kind == plan.LeftJoin || x.Kind == plan.FullJoin
+		if d, n := findDerived(x.Left, alias, ln); d != nil {
+			return d, n
+		}
+		return findDerived(x.Right, alias, rn)
+	}
+	return nil, false
+}

@@ -313,3 +313,56 @@ func RelationExprs(r Relation, fn func(Expr)) {
 		QueryExprs(x.Query, fn)
 	}
 }
+
+// Map returns e with every node replaced by fn's result, bottom-up; fn
+// returns its argument to keep a node. Subqueries are not entered.
+func Map(e Expr, fn func(Expr) Expr) Expr {
+	if e == nil {
+		return nil
+	}
+	m := func(x Expr) Expr { return Map(x, fn) }
+	list := func(xs []Expr) []Expr {
+		out := make([]Expr, len(xs))
+		for i, x := range xs {
+			out[i] = m(x)
+		}
+		return out
+	}
+	switch x := e.(type) {
+	case *Binary:
+		c := *x
+		c.L, c.R = m(x.L), m(x.R)
+		return fn(&c)
+	case *Not:
+		return fn(&Not{X: m(x.X)})
+	case *Neg:
+		return fn(&Neg{X: m(x.X)})
+	case *IsNull:
+		return fn(&IsNull{X: m(x.X), Not: x.Not})
+	case *In:
+		return fn(&In{X: m(x.X), List: list(x.List), Not: x.Not})
+	case *Between:
+		return fn(&Between{X: m(x.X), Lo: m(x.Lo), Hi: m(x.Hi), Not: x.Not})
+	case *Like:
+		return fn(&Like{X: m(x.X), Pattern: m(x.Pattern), Not: x.Not})
+	case *Func:
+		c := *x
+		c.Args = list(x.Args)
+		return fn(&c)
+	case *Case:
+		c := *x
+		c.Whens = make([]When, len(x.Whens))
+		for i, w := range x.Whens {
+			c.Whens[i] = When{Cond: m(w.Cond), Then: m(w.Then)}
+		}
+		c.Else = m(x.Else)
+		return fn(&c)
+	case *Cast:
+		return fn(&Cast{X: m(x.X), To: x.To})
+	case *Agg:
+		c := *x
+		c.Arg = m(x.Arg)
+		return fn(&c)
+	}
+	return fn(e)
+}
