@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"fmt"
 	"sort"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -32,6 +33,22 @@ func reduceScansByJoinKeys(cat *catalog.Snapshot, q *plan.Query, remotes []*plan
 			byAlias[r.Alias] = r
 		}
 	}
+	derived := map[string]*plan.Derived{}
+	eachQuery(q, func(q *plan.Query) {
+		if sel, ok := q.Body.(*plan.Select); ok {
+			var rel func(plan.Relation)
+			rel = func(r plan.Relation) {
+				switch x := r.(type) {
+				case *plan.Join:
+					rel(x.Left)
+					rel(x.Right)
+				case *plan.Derived:
+					derived[x.Alias] = x
+				}
+			}
+			rel(sel.From)
+		}
+	})
 	type cand struct {
 		probe, build *plan.Remote
 		pcol, bcol   string
@@ -39,11 +56,16 @@ func reduceScansByJoinKeys(cat *catalog.Snapshot, q *plan.Query, remotes []*plan
 	var cands []cand
 	// add records "probe may be reduced by build" for probe.pcol = build.bcol.
 	add := func(probe, build *plan.ColRef) {
-		p, b := byAlias[probe.Rel], byAlias[build.Rel]
-		if p == nil || b == nil || p == b || !keyType(probe.Typ) || !arrow.TypeEqual(probe.Typ, build.Typ) {
+		p, pcol, pwrap := resolveKey(probe, byAlias, derived)
+		b, bcol, bwrap := resolveKey(build, byAlias, derived)
+		if p == nil || b == nil || p == b || pwrap != bwrap {
 			return
 		}
-		cands = append(cands, cand{p, b, probe.Name, build.Name})
+		pt, bt := p.Scan.Table.Column(pcol).Type, b.Scan.Table.Column(bcol).Type
+		if !keyType(pt) || !arrow.TypeEqual(pt, bt) {
+			return
+		}
+		cands = append(cands, cand{p, b, pcol, bcol})
 	}
 	// both records the two directions of an equality that every row needs.
 	both := func(e plan.Expr) {
@@ -149,6 +171,47 @@ func reduceScansByJoinKeys(cat *catalog.Snapshot, q *plan.Query, remotes []*plan
 		}
 		c.probe.ReduceBy = &plan.KeyFilter{Column: c.pcol, From: c.build.ID, FromColumn: c.bcol}
 	}
+}
+
+// resolveKey finds the remote scan column behind a column reference, also
+// through plain derived tables (CTE references, secured views). wrap says
+// how the value was transformed on the way: "" for the raw value, or the
+// pseudonym's purpose. Equal pseudonyms (one purpose, one key) mean equal
+// PINs, so the engine may reduce by raw PINs; no raw PIN reaches the client,
+// only a source's scan.
+func resolveKey(c *plan.ColRef, remotes map[string]*plan.Remote, derived map[string]*plan.Derived) (*plan.Remote, string, string) {
+	if r := remotes[c.Rel]; r != nil {
+		return r, c.Name, ""
+	}
+	d := derived[c.Rel]
+	if d == nil || d.Query.Limit != nil || d.Query.Offset != nil {
+		return nil, "", ""
+	}
+	sel, ok := d.Query.Body.(*plan.Select)
+	if !ok || sel.Aggregated || sel.Distinct {
+		return nil, "", ""
+	}
+	for i, col := range d.Query.Columns {
+		if col.Name != c.Name {
+			continue
+		}
+		switch e := sel.Items[i].Expr.(type) {
+		case *plan.ColRef:
+			if inRelation(sel.From, e.Rel) {
+				return resolveKey(e, remotes, derived)
+			}
+		case *plan.Func:
+			if e.Name == "pseudonym" {
+				if inner, ok := e.Args[0].(*plan.ColRef); ok && inRelation(sel.From, inner.Rel) {
+					r, name, wrap := resolveKey(inner, remotes, derived)
+					if wrap == "" {
+						return r, name, "pseudonym:" + fmt.Sprint(e.Args[1].(*plan.Literal).Value)
+					}
+				}
+			}
+		}
+	}
+	return nil, "", ""
 }
 
 // estimate guesses a scan's output rows: the table's estimate, a tenth for
