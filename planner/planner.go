@@ -103,7 +103,11 @@ func Plan(cat *catalog.Snapshot, sql string, opt Options) (*plan.Plan, error) {
 		pruneScanColumns(q, b.scans)
 	}
 	p.Root = q
-	p.Remotes = fragment(q)
+	var pushCat *catalog.Snapshot
+	if !opt.NoPushdown {
+		pushCat = cat
+	}
+	p.Remotes = fragment(pushCat, q)
 	if !opt.NoPushdown {
 		reduceScansByJoinKeys(cat, q, p.Remotes)
 	}

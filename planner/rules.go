@@ -260,12 +260,40 @@ func eachQuery(q *plan.Query, fn func(*plan.Query)) {
 }
 
 // fragment cuts the residual at its scans: each becomes a Remote that its
-// source runs, read by DuckDB under the scan's alias.
-func fragment(q *plan.Query) []*plan.Remote {
+// source runs, read by DuckDB under the scan's alias. With cat set, a
+// derived table whose tables all live in one source that runs all of it
+// becomes one Remote first (PushDerivedIntoRemote).
+//
+//	SELECT c.sex, v.n FROM dancu.citizens c
+//	JOIN (SELECT pin, COUNT(*) AS n FROM yte.visits GROUP BY pin) v ON v.pin = c.pin
+//	=> Remote(yte): SELECT pin, COUNT(*) AS n FROM visits GROUP BY pin
+//
+// Safe when the derived query reads nothing from outside itself (it is not
+// correlated) and canPushQuery holds for its source's dialect.
+func fragment(cat *catalog.Snapshot, q *plan.Query) []*plan.Remote {
 	var remotes []*plan.Remote
 	var rel func(plan.Relation) plan.Relation
 	rel = func(r plan.Relation) plan.Relation {
 		switch x := r.(type) {
+		case *plan.Derived:
+			if cat == nil {
+				return r
+			}
+			scans := Scans(x.Query)
+			if len(scans) == 0 || !selfContained(x.Query) {
+				return r
+			}
+			for _, s := range scans[1:] {
+				if s.Table.Source != scans[0].Table.Source {
+					return r
+				}
+			}
+			if !canPushQuery(dialectOf(cat, scans[0]), x.Query) {
+				return r
+			}
+			rm := &plan.Remote{ID: len(remotes) + 1, Alias: x.Alias, Source: scans[0].Table.Source, Query: x.Query, Columns: x.Query.Columns}
+			remotes = append(remotes, rm)
+			return rm
 		case *plan.Scan:
 			rm := &plan.Remote{ID: len(remotes) + 1, Alias: x.Alias, Source: x.Table.Source, Scan: x}
 			for _, c := range x.Columns {
@@ -282,12 +310,79 @@ func fragment(q *plan.Query) []*plan.Remote {
 		}
 		return r
 	}
+	// Outer blocks first, so the largest pushable derived table wins.
+	var visit func(q *plan.Query)
+	visit = func(q *plan.Query) {
+		switch b := q.Body.(type) {
+		case *plan.SetOp:
+			visit(b.Left)
+			visit(b.Right)
+			return
+		case *plan.Select:
+			if b.From != nil {
+				b.From = rel(b.From)
+			}
+			var inner func(plan.Relation)
+			inner = func(r plan.Relation) {
+				switch x := r.(type) {
+				case *plan.Join:
+					inner(x.Left)
+					inner(x.Right)
+				case *plan.Derived:
+					visit(x.Query)
+				}
+			}
+			inner(b.From)
+		}
+		plan.QueryExprs(q, func(e plan.Expr) {
+			plan.Walk(e, func(x plan.Expr) bool {
+				switch v := x.(type) {
+				case *plan.Subquery:
+					visit(v.Query)
+				case *plan.Exists:
+					visit(v.Query)
+				case *plan.InSubquery:
+					visit(v.Query)
+				}
+				return true
+			})
+		})
+	}
+	visit(q)
+	return remotes
+}
+
+// selfContained reports whether q reads only relations it defines itself.
+func selfContained(q *plan.Query) bool {
+	defined := map[string]bool{}
+	for _, s := range Scans(q) {
+		defined[s.Alias] = true
+	}
 	eachQuery(q, func(q *plan.Query) {
-		if sel, ok := q.Body.(*plan.Select); ok && sel.From != nil {
-			sel.From = rel(sel.From)
+		if sel, ok := q.Body.(*plan.Select); ok {
+			var rel func(plan.Relation)
+			rel = func(r plan.Relation) {
+				switch x := r.(type) {
+				case *plan.Join:
+					rel(x.Left)
+					rel(x.Right)
+				case *plan.Derived:
+					defined[x.Alias] = true
+				}
+			}
+			rel(sel.From)
 		}
 	})
-	return remotes
+	ok := true
+	plan.QueryExprs(q, func(e plan.Expr) {
+		rels, _ := plan.RelsOf(e)
+		for a := range rels {
+			if !defined[a] && a != "_lt_set" {
+				ok = false
+			}
+		}
+	})
+	return ok
 }
 
 // PruneScanColumns drops from each scan the columns only its own pushed

@@ -307,10 +307,10 @@ func RelationExprs(r Relation, fn func(Expr)) {
 	case *Derived:
 		QueryExprs(x.Query, fn)
 	case *Remote:
+		// A remote's own statement is opaque here: the source runs it.
 		if x.Scan != nil {
 			RelationExprs(x.Scan, fn)
 		}
-		QueryExprs(x.Query, fn)
 	}
 }
 
