@@ -565,19 +565,7 @@ func (b *binder) bindTableExpr(te sqlparser.TableExpr, sc *scope) (plan.Relation
 // relsOf returns the bindings introduced by a FROM subtree.
 func relsOf(r plan.Relation, sc *scope) []*relBinding {
 	aliases := map[string]bool{}
-	var walk func(plan.Relation)
-	walk = func(r plan.Relation) {
-		switch x := r.(type) {
-		case *plan.Scan:
-			aliases[x.Alias] = true
-		case *plan.Derived:
-			aliases[x.Alias] = true
-		case *plan.Join:
-			walk(x.Left)
-			walk(x.Right)
-		}
-	}
-	walk(r)
+	plan.Relations(r, func(x plan.Relation) { aliases[plan.AliasOf(x)] = true })
 	var out []*relBinding
 	for _, rb := range sc.rels {
 		if aliases[rb.alias] {

@@ -120,23 +120,18 @@ func writeStats(b *strings.Builder, stats map[int]RemoteStats, id int) {
 // Scans returns every table scan in q, subqueries included.
 func Scans(q *plan.Query) []*plan.Scan {
 	var out []*plan.Scan
-	var rel func(plan.Relation)
-	rel = func(r plan.Relation) {
-		switch x := r.(type) {
-		case *plan.Scan:
-			out = append(out, x)
-		case *plan.Remote:
-			if x.Scan != nil {
-				out = append(out, x.Scan)
-			}
-		case *plan.Join:
-			rel(x.Left)
-			rel(x.Right)
-		}
-	}
 	eachQuery(q, func(q *plan.Query) {
 		if sel, ok := q.Body.(*plan.Select); ok {
-			rel(sel.From)
+			plan.Relations(sel.From, func(r plan.Relation) {
+				switch x := r.(type) {
+				case *plan.Scan:
+					out = append(out, x)
+				case *plan.Remote:
+					if x.Scan != nil {
+						out = append(out, x.Scan)
+					}
+				}
+			})
 		}
 	})
 	return out

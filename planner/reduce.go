@@ -36,17 +36,11 @@ func reduceScansByJoinKeys(cat *catalog.Snapshot, q *plan.Query, remotes []*plan
 	derived := map[string]*plan.Derived{}
 	eachQuery(q, func(q *plan.Query) {
 		if sel, ok := q.Body.(*plan.Select); ok {
-			var rel func(plan.Relation)
-			rel = func(r plan.Relation) {
-				switch x := r.(type) {
-				case *plan.Join:
-					rel(x.Left)
-					rel(x.Right)
-				case *plan.Derived:
-					derived[x.Alias] = x
+			plan.Relations(sel.From, func(r plan.Relation) {
+				if d, ok := r.(*plan.Derived); ok {
+					derived[d.Alias] = d
 				}
-			}
-			rel(sel.From)
+			})
 		}
 	})
 	type cand struct {
@@ -265,15 +259,7 @@ func subqueryKey(q *plan.Query) (*plan.ColRef, bool) {
 
 // inRelation reports whether alias names a relation of r's FROM tree.
 func inRelation(r plan.Relation, alias string) bool {
-	switch x := r.(type) {
-	case *plan.Remote:
-		return x.Alias == alias
-	case *plan.Scan:
-		return x.Alias == alias
-	case *plan.Derived:
-		return x.Alias == alias
-	case *plan.Join:
-		return inRelation(x.Left, alias) || inRelation(x.Right, alias)
-	}
-	return false
+	found := false
+	plan.Relations(r, func(x plan.Relation) { found = found || plan.AliasOf(x) == alias })
+	return found
 }

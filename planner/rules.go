@@ -204,18 +204,24 @@ func tryPush(cat *catalog.Snapshot, c plan.Expr, within plan.Relation) bool {
 // findScan finds the scan with alias in r and whether an outer join in r
 // may NULL-extend it.
 func findScan(r plan.Relation, alias string, nullable bool) (*plan.Scan, bool) {
-	switch x := r.(type) {
-	case *plan.Scan:
-		if x.Alias == alias {
-			return x, nullable
+	x, n := findRelation(r, alias, nullable)
+	s, _ := x.(*plan.Scan)
+	return s, n
+}
+
+// findRelation finds the relation with alias in r and whether an outer join
+// in r may NULL-extend it.
+func findRelation(r plan.Relation, alias string, nullable bool) (plan.Relation, bool) {
+	if j, ok := r.(*plan.Join); ok {
+		ln := nullable || j.Kind == plan.RightJoin || j.Kind == plan.FullJoin
+		rn := nullable || j.Kind == plan.LeftJoin || j.Kind == plan.FullJoin
+		if x, n := findRelation(j.Left, alias, ln); x != nil {
+			return x, n
 		}
-	case *plan.Join:
-		ln := nullable || x.Kind == plan.RightJoin || x.Kind == plan.FullJoin
-		rn := nullable || x.Kind == plan.LeftJoin || x.Kind == plan.FullJoin
-		if s, n := findScan(x.Left, alias, ln); s != nil {
-			return s, n
-		}
-		return findScan(x.Right, alias, rn)
+		return findRelation(j.Right, alias, rn)
+	}
+	if r != nil && plan.AliasOf(r) == alias {
+		return r, nullable
 	}
 	return nil, false
 }
@@ -231,17 +237,11 @@ func eachQuery(q *plan.Query, fn func(*plan.Query)) {
 		eachQuery(b.Left, fn)
 		eachQuery(b.Right, fn)
 	case *plan.Select:
-		var rel func(plan.Relation)
-		rel = func(r plan.Relation) {
-			switch x := r.(type) {
-			case *plan.Join:
-				rel(x.Left)
-				rel(x.Right)
-			case *plan.Derived:
-				eachQuery(x.Query, fn)
+		plan.Relations(b.From, func(r plan.Relation) {
+			if d, ok := r.(*plan.Derived); ok {
+				eachQuery(d.Query, fn)
 			}
-		}
-		rel(b.From)
+		})
 	}
 	plan.QueryExprs(q, func(e plan.Expr) {
 		plan.Walk(e, func(x plan.Expr) bool {
@@ -322,17 +322,11 @@ func fragment(cat *catalog.Snapshot, q *plan.Query) []*plan.Remote {
 			if b.From != nil {
 				b.From = rel(b.From)
 			}
-			var inner func(plan.Relation)
-			inner = func(r plan.Relation) {
-				switch x := r.(type) {
-				case *plan.Join:
-					inner(x.Left)
-					inner(x.Right)
-				case *plan.Derived:
-					visit(x.Query)
+			plan.Relations(b.From, func(r plan.Relation) {
+				if d, ok := r.(*plan.Derived); ok {
+					visit(d.Query)
 				}
-			}
-			inner(b.From)
+			})
 		}
 		plan.QueryExprs(q, func(e plan.Expr) {
 			plan.Walk(e, func(x plan.Expr) bool {
@@ -360,17 +354,11 @@ func selfContained(q *plan.Query) bool {
 	}
 	eachQuery(q, func(q *plan.Query) {
 		if sel, ok := q.Body.(*plan.Select); ok {
-			var rel func(plan.Relation)
-			rel = func(r plan.Relation) {
-				switch x := r.(type) {
-				case *plan.Join:
-					rel(x.Left)
-					rel(x.Right)
-				case *plan.Derived:
-					defined[x.Alias] = true
+			plan.Relations(sel.From, func(r plan.Relation) {
+				if d, ok := r.(*plan.Derived); ok {
+					defined[d.Alias] = true
 				}
-			}
-			rel(sel.From)
+			})
 		}
 	})
 	ok := true
@@ -468,12 +456,8 @@ func pruneDerivedColumns(q *plan.Query) {
 			if !ok {
 				return
 			}
-			var visit func(plan.Relation)
-			visit = func(r plan.Relation) {
+			plan.Relations(sel.From, func(r plan.Relation) {
 				switch x := r.(type) {
-				case *plan.Join:
-					visit(x.Left)
-					visit(x.Right)
 				case *plan.Derived:
 					inner, ok := x.Query.Body.(*plan.Select)
 					if !ok || inner.Distinct || len(x.Query.OrderBy) > 0 {
@@ -495,8 +479,7 @@ func pruneDerivedColumns(q *plan.Query) {
 						changed = true
 					}
 				}
-			}
-			visit(sel.From)
+			})
 		})
 	}
 }
@@ -557,7 +540,7 @@ func pushIntoDerived(c plan.Expr, from plan.Relation) bool {
 	for a := range rels {
 		alias = a
 	}
-	d, nullable := findDerived(from, alias, false)
+	d, nullable := findDerived(from, alias)
 	if d == nil || nullable || len(d.Query.OrderBy) > 0 || d.Query.Limit != nil || d.Query.Offset != nil {
 		return false
 	}
@@ -591,19 +574,8 @@ func pushIntoDerived(c plan.Expr, from plan.Relation) bool {
 	return true
 }
 
-func findDerived(r plan.Relation, alias string, nullable bool) (*plan.Derived, bool) {
-	switch x := r.(type) {
-	case *plan.Derived:
-		if x.Alias == alias {
-			return x, nullable
-		}
-	case *plan.Join:
-		ln := nullable || x.Kind == plan.RightJoin || x.Kind == plan.FullJoin
-		rn := nullable || x.Kind == plan.LeftJoin || x.Kind == plan.FullJoin
-		if d, n := findDerived(x.Left, alias, ln); d != nil {
-			return d, n
-		}
-		return findDerived(x.Right, alias, rn)
-	}
-	return nil, false
+func findDerived(r plan.Relation, alias string) (*plan.Derived, bool) {
+	x, n := findRelation(r, alias, false)
+	d, _ := x.(*plan.Derived)
+	return d, n
 }

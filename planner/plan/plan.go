@@ -166,3 +166,29 @@ type Plan struct {
 	Remotes []*Remote
 	Columns []Column
 }
+
+// Relations calls fn for r and every relation of its FROM tree (join
+// inputs), parents first; it does not enter derived tables' queries.
+func Relations(r Relation, fn func(Relation)) {
+	if r == nil {
+		return
+	}
+	fn(r)
+	if j, ok := r.(*Join); ok {
+		Relations(j.Left, fn)
+		Relations(j.Right, fn)
+	}
+}
+
+// AliasOf is the alias a relation is known by, "" for a join.
+func AliasOf(r Relation) string {
+	switch x := r.(type) {
+	case *Scan:
+		return x.Alias
+	case *Derived:
+		return x.Alias
+	case *Remote:
+		return x.Alias
+	}
+	return ""
+}
