@@ -23,6 +23,7 @@ import (
 	"lienthong/connectors"
 	"lienthong/planner"
 	"lienthong/planner/plan"
+	"lienthong/planner/sqlgen"
 	"lienthong/policy"
 )
 
@@ -290,4 +291,20 @@ func (e *Engine) Explain(ctx context.Context, sqlText string, analyze bool, opt 
 		return out, err
 	}
 	return out + "Residual operators (DuckDB EXPLAIN ANALYZE):\n" + profile.String(), nil
+}
+
+// ConfigureResidual bounds the residual DuckDB: memoryLimit (e.g. "4GB")
+// caps its memory, and tempDirectory is where it spills joins, sorts and
+// aggregations that outgrow it. Empty values keep DuckDB's defaults.
+func (e *Engine) ConfigureResidual(memoryLimit, tempDirectory string) error {
+	ctx := context.Background()
+	for _, set := range []struct{ name, value string }{{"memory_limit", memoryLimit}, {"temp_directory", tempDirectory}} {
+		if set.value == "" {
+			continue
+		}
+		if _, err := e.residual.ExecContext(ctx, "SET "+set.name+" = "+sqlgen.QuoteString(sqlgen.DuckDB, set.value)); err != nil {
+			return fmt.Errorf("engine: %s %q: %w", set.name, set.value, err)
+		}
+	}
+	return nil
 }

@@ -176,3 +176,29 @@ func TestReadOnlyAndExplain(t *testing.T) {
 		}
 	}
 }
+
+// Concurrent cross-source queries share the residual DuckDB: each must
+// read its own streams.
+func TestConcurrentResiduals(t *testing.T) {
+	e, _, _ := genEngine(t, 0.002, 13)
+	q := "SELECT d.pin, c.full_name FROM hotich.deaths d JOIN dancu.citizens c ON c.pin = d.pin ORDER BY d.pin"
+	want, err := rows(t, e, q, engine.QueryOptions{})
+	if err != nil || len(want) == 0 {
+		t.Fatalf("%v %d", err, len(want))
+	}
+	errs := make(chan error, 16)
+	for i := 0; i < 16; i++ {
+		go func() {
+			got, err := rows(t, e, q, engine.QueryOptions{})
+			if err == nil && strings.Join(got, "\n") != strings.Join(want, "\n") {
+				err = fmt.Errorf("got %d rows, want %d", len(got), len(want))
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < 16; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}

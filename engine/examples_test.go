@@ -1,13 +1,9 @@
 package engine_test
 
 import (
-	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 
-	"lienthong/bench/gen"
-	"lienthong/config"
 	"lienthong/docs/examples"
 	"lienthong/engine"
 )
@@ -16,20 +12,7 @@ import (
 // embedded data (the demo's layout); where the generator seeded a known
 // number of cases, the query must find exactly that many.
 func TestExamples(t *testing.T) {
-	dir := t.TempDir()
-	m, err := gen.Generate(context.Background(), gen.Options{Scale: 0.01, Seed: 3, Out: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(filepath.Join(dir, "lienthong.toml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := engine.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e, m, _ := genEngine(t, 0.01, 3)
 	counts := map[string]int64{}
 	for _, inc := range m.Inconsistencies {
 		counts[inc.Name] = inc.Count
@@ -67,20 +50,7 @@ func TestExamples(t *testing.T) {
 // TestManifestThroughEngine runs the generator's own check of every seeded
 // inconsistency through lienthong: federated, the count must be exact.
 func TestManifestThroughEngine(t *testing.T) {
-	dir := t.TempDir()
-	m, err := gen.Generate(context.Background(), gen.Options{Scale: 0.01, Seed: 5, Out: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(filepath.Join(dir, "lienthong.toml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := engine.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e, m, _ := genEngine(t, 0.01, 5)
 	for _, inc := range m.Inconsistencies {
 		t.Run(inc.Name, func(t *testing.T) {
 			got, err := rows(t, e, inc.SQL, engine.QueryOptions{})

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -9,8 +10,30 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
+	"lienthong/bench/gen"
+	"lienthong/config"
 	"lienthong/engine"
 )
+
+// genEngine generates embedded agency data and opens an engine over it.
+func genEngine(t *testing.T, scale float64, seed int64) (*engine.Engine, *gen.Manifest, string) {
+	t.Helper()
+	dir := t.TempDir()
+	m, err := gen.Generate(context.Background(), gen.Options{Scale: scale, Seed: seed, Out: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(filepath.Join(dir, "lienthong.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e, m, dir
+}
 
 // rows runs sql and renders each row canonically.
 func rows(t *testing.T, e *engine.Engine, sql string, opt engine.QueryOptions) ([]string, error) {

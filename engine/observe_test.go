@@ -3,12 +3,9 @@ package engine_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"sync"
 	"testing"
 
-	"lienthong/bench/gen"
-	"lienthong/config"
 	"lienthong/engine"
 )
 
@@ -34,19 +31,7 @@ func (r *recorder) End(_ context.Context, a *engine.Attempt) error {
 }
 
 func TestObserverSeesEveryAttempt(t *testing.T) {
-	dir := t.TempDir()
-	if _, err := gen.Generate(context.Background(), gen.Options{Scale: 0.002, Seed: 9, Out: dir}); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(filepath.Join(dir, "lienthong.toml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := engine.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e, _, _ := genEngine(t, 0.002, 9)
 	rec := &recorder{}
 	e.SetObserver(rec)
 	sess := engine.Session{Principal: "analyst1", Agency: "BHXH", Purpose: "DEATH_FOLLOWUP", CaseID: "HS-1"}

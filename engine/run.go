@@ -36,6 +36,9 @@ func openResidual() (*sql.DB, error) {
 	return sql.OpenDB(c), nil
 }
 
+// querySeq numbers residual executions, to name their views apart.
+var querySeq atomic.Int64
+
 // prefetchDepth is how many batches each remote may read ahead of DuckDB,
 // so every source works at once while memory stays bounded.
 const prefetchDepth = 4
@@ -543,7 +546,10 @@ func (e *Engine) run(ctx context.Context, snap *catalog.Snapshot, p *plan.Plan, 
 		res.inner = streams[0]
 		return res, nil
 	}
-	st, err := planner.ResidualStatement(p)
+	// Views live in the shared DuckDB's catalog: each query names its own.
+	prefix := fmt.Sprintf("_lt_q%d_", querySeq.Add(1))
+	view := func(id int) string { return fmt.Sprintf("%sremote_%d", prefix, id) }
+	st, err := planner.ResidualStatement(p, view)
 	if err != nil {
 		stopAll()
 		return nil, err
@@ -571,7 +577,7 @@ func (e *Engine) run(ctx context.Context, snap *catalog.Snapshot, p *plan.Plan, 
 		for _, s := range streams {
 			// Views hold the streams; dropping them lets the connection be
 			// reused by the next query.
-			_, _ = conn.ExecContext(context.Background(), "DROP VIEW IF EXISTS "+sqlgen.Quote(sqlgen.DuckDB, sqlgen.ViewName(s.id)))
+			_, _ = conn.ExecContext(context.Background(), "DROP VIEW IF EXISTS "+sqlgen.Quote(sqlgen.DuckDB, view(s.id)))
 		}
 		conn.Close()
 		for _, s := range streams {
@@ -580,7 +586,7 @@ func (e *Engine) run(ctx context.Context, snap *catalog.Snapshot, p *plan.Plan, 
 	}
 	for _, s := range streams {
 		// The exported C stream retains s and releases it when freed.
-		rel, err := ar.RegisterView(s, sqlgen.ViewName(s.id))
+		rel, err := ar.RegisterView(s, view(s.id))
 		if err != nil {
 			cleanup()
 			return nil, fmt.Errorf("engine: registering remote %d: %w", s.id, err)

@@ -45,9 +45,10 @@ func ReducedStatement(cat *catalog.Snapshot, r *plan.Remote, keys []any) (sqlgen
 	return sqlgen.RenderScan(sqlgen.DialectOf(src.Kind), &scan)
 }
 
-// ResidualStatement renders what DuckDB runs over the remotes' streams.
-func ResidualStatement(p *plan.Plan) (sqlgen.Statement, error) {
-	return sqlgen.RenderQuery(sqlgen.DuckDB, p.Root)
+// ResidualStatement renders what DuckDB runs over the remotes' streams,
+// reading remote N from view(N).
+func ResidualStatement(p *plan.Plan, view func(id int) string) (sqlgen.Statement, error) {
+	return sqlgen.RenderResidual(p.Root, sqlgen.DuckDB, view)
 }
 
 // RemoteStats are what EXPLAIN ANALYZE reports for one remote.
@@ -86,7 +87,7 @@ func Explain(cat *catalog.Snapshot, p *plan.Plan, stats map[int]RemoteStats, res
 		writeStats(&b, stats, p.Single.ID)
 		return b.String(), nil
 	}
-	st, err := ResidualStatement(p)
+	st, err := ResidualStatement(p, sqlgen.ViewName)
 	if err != nil {
 		return "", err
 	}

@@ -383,32 +383,12 @@ func pruneScanColumns(q *plan.Query, scans []*plan.Scan) {
 	for i, s := range scans {
 		saved[i], s.Filters = s.Filters, nil
 	}
-	used := map[string]map[string]bool{}
-	var refs func(plan.Expr)
-	refs = func(e plan.Expr) {
-		plan.Walk(e, func(x plan.Expr) bool {
-			switch v := x.(type) {
-			case *plan.ColRef:
-				if used[v.Rel] == nil {
-					used[v.Rel] = map[string]bool{}
-				}
-				used[v.Rel][v.Name] = true
-			case *plan.Subquery:
-				plan.QueryExprs(v.Query, refs)
-			case *plan.Exists:
-				plan.QueryExprs(v.Query, refs)
-			case *plan.InSubquery:
-				plan.QueryExprs(v.Query, refs)
-			}
-			return true
-		})
-	}
-	plan.QueryExprs(q, refs)
+	used := columnRefs(q)
 	for i, s := range scans {
 		s.Filters = saved[i]
 		var keep []string
 		for _, c := range s.Columns {
-			if used[s.Alias][c] {
+			if used[s.Alias+"."+c] {
 				keep = append(keep, c)
 			}
 		}
@@ -426,31 +406,11 @@ func pruneScanColumns(q *plan.Query, scans []*plan.Scan) {
 // Safe for plain blocks: not DISTINCT (every column shapes the rows), not a
 // set operation; one item is always kept so the block stays valid SQL.
 func pruneDerivedColumns(q *plan.Query) {
-	used := map[string]bool{} // alias.column
-	var refs func(plan.Expr)
-	refs = func(e plan.Expr) {
-		plan.Walk(e, func(x plan.Expr) bool {
-			switch v := x.(type) {
-			case *plan.ColRef:
-				used[v.Rel+"."+v.Name] = true
-			case *plan.Subquery:
-				plan.QueryExprs(v.Query, refs)
-			case *plan.Exists:
-				plan.QueryExprs(v.Query, refs)
-			case *plan.InSubquery:
-				plan.QueryExprs(v.Query, refs)
-			}
-			return true
-		})
-	}
-	// Outer blocks first: a derived table's own items count as uses only
-	// once it is known which of them survive, so iterate to a fixed point.
+	// A derived table's own items count as uses only once it is known
+	// which of them survive, so iterate to a fixed point.
 	for changed := true; changed; {
 		changed = false
-		for k := range used {
-			delete(used, k)
-		}
-		plan.QueryExprs(q, refs)
+		used := columnRefs(q)
 		eachQuery(q, func(outer *plan.Query) {
 			sel, ok := outer.Body.(*plan.Select)
 			if !ok {
@@ -578,4 +538,28 @@ func findDerived(r plan.Relation, alias string) (*plan.Derived, bool) {
 	x, n := findRelation(r, alias, false)
 	d, _ := x.(*plan.Derived)
 	return d, n
+}
+
+// columnRefs returns every "alias.column" that q's expressions read,
+// subqueries included.
+func columnRefs(q *plan.Query) map[string]bool {
+	used := map[string]bool{}
+	var refs func(plan.Expr)
+	refs = func(e plan.Expr) {
+		plan.Walk(e, func(x plan.Expr) bool {
+			switch v := x.(type) {
+			case *plan.ColRef:
+				used[v.Rel+"."+v.Name] = true
+			case *plan.Subquery:
+				plan.QueryExprs(v.Query, refs)
+			case *plan.Exists:
+				plan.QueryExprs(v.Query, refs)
+			case *plan.InSubquery:
+				plan.QueryExprs(v.Query, refs)
+			}
+			return true
+		})
+	}
+	plan.QueryExprs(q, refs)
+	return used
 }

@@ -62,8 +62,9 @@ type Statement struct {
 	SQL string
 }
 
-// ViewName is the name under which the engine registers remote N's stream in
-// the residual DuckDB.
+// ViewName is the name under which remote N's stream is shown in plans.
+// The engine registers each query's streams under names of its own
+// (RenderResidual), since concurrent queries share one DuckDB catalog.
 func ViewName(id int) string { return fmt.Sprintf("_lt_remote_%d", id) }
 
 type renderer struct {
@@ -71,8 +72,9 @@ type renderer struct {
 	b   strings.Builder
 	err error
 	// residual is true when rendering the DuckDB residual: Remote relations
-	// read their registered views.
+	// read their registered views, named by view.
 	residual bool
+	view     func(id int) string
 }
 
 func (r *renderer) fail(format string, args ...any) {
@@ -112,7 +114,13 @@ func (r *renderer) ident(id string) { r.w(Quote(r.d, id)) }
 // RenderQuery renders a whole query for dialect d (a pushed sub-plan, or the
 // residual when d is DuckDB and the query reads Remote relations).
 func RenderQuery(d Dialect, q *plan.Query) (Statement, error) {
-	r := &renderer{d: d, residual: d == DuckDB}
+	return RenderResidual(q, d, ViewName)
+}
+
+// RenderResidual renders q for dialect d; in DuckDB, remote N is read from
+// the view view(N).
+func RenderResidual(q *plan.Query, d Dialect, view func(id int) string) (Statement, error) {
+	r := &renderer{d: d, residual: d == DuckDB, view: view}
 	r.query(q, true)
 	return Statement{SQL: r.b.String()}, r.err
 }
@@ -353,7 +361,7 @@ func (r *renderer) relation(rel plan.Relation) {
 		// filter would be lost. A LIMIT no stream reaches stops the pushdown
 		// just above the scan; joins and projections are unaffected.
 		r.w("(SELECT * FROM ")
-		r.ident(ViewName(x.ID))
+		r.ident(r.view(x.ID))
 		r.w(" LIMIT 9223372036854775807) AS ")
 		r.ident(x.Alias)
 	default:
