@@ -103,8 +103,10 @@ func Parse(path string, data []byte) (*Config, error) {
 		}
 		return nil, &Error{File: path, Msg: err.Error()}
 	}
-	if und := md.Undecoded(); len(und) > 0 {
-		key := und[0]
+	for _, key := range md.Undecoded() {
+		if len(key) > 0 && (key[0] == "server" || key[0] == "audit") {
+			continue // package server and package audit check their own tables
+		}
 		return nil, &Error{File: path, Line: keyLine(data, key.String()), Msg: fmt.Sprintf("unknown setting %q; see docs/configuration.md", key.String())}
 	}
 	c.Path = path

@@ -1,0 +1,162 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"lienthong/catalog"
+	"lienthong/connectors"
+	"lienthong/planner"
+)
+
+// Error codes the server adds to the planner's (docs/sql.md lists those).
+const (
+	CodeAuth         = "LT-AUTH"          // missing or invalid credentials (401)
+	CodeForbidden    = "LT-FORBIDDEN"     // authenticated, not allowed (403)
+	CodeBadRequest   = "LT-BAD-REQUEST"   // malformed request (400)
+	CodeBusy         = "LT-BUSY"          // every slot and the queue are taken (503)
+	CodeTimeout      = "LT-TIMEOUT"       // query_timeout passed (504)
+	CodeResultLimit  = "LT-RESULT-LIMIT"  // max_result_rows or max_result_bytes passed (400)
+	CodeCancelled    = "LT-CANCELLED"     // the client cancelled or went away
+	CodeShuttingDown = "LT-SHUTTING-DOWN" // the node is stopping (503)
+	CodeNotReady     = "LT-NOT-READY"     // the engine is still starting (503)
+	CodeSourceError  = "LT-SOURCE-ERROR"  // a source failed while running its part (502)
+	CodeInternal     = "LT-INTERNAL"      // a bug (500)
+)
+
+// Error is what clients receive: a stable code, a message saying what to
+// do, and the position in the SQL when there is one.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Line    int    `json:"line,omitempty"`
+	Column  int    `json:"column,omitempty"`
+	// Source names the source the failure came from, when one did.
+	Source string `json:"source,omitempty"`
+
+	status int
+	cause  error
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s: %s (line %d, column %d)", e.Code, e.Message, e.Line, e.Column)
+	}
+	return e.Code + ": " + e.Message
+}
+
+func (e *Error) Unwrap() error { return e.cause }
+
+// HTTPStatus is the status an HTTP response carries for e.
+func (e *Error) HTTPStatus() int {
+	if e.status != 0 {
+		return e.status
+	}
+	return http.StatusInternalServerError
+}
+
+// GRPCCode is the gRPC status code a Flight response carries for e.
+func (e *Error) GRPCCode() codes.Code {
+	switch e.Code {
+	case CodeAuth:
+		return codes.Unauthenticated
+	case CodeForbidden:
+		return codes.PermissionDenied
+	case CodeBusy, CodeShuttingDown, CodeNotReady, string(planner.CodeUnavailable), CodeSourceError:
+		return codes.Unavailable
+	case CodeTimeout:
+		return codes.DeadlineExceeded
+	case CodeResultLimit:
+		return codes.ResourceExhausted
+	case CodeCancelled:
+		return codes.Canceled
+	case CodeInternal:
+		return codes.Internal
+	}
+	return codes.InvalidArgument
+}
+
+// GRPCStatus lets grpc-go send e with its code.
+func (e *Error) GRPCStatus() *status.Status { return status.New(e.GRPCCode(), e.Error()) }
+
+func newError(status int, code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), status: status}
+}
+
+// outcome is the metrics label for an error class.
+func (e *Error) outcome() string {
+	switch e.Code {
+	case CodeBusy, CodeShuttingDown, CodeNotReady:
+		return "busy"
+	case CodeTimeout:
+		return "timeout"
+	case CodeCancelled:
+		return "cancelled"
+	case CodeResultLimit:
+		return "limit"
+	case string(planner.CodeUnavailable), CodeSourceError:
+		return "source_error"
+	case CodeInternal:
+		return "internal_error"
+	case CodeAuth, CodeForbidden:
+		return "denied"
+	}
+	return "user_error"
+}
+
+// toError classifies any error from the engine into what clients see.
+func toError(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	var ae *AuthError
+	if errors.As(err, &ae) {
+		if ae.Forbidden {
+			return &Error{Code: CodeForbidden, Message: ae.Msg, status: http.StatusForbidden, cause: err}
+		}
+		return &Error{Code: CodeAuth, Message: ae.Msg, status: http.StatusUnauthorized, cause: err}
+	}
+	var pe *planner.Error
+	if errors.As(err, &pe) {
+		out := &Error{Code: string(pe.Code), Message: pe.Msg, Line: pe.Line, Column: pe.Col, status: http.StatusBadRequest, cause: err}
+		if pe.Code == planner.CodeUnavailable {
+			out.status = http.StatusBadGateway
+		}
+		return out
+	}
+	var ue *catalog.UnavailableError
+	if errors.As(err, &ue) {
+		return &Error{Code: string(planner.CodeUnavailable), Message: ue.Error(), Source: ue.Source, status: http.StatusBadGateway, cause: err}
+	}
+	var se *connectors.SourceError
+	if errors.As(err, &se) {
+		code := CodeSourceError
+		if errors.Is(err, connectors.ErrSourceUnavailable) {
+			code = string(planner.CodeUnavailable)
+		}
+		return &Error{Code: code, Message: se.Error(), Source: se.Source, status: http.StatusBadGateway, cause: err}
+	}
+	return &Error{Code: CodeInternal, Message: err.Error(), status: http.StatusInternalServerError, cause: err}
+}
+
+// logRedact strips what could be data from an error message before it is
+// logged: quoted text and runs of 4 or more digits (PINs, dates, amounts).
+// Clients get the full message; logs never do.
+func logRedact(msg string) string {
+	msg = quotedRe.ReplaceAllString(msg, "'…'")
+	return digitsRe.ReplaceAllString(msg, "#")
+}
+
+var (
+	quotedRe = regexp.MustCompile(`'[^']*'|"[^"]*"`)
+	digitsRe = regexp.MustCompile(`[0-9]{4,}`)
+)

@@ -1,0 +1,80 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+)
+
+// limiter admits at most max queries at once; up to queue more wait (at
+// most queueTimeout) for a slot, and the rest are refused as busy at once.
+type limiter struct {
+	slots        chan struct{}
+	waiting      atomic.Int64
+	maxQueue     int64
+	queueTimeout time.Duration
+}
+
+func newLimiter(maxConcurrent, queue int, queueTimeout time.Duration) *limiter {
+	return &limiter{slots: make(chan struct{}, maxConcurrent), maxQueue: int64(queue), queueTimeout: queueTimeout}
+}
+
+func (l *limiter) running() int { return len(l.slots) }
+func (l *limiter) queued() int  { return int(l.waiting.Load()) }
+
+func (l *limiter) busy() *Error {
+	e := newError(http.StatusServiceUnavailable, CodeBusy, "the node is busy: %d queries running and %d waiting, the most it takes; retry in a moment", cap(l.slots), l.maxQueue)
+	return e
+}
+
+// acquire waits for a slot; release must be called once the query ends.
+func (l *limiter) acquire(ctx context.Context) (release func(), waited time.Duration, err error) {
+	release = func() { <-l.slots }
+	select {
+	case l.slots <- struct{}{}:
+		return release, 0, nil
+	default:
+	}
+	if l.waiting.Add(1) > l.maxQueue {
+		l.waiting.Add(-1)
+		return nil, 0, l.busy()
+	}
+	defer l.waiting.Add(-1)
+	start := time.Now()
+	t := time.NewTimer(l.queueTimeout)
+	defer t.Stop()
+	select {
+	case l.slots <- struct{}{}:
+		return release, time.Since(start), nil
+	case <-t.C:
+		return nil, time.Since(start), l.busy()
+	case <-ctx.Done():
+		return nil, time.Since(start), ctx.Err()
+	}
+}
+
+// batchBytes is the Arrow in-memory size of a record batch (what
+// max_result_bytes counts).
+func batchBytes(rec arrow.RecordBatch) int64 {
+	var n int64
+	for _, c := range rec.Columns() {
+		n += dataBytes(c.Data())
+	}
+	return n
+}
+
+func dataBytes(d arrow.ArrayData) int64 {
+	var n int64
+	for _, b := range d.Buffers() {
+		if b != nil {
+			n += int64(b.Len())
+		}
+	}
+	for _, c := range d.Children() {
+		n += dataBytes(c)
+	}
+	return n
+}
