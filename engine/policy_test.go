@@ -27,6 +27,7 @@ type policyFixture struct {
 	pins          []string       // every raw PIN in the data
 	forbidden     []string       // strings that must never reach "an"
 	citizen       [3]string      // one citizen's pin, full_name, birth_date
+	policyPath    string
 }
 
 func newPolicyFixture(t *testing.T) *policyFixture {
@@ -34,13 +35,20 @@ func newPolicyFixture(t *testing.T) *policyFixture {
 	t.Setenv("LT_TEST_KEY_DEATH", keyDeath)
 	t.Setenv("LT_TEST_KEY_STATS", keyStats)
 	dir := t.TempDir()
+	f := &policyFixture{}
 	if _, err := gen.Generate(context.Background(), gen.Options{Scale: 0.003, Seed: 11, Out: dir}); err != nil {
 		t.Fatal(err)
 	}
-	pol, err := filepath.Abs("testdata/policy.toml")
+	// A copy, so a test may rewrite it and reload.
+	polText, err := os.ReadFile("testdata/policy.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
+	pol := filepath.Join(dir, "policy.toml")
+	if err := os.WriteFile(pol, polText, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.policyPath = pol
 	base, err := os.ReadFile(filepath.Join(dir, "lienthong.toml"))
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +57,6 @@ func newPolicyFixture(t *testing.T) *policyFixture {
 	if err := os.WriteFile(securedPath, []byte(fmt.Sprintf("policy = %q\n", pol)+string(base)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f := &policyFixture{}
 	for _, x := range []struct {
 		path string
 		dst  **engine.Engine
@@ -316,5 +323,43 @@ func TestPolicyFileErrors(t *testing.T) {
 		if !errors.As(err, &pe) || !strings.Contains(pe.Msg, c.want) || pe.Line == 0 {
 			t.Errorf("want a positioned error containing %q, got %v", c.want, err)
 		}
+	}
+}
+
+// A policy file with an error is refused as a whole and the one in force
+// stays.
+func TestPolicyReloadKeepsPreviousOnError(t *testing.T) {
+	f := newPolicyFixture(t)
+	count := func() error {
+		_, err := rows(t, f.secured, "SELECT COUNT(*) FROM dancu.citizens", engine.QueryOptions{Session: an})
+		return err
+	}
+	if err := count(); err != nil {
+		t.Fatal(err)
+	}
+	good, _ := os.ReadFile(f.policyPath)
+	broken := strings.Replace(string(good), `purposes = ["DEATH_FOLLOWUP"]`, `purposes = ["DEATH_FOLOWUP"]`, 1)
+	if err := os.WriteFile(f.policyPath, []byte(broken), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var pe *policy.Error
+	if err := f.secured.ReloadPolicy(); !errors.As(err, &pe) || pe.Line == 0 || !strings.Contains(pe.Msg, "DEATH_FOLOWUP") {
+		t.Fatalf("want a positioned policy error, got %v", err)
+	}
+	if err := count(); err != nil {
+		t.Fatalf("the previous policy must stay in force: %v", err)
+	}
+	// A valid change takes effect: without the analyst's citizens grant, an
+	// is refused.
+	revoked := strings.Replace(string(good), "row_filter = \"hometown_province = ${user.province}\"", "row_filter = \"hometown_province = ${user.province}\"\nverify_only = true", 1)
+	if err := os.WriteFile(f.policyPath, []byte(revoked), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.secured.ReloadPolicy(); err != nil {
+		t.Fatal(err)
+	}
+	var qe *planner.Error
+	if err := count(); !errors.As(err, &qe) || qe.Code != planner.CodeDenied {
+		t.Fatalf("after the reload an must be refused, got %v", err)
 	}
 }
