@@ -119,11 +119,20 @@ func reduceScansByJoinKeys(cat *catalog.Snapshot, q *plan.Query, remotes []*plan
 			}
 		}
 		joins(sel.From)
-		// Correlated equalities inside [NOT] EXISTS reduce the inner side.
+		// Correlated equalities inside [NOT] EXISTS and scalar subqueries
+		// reduce the inner side: inner rows whose key matches no outer row
+		// never take part in any evaluation.
 		plan.QueryExprs(q, func(e plan.Expr) {
 			plan.Walk(e, func(x plan.Expr) bool {
-				if ex, ok := x.(*plan.Exists); ok {
-					if inner, ok := ex.Query.Body.(*plan.Select); ok {
+				var sub *plan.Query
+				switch v := x.(type) {
+				case *plan.Exists:
+					sub = v.Query
+				case *plan.Subquery:
+					sub = v.Query
+				}
+				if sub != nil {
+					if inner, ok := sub.Body.(*plan.Select); ok {
 						for _, c := range plan.Conjuncts(inner.Where) {
 							l, r, ok := colEquality(c)
 							if !ok {
