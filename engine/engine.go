@@ -244,8 +244,56 @@ func (e *Engine) conn(name string) (connectors.Connector, error) {
 	return c, nil
 }
 
+// Ping checks that source answers, through the engine's own connection
+// (connecting first when the source has none, e.g. it was down at
+// start-up; the connection is kept, and REFRESH CATALOG then lists its
+// tables). It returns how long the check took. The health monitor calls it.
+func (e *Engine) Ping(ctx context.Context, source string) (time.Duration, error) {
+	var sc *config.Source
+	for i := range e.cfg.Sources {
+		if e.cfg.Sources[i].Name == source {
+			sc = &e.cfg.Sources[i]
+		}
+	}
+	if sc == nil {
+		return 0, &catalog.UnavailableError{Source: source, Reason: "not in the config"}
+	}
+	ctx, cancel := context.WithTimeout(ctx, sc.ConnectTimeout.Duration)
+	defer cancel()
+	start := time.Now()
+	e.mu.Lock()
+	c := e.conns[source]
+	e.mu.Unlock()
+	if c == nil {
+		nc, err := openSource(ctx, *sc)
+		if err != nil {
+			return time.Since(start), err
+		}
+		e.mu.Lock()
+		if c = e.conns[source]; c == nil {
+			e.conns[source], c = nc, nc
+		} else {
+			nc.Close()
+		}
+		e.mu.Unlock()
+	}
+	err := c.Ping(ctx)
+	return time.Since(start), err
+}
+
+// SourceNames lists the configured sources, in config order.
+func (e *Engine) SourceNames() []string {
+	out := make([]string, len(e.cfg.Sources))
+	for i, s := range e.cfg.Sources {
+		out[i] = s.Name
+	}
+	return out
+}
+
 // Explain plans sql and describes the plan; with analyze it also runs the
 // query (discarding rows) and reports rows, bytes and time per remote.
+// EXPLAIN ANALYZE reads sources, so it is audited like a query (its
+// result is the profile, so it has no result hash).
 func (e *Engine) Explain(ctx context.Context, sqlText string, analyze bool, opt QueryOptions) (string, error) {
 	if !analyze {
 		p, snap, err := e.Plan(sqlText, opt)
@@ -255,15 +303,48 @@ func (e *Engine) Explain(ctx context.Context, sqlText string, analyze bool, opt 
 		return planner.Explain(snap, p, nil, 0, 0)
 	}
 	start := time.Now()
+	a := &Attempt{ID: newAttemptID(), Start: start, Session: opt.Session, SQL: "EXPLAIN ANALYZE " + sqlText}
+	obs := e.observer
+	end := func(res *Result, err error) error {
+		if obs == nil {
+			return err
+		}
+		a.Outcome, a.ErrorCode, a.FailedSource, a.Duration = Succeeded, errorCode(err), failedSource(err), time.Since(start)
+		switch {
+		case errors.Is(err, context.Canceled):
+			a.Outcome = Cancelled
+		case a.ErrorCode == string(planner.CodeDenied):
+			a.Outcome = Denied
+		case err != nil:
+			a.Outcome = Failed
+		}
+		if res != nil {
+			a.RowsPerSource = map[string]int64{}
+			for _, s := range res.streams {
+				a.RowsPerSource[s.source] += s.rows.Load()
+			}
+		}
+		if aerr := obs.End(context.WithoutCancel(ctx), a); aerr != nil {
+			return fmt.Errorf("%w: %v", ErrAudit, aerr)
+		}
+		return err
+	}
 	p, snap, err := e.Plan(sqlText, opt)
 	if err != nil {
-		return "", err
+		return "", end(nil, err)
+	}
+	if obs != nil {
+		describe(a, p)
+		a.Outcome = Started
+		if err := obs.Begin(ctx, a); err != nil {
+			return "", fmt.Errorf("%w: %v", ErrAudit, err)
+		}
 	}
 	// The residual runs under DuckDB's EXPLAIN ANALYZE: the rows are
 	// discarded anyway, and its profile gives time and rows per operator.
 	res, err := e.run(ctx, snap, p, true)
 	if err != nil {
-		return "", err
+		return "", end(nil, err)
 	}
 	var rows int64
 	var profile strings.Builder
@@ -280,7 +361,7 @@ func (e *Engine) Explain(ctx context.Context, sqlText string, analyze bool, opt 
 	}
 	err = res.Err()
 	res.Release()
-	if err != nil {
+	if err := end(res, err); err != nil {
 		return "", err
 	}
 	if p.Root != nil {

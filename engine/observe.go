@@ -13,6 +13,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 
+	"lienthong/catalog"
+	"lienthong/connectors"
 	"lienthong/planner"
 	"lienthong/planner/plan"
 )
@@ -45,8 +47,11 @@ type Attempt struct {
 
 	Outcome   Outcome
 	ErrorCode string // stable code of the error (LT-...), empty on success
-	Rows      int64  // rows delivered to the client
-	Bytes     int64  // Arrow bytes delivered
+	// FailedSource names the source a failure came from, when the error
+	// says (a source that was down or failed while running its part).
+	FailedSource string
+	Rows         int64 // rows delivered to the client
+	Bytes        int64 // Arrow bytes delivered
 	// RowsPerSource counts rows read from each source.
 	RowsPerSource map[string]int64
 	Duration      time.Duration
@@ -129,6 +134,19 @@ func errorCode(err error) string {
 		return "LT-AUDIT"
 	}
 	return "LT-SOURCE"
+}
+
+// failedSource is the source err blames, if any.
+func failedSource(err error) string {
+	var se *connectors.SourceError
+	var ue *catalog.UnavailableError
+	switch {
+	case errors.As(err, &se):
+		return se.Source
+	case errors.As(err, &ue):
+		return ue.Source
+	}
+	return ""
 }
 
 // resultHasher hashes a result's Arrow IPC stream as it is delivered.

@@ -352,7 +352,7 @@ func (r *Result) end(o Outcome, err error) {
 	}
 	a := r.attempt
 	r.attempt = nil
-	a.Outcome, a.ErrorCode = o, errorCode(err)
+	a.Outcome, a.ErrorCode, a.FailedSource = o, errorCode(err), failedSource(err)
 	if o == Failed && errors.Is(err, context.Canceled) {
 		a.Outcome = Cancelled
 	}
@@ -446,7 +446,7 @@ func (e *Engine) Query(ctx context.Context, sqlText string, opt QueryOptions) (*
 		if obs == nil {
 			return nil, err
 		}
-		a.Outcome, a.ErrorCode, a.Duration = Failed, errorCode(err), time.Since(a.Start)
+		a.Outcome, a.ErrorCode, a.FailedSource, a.Duration = Failed, errorCode(err), failedSource(err), time.Since(a.Start)
 		switch {
 		case errors.Is(err, context.Canceled):
 			a.Outcome = Cancelled

@@ -13,6 +13,7 @@ import (
 
 	"lienthong/bench/gen"
 	"lienthong/docs/examples"
+	"lienthong/engine"
 )
 
 func cmdGen(ctx context.Context, args []string) error {
@@ -46,6 +47,7 @@ func cmdDemo(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ExitOnError)
 	dir := fs.String("dir", "demo-data", "where the demo data lives")
 	scale := fs.Float64("scale", 0.05, "size of the demo data set")
+	serve := fs.Bool("serve", true, "also serve the demo over HTTP and Flight SQL on 127.0.0.1:8080 and :8815")
 	fs.Parse(args)
 	cfgPath := filepath.Join(*dir, "lienthong.toml")
 	if _, err := os.Stat(cfgPath); err != nil {
@@ -68,7 +70,12 @@ func cmdDemo(ctx context.Context, args []string) error {
 		return err
 	}
 	defer eng.Close()
-	s := &session{eng: eng, out: os.Stdout, format: "table", timing: true}
+	if *serve {
+		if stop := demoServer(*dir, eng); stop != nil {
+			defer stop()
+		}
+	}
+	s := &session{db: localBackend{eng: eng, opt: engine.QueryOptions{Session: cliAudit.session}}, out: os.Stdout, format: "table", timing: true}
 	return shell(ctx, s, demoBanner)
 }
 

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/array"
+
 	"lienthong/catalog"
 	"lienthong/config"
 	"lienthong/engine"
@@ -27,8 +29,17 @@ Usage:
   lienthong query   --config FILE [SQL]       run SQL (or -f FILE, or SQL on stdin)
   lienthong explain --config FILE [SQL]       show where each part runs and the SQL each source gets
   lienthong sql     --config FILE             interactive SQL shell
+  lienthong sql     --server URL [--token T]  the same shell against a lienthong server (HTTP API)
+  lienthong serve   --config FILE             run a node: Arrow Flight SQL and HTTP endpoints ([server] settings)
+  lienthong token   hash | new                hash a bearer token read from stdin, or make a new one
   lienthong gen     --scale S --seed N --out DIR [--postgres DSN] [--mysql DSN] [--oracle FILE]
   lienthong demo    [--dir DIR]               generate demo data if missing and open the shell
+  lienthong audit   verify|search|head|keygen|simulate   the tamper-evident audit log (docs/audit.md)
+  lienthong report  --log FILE --period 2026-H1          the 6-monthly/annual sharing report
+  lienthong sources status --config FILE                 connection health and uptime of each source
+
+query, explain, sql and demo record every query in an audit log with --audit-log FILE --audit-key FILE
+(and --agency A --purpose P --case ID), or with the config's [audit] table.
 
 Run "lienthong COMMAND -h" for a command's flags. Docs: README.md and docs/.
 `
@@ -45,15 +56,25 @@ func main() {
 	case "catalog":
 		err = cmdCatalog(ctx, os.Args[2:])
 	case "query":
-		err = cmdQuery(ctx, os.Args[2:], false)
+		err = withAudit(os.Args[2:], func(a []string) error { return cmdQuery(ctx, a, false) })
 	case "explain":
-		err = cmdQuery(ctx, os.Args[2:], true)
+		err = withAudit(os.Args[2:], func(a []string) error { return cmdQuery(ctx, a, true) })
 	case "sql", "shell":
-		err = cmdShell(ctx, os.Args[2:])
+		err = withAudit(os.Args[2:], func(a []string) error { return cmdShell(ctx, a) })
+	case "audit":
+		err = cmdAudit(ctx, os.Args[2:])
+	case "report":
+		err = cmdReport(os.Args[2:])
+	case "sources":
+		err = cmdSources(ctx, os.Args[2:])
+	case "serve":
+		err = cmdServe(ctx, os.Args[2:])
+	case "token":
+		err = cmdToken(os.Args[2:])
 	case "gen":
 		err = cmdGen(ctx, os.Args[2:])
 	case "demo":
-		err = cmdDemo(ctx, os.Args[2:])
+		err = withAudit(os.Args[2:], func(a []string) error { return cmdDemo(ctx, a) })
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 	default:
@@ -79,7 +100,7 @@ func openEngine(ctx context.Context, path string) (*engine.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return engine.New(ctx, cfg)
+	return attachAudit(engine.New(ctx, cfg))
 }
 
 func cmdCatalog(ctx context.Context, args []string) error {
@@ -193,7 +214,7 @@ func cmdQuery(ctx context.Context, args []string, explain bool) error {
 		return err
 	}
 	defer eng.Close()
-	s := &session{eng: eng, out: os.Stdout, format: *format, timing: *timing, opt: engine.QueryOptions{NoPushdown: *noPush}}
+	s := &session{db: localBackend{eng: eng, opt: engine.QueryOptions{NoPushdown: *noPush, Session: cliAudit.session}}, out: os.Stdout, format: *format, timing: *timing}
 	stmts, err := splitScript(text)
 	if err != nil {
 		return err
@@ -209,12 +230,47 @@ func cmdQuery(ctx context.Context, args []string, explain bool) error {
 // session runs statements and prints results, for the query command and
 // the shell alike.
 type session struct {
-	eng      *engine.Engine
+	db       backend
 	out      io.Writer
 	format   string
 	expanded bool
 	timing   bool
-	opt      engine.QueryOptions
+}
+
+// backend runs statements for a session: the engine in this process, or a
+// lienthong server (client.go).
+type backend interface {
+	// Query starts a query; the caller releases the reader.
+	Query(ctx context.Context, sql string) (array.RecordReader, error)
+	Explain(ctx context.Context, sql string, analyze bool) (string, error)
+	// Refresh re-reads the sources and returns the new catalog version.
+	Refresh(ctx context.Context) (int64, error)
+	Catalog(ctx context.Context) (*catalog.Snapshot, error)
+}
+
+// localBackend is the engine in this process.
+type localBackend struct {
+	eng *engine.Engine
+	opt engine.QueryOptions
+}
+
+func (l localBackend) Query(ctx context.Context, sql string) (array.RecordReader, error) {
+	return l.eng.Query(ctx, sql, l.opt)
+}
+
+func (l localBackend) Explain(ctx context.Context, sql string, analyze bool) (string, error) {
+	return l.eng.Explain(ctx, sql, analyze, l.opt)
+}
+
+func (l localBackend) Refresh(ctx context.Context) (int64, error) {
+	if err := l.eng.Refresh(ctx); err != nil {
+		return 0, err
+	}
+	return l.eng.Catalog().Version, nil
+}
+
+func (l localBackend) Catalog(context.Context) (*catalog.Snapshot, error) {
+	return l.eng.Catalog(), nil
 }
 
 func (s *session) run(ctx context.Context, text string) error {
@@ -222,20 +278,21 @@ func (s *session) run(ctx context.Context, text string) error {
 	kind, inner := engine.Classify(text)
 	switch kind {
 	case engine.KindRefresh:
-		if err := s.eng.Refresh(ctx); err != nil {
+		v, err := s.db.Refresh(ctx)
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(s.out, "catalog refreshed: version %d\n", s.eng.Catalog().Version)
+		fmt.Fprintf(s.out, "catalog refreshed: version %d\n", v)
 		return nil
 	case engine.KindExplain, engine.KindExplainAnalyze:
-		out, err := s.eng.Explain(ctx, inner, kind == engine.KindExplainAnalyze, s.opt)
+		out, err := s.db.Explain(ctx, inner, kind == engine.KindExplainAnalyze)
 		if err != nil {
 			return err
 		}
 		fmt.Fprint(s.out, out)
 		return nil
 	}
-	res, err := s.eng.Query(ctx, inner, s.opt)
+	res, err := s.db.Query(ctx, inner)
 	if err != nil {
 		return err
 	}
@@ -244,7 +301,9 @@ func (s *session) run(ctx context.Context, text string) error {
 	if err != nil {
 		return err
 	}
+	var rows int64
 	for res.Next() {
+		rows += res.RecordBatch().NumRows()
 		if err := w.write(res.RecordBatch()); err != nil {
 			return err
 		}
@@ -252,7 +311,7 @@ func (s *session) run(ctx context.Context, text string) error {
 	if err := res.Err(); err != nil {
 		return err
 	}
-	return w.finish(res.Rows(), time.Since(start))
+	return w.finish(rows, time.Since(start))
 }
 
 func sortedKeys(m map[string]bool) []string {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/chzyer/readline"
 
+	"lienthong/engine"
 	"lienthong/planner"
 )
 
@@ -27,13 +28,23 @@ func splitScript(text string) ([]string, error) {
 func cmdShell(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("sql", flag.ExitOnError)
 	cfgPath := fs.String("config", "", "config file (lienthong.toml)")
+	var rf remoteFlags
+	rf.register(fs)
 	fs.Parse(args)
+	if rf.server != "" {
+		db, err := rf.backend()
+		if err != nil {
+			return err
+		}
+		s := &session{db: db, out: os.Stdout, format: "table", timing: true}
+		return shell(ctx, s, nil)
+	}
 	eng, err := openEngine(ctx, *cfgPath)
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
-	s := &session{eng: eng, out: os.Stdout, format: "table", timing: true}
+	s := &session{db: localBackend{eng: eng, opt: engine.QueryOptions{Session: cliAudit.session}}, out: os.Stdout, format: "table", timing: true}
 	return shell(ctx, s, nil)
 }
 
@@ -153,7 +164,12 @@ func (s *session) meta(cmd string) bool {
 		if len(fields) > 1 {
 			only = strings.TrimSuffix(fields[1], ";")
 		}
-		printCatalog(s.out, s.eng.Catalog(), only)
+		snap, err := s.db.Catalog(context.Background())
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "error:", err)
+			break
+		}
+		printCatalog(s.out, snap, only)
 	default:
 		fmt.Fprintf(s.out, "unknown command %s: \\d [TABLE], \\x, \\q\n", fields[0])
 	}

@@ -1,0 +1,172 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"sync"
+	"time"
+
+	"lienthong/engine"
+)
+
+// Options configure a Log.
+type Options struct {
+	// Path of the log file (JSON lines). Its sidecars FILE.head and
+	// FILE.idx live beside it. Ignored when Store is set.
+	Path string
+	// Keys hash PINs and authenticate the head; required.
+	Keys *Keys
+	// Node names this node in every record; default the hostname.
+	Node string
+	// Store replaces the file store (the cluster's replicated store).
+	Store Store
+	// Now is the clock; default time.Now. Simulations set it.
+	Now func() time.Time
+	// NoSync skips fsync: only for simulations and tests.
+	NoSync bool
+	// Simulated marks the log as synthetic in its open record; reports
+	// made from it say so.
+	Simulated bool
+	// OnEnd, if set, is called after each end record is durable (the
+	// health monitor learns from it what queries prove about sources).
+	// It must not block.
+	OnEnd func(*Record)
+}
+
+// Log is the audit log: an engine.Observer that writes a begin record
+// before any source is read and an end record when the attempt ends (only
+// the end record for attempts refused before planning), each hash-chained
+// to the one before and fsync'd before Begin or End returns. An error
+// from Begin or End fails the query (the engine fails closed).
+type Log struct {
+	chain *Chain
+	store Store
+	keys  *Keys
+	node  string
+	onEnd func(*Record)
+
+	mu     sync.Mutex
+	begins map[string]uint64 // attempt id -> seq of its begin record
+	closed bool
+}
+
+var _ engine.Observer = (*Log)(nil)
+
+// Open opens (or creates) the log and appends an open record, which says
+// what recovery found if the node had crashed.
+func Open(opt Options) (*Log, error) {
+	if opt.Keys == nil {
+		return nil, errors.New("audit: a key is required (PINs are stored only as keyed hashes)")
+	}
+	if opt.Node == "" {
+		opt.Node = defaultNode()
+	}
+	store := opt.Store
+	note := ""
+	if store == nil {
+		if opt.Path == "" {
+			return nil, errors.New("audit: no log path")
+		}
+		fs, err := OpenFileStore(opt.Path, FileOptions{Keys: opt.Keys, Node: opt.Node, NoSync: opt.NoSync})
+		if err != nil {
+			return nil, err
+		}
+		store, note = fs, fs.Recovered
+	}
+	l := &Log{chain: NewChain(store, opt.Node, opt.Now), store: store, keys: opt.Keys, node: opt.Node, onEnd: opt.OnEnd, begins: map[string]uint64{}}
+	if err := l.chain.Append(&Record{Kind: KindOpen, Format: Format, KeyID: opt.Keys.ID, Note: note, Simulated: opt.Simulated}); err != nil {
+		store.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+func defaultNode() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "unknown-node"
+	}
+	return h
+}
+
+// Begin records a planned attempt before any source is read.
+func (l *Log) Begin(_ context.Context, a *engine.Attempt) error {
+	r := l.attemptRecord(KindBegin, a, true)
+	if err := l.chain.Append(r); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.begins[a.ID] = r.Seq
+	l.mu.Unlock()
+	return nil
+}
+
+// End records how the attempt ended.
+func (l *Log) End(_ context.Context, a *engine.Attempt) error {
+	l.mu.Lock()
+	begin, ok := l.begins[a.ID]
+	delete(l.begins, a.ID)
+	l.mu.Unlock()
+	r := l.attemptRecord(KindEnd, a, !ok)
+	r.BeginSeq = begin
+	r.Outcome, r.Code, r.FailedSource = string(a.Outcome), a.ErrorCode, a.FailedSource
+	r.Rows, r.Bytes, r.DurationUS = a.Rows, a.Bytes, a.Duration.Microseconds()
+	if len(a.RowsPerSource) > 0 {
+		r.RowsPerSource = maps.Clone(a.RowsPerSource)
+	}
+	r.ResultSHA256 = a.ResultSHA256
+	if err := l.chain.Append(r); err != nil {
+		return err
+	}
+	if l.onEnd != nil {
+		l.onEnd(r)
+	}
+	return nil
+}
+
+// attemptRecord fills what an attempt says; full adds the SQL, tables,
+// columns and PIN hashes (on a begin, or an end without a begin).
+func (l *Log) attemptRecord(kind Kind, a *engine.Attempt, full bool) *Record {
+	r := &Record{
+		Kind: kind, Attempt: a.ID, Start: a.Start.UTC(),
+		Principal: a.Session.Principal, Agency: a.Session.Agency, Purpose: a.Session.Purpose, CaseID: a.Session.CaseID,
+		Sources: a.Sources,
+	}
+	if full {
+		r.SQL = l.keys.ScrubSQL(a.SQL, a.FilterPINs)
+		r.Tables, r.Columns = a.Tables, a.Columns
+		for _, p := range a.FilterPINs {
+			r.PINs = append(r.PINs, l.keys.PIN(p))
+		}
+	}
+	return r
+}
+
+// Stats reports records and batches written and the time spent writing.
+func (l *Log) Stats() ChainStats { return l.chain.Stats() }
+
+// Seq is the number of the last record.
+func (l *Log) Seq() uint64 { return l.chain.Seq() }
+
+// Close appends a close record and closes the store. Attempts still open
+// keep their begin record without an end.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	open := len(l.begins)
+	l.mu.Unlock()
+	note := ""
+	if open > 0 {
+		note = fmt.Sprintf("%d attempts still running had no end", open)
+	}
+	err := l.chain.Append(&Record{Kind: KindClose, Note: note})
+	l.chain.close()
+	return errors.Join(err, l.store.Close())
+}
