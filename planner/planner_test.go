@@ -20,7 +20,7 @@ func col(name string, t arrow.DataType) catalog.Column {
 // testCatalog mirrors the generator's agencies, one per source kind.
 func testCatalog() *catalog.Snapshot {
 	money := &arrow.Decimal128Type{Precision: 12, Scale: 2}
-	return &catalog.Snapshot{Version: 1, Sources: []*catalog.Source{
+	snap := &catalog.Snapshot{Version: 1, Sources: []*catalog.Source{
 		{Name: "dancu", Kind: catalog.Postgres, Tables: []*catalog.Table{
 			{Source: "dancu", Name: "citizens", RemoteSchema: "public", RemoteName: "citizens", PINColumn: "pin", Columns: []catalog.Column{
 				col("pin", plan.String), col("full_name", plan.String), col("birth_date", plan.Date), col("sex", plan.String),
@@ -45,6 +45,14 @@ func testCatalog() *catalog.Snapshot {
 		}},
 		{Name: "offline", Kind: catalog.MySQL, Unavailable: "connection refused"},
 	}}
+	// Row estimates as at scale 1 (1M citizens).
+	rows := map[string]int64{"citizens": 1_000_000, "births": 995_000, "deaths": 6_200, "residences": 1_293_000, "funeral_allowances": 5_900}
+	for _, s := range snap.Sources {
+		for _, t := range s.Tables {
+			t.RowEstimate = rows[t.Name]
+		}
+	}
+	return snap
 }
 
 var fixedNow = time.Date(2026, 11, 30, 9, 30, 0, 0, time.UTC)

@@ -169,6 +169,11 @@ func reduceScansByJoinKeys(cat *catalog.Snapshot, q *plan.Query, remotes []*plan
 		return false
 	}
 	for _, c := range cands {
+		// A small probe side is cheaper read whole, in parallel, than
+		// reduced after waiting for the other side.
+		if estimate(c.probe) < minReduceProbe {
+			continue
+		}
 		if c.probe.ReduceBy != nil || estimate(c.build) > estimate(c.probe) || waitsFor(c.build, c.probe) {
 			continue
 		}
@@ -216,6 +221,10 @@ func resolveKey(c *plan.ColRef, remotes map[string]*plan.Remote, derived map[str
 	}
 	return nil, "", ""
 }
+
+// minReduceProbe is the estimated size below which a scan is not worth
+// reducing: waiting for the other side costs more than sending it all.
+const minReduceProbe = 50_000
 
 // estimate guesses a scan's output rows: the table's estimate, a tenth for
 // each pushed filter. Unknown sizes count as large.
