@@ -18,6 +18,9 @@ test:
 demo: build
 	bin/lienthong demo --dir demo-data
 
+# CitizenBench (docs/benchmark.md): lienthong against the PostgreSQL FDW peer and
+# the co-located DuckDB floor, same run; e.g. BENCHFLAGS="--queries q01,q09 --runs 3".
+# Loads its data on first use (PostgreSQL and MariaDB must be running).
 bench: build
 	$(GO) run ./bench/cmd/bench $(BENCHFLAGS)
 
