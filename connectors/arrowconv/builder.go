@@ -120,6 +120,22 @@ func (b *Builder) Release() { b.rb.Release() }
 
 func typeErr(v any) error { return fmt.Errorf("cannot convert a %T", v) }
 
+// converted appends conv(v) with add, or a NULL for nil.
+func converted[T any](fb array.Builder, add func(T), conv func(any) (T, error)) func(any) error {
+	return func(v any) error {
+		if v == nil {
+			fb.AppendNull()
+			return nil
+		}
+		x, err := conv(v)
+		if err != nil {
+			return err
+		}
+		add(x)
+		return nil
+	}
+}
+
 func appender(fb array.Builder, t arrow.DataType) func(any) error {
 	switch tt := t.(type) {
 	case *arrow.Int8Type:
@@ -135,36 +151,15 @@ func appender(fb array.Builder, t arrow.DataType) func(any) error {
 		bb := fb.(*array.Int64Builder)
 		return intAppender(fb, math.MinInt64, math.MaxInt64, bb.Append)
 	case *arrow.Float32Type:
-		bb := fb.(*array.Float32Builder)
-		return func(v any) error {
-			if v == nil {
-				bb.AppendNull()
-				return nil
-			}
+		return converted(fb, fb.(*array.Float32Builder).Append, func(v any) (float32, error) {
 			f, err := ToFloat64(v)
-			if err != nil {
-				return err
+			if err == nil && float64(float32(f)) != f && !math.IsNaN(f) {
+				err = errInexact
 			}
-			if float64(float32(f)) != f && !math.IsNaN(f) {
-				return errInexact
-			}
-			bb.Append(float32(f))
-			return nil
-		}
+			return float32(f), err
+		})
 	case *arrow.Float64Type:
-		bb := fb.(*array.Float64Builder)
-		return func(v any) error {
-			if v == nil {
-				bb.AppendNull()
-				return nil
-			}
-			f, err := ToFloat64(v)
-			if err != nil {
-				return err
-			}
-			bb.Append(f)
-			return nil
-		}
+		return converted(fb, fb.(*array.Float64Builder).Append, ToFloat64)
 	case *arrow.StringType:
 		bb := fb.(*array.StringBuilder)
 		return func(v any) error {
@@ -191,19 +186,7 @@ func appender(fb array.Builder, t arrow.DataType) func(any) error {
 			return nil
 		}
 	case *arrow.BooleanType:
-		bb := fb.(*array.BooleanBuilder)
-		return func(v any) error {
-			if v == nil {
-				bb.AppendNull()
-				return nil
-			}
-			x, err := ToBool(v)
-			if err != nil {
-				return err
-			}
-			bb.Append(x)
-			return nil
-		}
+		return converted(fb, fb.(*array.BooleanBuilder).Append, ToBool)
 	case *arrow.Date32Type:
 		bb := fb.(*array.Date32Builder)
 		return func(v any) error {
