@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -18,14 +17,11 @@ var _ array.RecordReader = (*RowsReader)(nil)
 // RowsReader streams a *sql.Rows as record batches of BatchRows rows. It
 // holds one batch at a time; the result is never buffered whole.
 type RowsReader struct {
-	refs    atomic.Int64
+	ReaderState
 	ctx     context.Context
 	rows    *sql.Rows
-	b       *Builder
 	vals    []any
 	ptrs    []any
-	cur     arrow.RecordBatch
-	err     error
 	done    bool
 	closed  bool
 	onClose func(exhausted bool)
@@ -57,14 +53,15 @@ func NewRowsReader(ctx context.Context, mem memory.Allocator, rows *sql.Rows, sc
 		err = &connectors.SourceError{Source: source, Op: "query",
 			Err: fmt.Errorf("statement returns %d columns, schema has %d", len(cols), len(schema.Fields()))}
 	}
+	var b *Builder
 	if err == nil {
-		r.b, err = NewBuilder(mem, schema, source)
+		b, err = NewBuilder(mem, schema, source)
 	}
 	if err != nil {
 		r.finish(false)
 		return nil, err
 	}
-	r.refs.Store(1)
+	r.InitState(b)
 	r.vals = make([]any, len(cols))
 	r.ptrs = make([]any, len(cols))
 	for i := range r.vals {
@@ -73,22 +70,17 @@ func NewRowsReader(ctx context.Context, mem memory.Allocator, rows *sql.Rows, sc
 	return r, nil
 }
 
-func (r *RowsReader) Schema() *arrow.Schema { return r.b.Schema() }
-
 // Next reads up to BatchRows rows into the next batch.
 func (r *RowsReader) Next() bool {
-	if r.cur != nil {
-		r.cur.Release()
-		r.cur = nil
-	}
-	if r.done || r.err != nil {
+	r.DropBatch()
+	if r.done || r.Error != nil {
 		return false
 	}
 	if err := r.ctx.Err(); err != nil {
 		r.fail(err)
 		return false
 	}
-	for r.b.Rows() < connectors.BatchRows {
+	for r.Build.Rows() < connectors.BatchRows {
 		if !r.rows.Next() {
 			if err := r.rows.Err(); err != nil {
 				r.fail(r.wrapErr(err))
@@ -102,20 +94,20 @@ func (r *RowsReader) Next() bool {
 			r.fail(r.wrapErr(err))
 			return false
 		}
-		if err := r.b.AppendRow(r.vals); err != nil {
+		if err := r.Build.AppendRow(r.vals); err != nil {
 			r.fail(err)
 			return false
 		}
 	}
-	if r.b.Rows() == 0 {
+	if r.Build.Rows() == 0 {
 		return false
 	}
-	r.cur = r.b.NewRecordBatch()
+	r.Batch = r.Build.NewRecordBatch()
 	return true
 }
 
 func (r *RowsReader) fail(err error) {
-	r.err = err
+	r.Error = err
 	r.finish(false)
 }
 
@@ -134,23 +126,4 @@ func (r *RowsReader) finish(exhausted bool) {
 	}
 }
 
-func (r *RowsReader) RecordBatch() arrow.RecordBatch { return r.cur }
-
-// Record is the deprecated name of RecordBatch.
-func (r *RowsReader) Record() arrow.RecordBatch { return r.cur }
-
-func (r *RowsReader) Err() error { return r.err }
-
-func (r *RowsReader) Retain() { r.refs.Add(1) }
-
-func (r *RowsReader) Release() {
-	if r.refs.Add(-1) != 0 {
-		return
-	}
-	if r.cur != nil {
-		r.cur.Release()
-		r.cur = nil
-	}
-	r.finish(r.done)
-	r.b.Release()
-}
+func (r *RowsReader) Release() { r.ReleaseWith(func() { r.finish(r.done) }) }

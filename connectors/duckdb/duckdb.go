@@ -272,8 +272,8 @@ func (c *Connector) Query(ctx context.Context, q sqlgen.Statement, schema *arrow
 		conn.Close()
 		return nil, err
 	}
-	r := &reader{c: c, ctx: ctx, src: src, conn: conn, b: b}
-	r.refs.Store(1)
+	r := &reader{c: c, ctx: ctx, src: src, conn: conn}
+	r.InitState(b)
 	return r, nil
 }
 

@@ -271,8 +271,8 @@ func (c *Connector) Query(ctx context.Context, q sqlgen.Statement, schema *arrow
 		decs[i] = newDecoder(f.DataTypeOID, formats[i], b, i)
 	}
 	rr := pg.ExecPrepared(ctx, "", nil, nil, formats)
-	r := &reader{c: c, ctx: ctx, pc: pc, rr: rr, b: b, decs: decs}
-	r.refs.Store(1)
+	r := &reader{c: c, ctx: ctx, pc: pc, rr: rr, decs: decs}
+	r.InitState(b)
 	return r, nil
 }
 

@@ -2,10 +2,8 @@ package postgres
 
 import (
 	"context"
-	"sync/atomic"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -19,33 +17,25 @@ var _ array.RecordReader = (*reader)(nil)
 // reader streams one statement's rows, holding its pooled connection until
 // the rows end or the reader is released.
 type reader struct {
-	refs atomic.Int64
+	arrowconv.ReaderState
 	c    *Connector
 	ctx  context.Context
 	pc   *pgxpool.Conn
 	rr   *pgconn.ResultReader
-	b    *arrowconv.Builder
 	decs []decoder
-	cur  arrow.RecordBatch
-	err  error
 	done bool
 }
 
-func (r *reader) Schema() *arrow.Schema { return r.b.Schema() }
-
 func (r *reader) Next() bool {
-	if r.cur != nil {
-		r.cur.Release()
-		r.cur = nil
-	}
-	if r.done || r.err != nil {
+	r.DropBatch()
+	if r.done || r.Error != nil {
 		return false
 	}
 	if err := r.ctx.Err(); err != nil {
 		r.fail(&connectors.SourceError{Source: r.c.name, Op: "query", Err: err})
 		return false
 	}
-	for r.b.Rows() < connectors.BatchRows {
+	for r.Build.Rows() < connectors.BatchRows {
 		if !r.rr.NextRow() {
 			_, err := r.rr.Close()
 			if err != nil {
@@ -66,17 +56,17 @@ func (r *reader) Next() bool {
 				return false
 			}
 		}
-		r.b.RowDone()
+		r.Build.RowDone()
 	}
-	if r.b.Rows() == 0 {
+	if r.Build.Rows() == 0 {
 		return false
 	}
-	r.cur = r.b.NewRecordBatch()
+	r.Batch = r.Build.NewRecordBatch()
 	return true
 }
 
 func (r *reader) fail(err error) {
-	r.err = err
+	r.Error = err
 	r.abandon()
 }
 
@@ -98,19 +88,4 @@ func (r *reader) abandon() {
 	r.pc = nil
 }
 
-func (r *reader) RecordBatch() arrow.RecordBatch { return r.cur }
-func (r *reader) Record() arrow.RecordBatch      { return r.cur }
-func (r *reader) Err() error                     { return r.err }
-func (r *reader) Retain()                        { r.refs.Add(1) }
-
-func (r *reader) Release() {
-	if r.refs.Add(-1) != 0 {
-		return
-	}
-	if r.cur != nil {
-		r.cur.Release()
-		r.cur = nil
-	}
-	r.abandon()
-	r.b.Release()
-}
+func (r *reader) Release() { r.ReleaseWith(func() { r.abandon() }) }
