@@ -27,7 +27,15 @@ func openResidual() (*sql.DB, error) {
 	c, err := duckdb.NewConnector("", func(execer driver.ExecerContext) error {
 		// Insertion order is irrelevant to SQL results without ORDER BY, and
 		// dropping it lets DuckDB stream more.
-		_, err := execer.ExecContext(context.Background(), "SET preserve_insertion_order = false", nil)
+		if _, err := execer.ExecContext(context.Background(), "SET preserve_insertion_order = false", nil); err != nil {
+			return err
+		}
+		// DuckDB's arrow scan crashes the process (SIGSEGV) when a filter on
+		// a column is pushed into the scan and the unused_columns optimizer
+		// then drops every projected column, e.g. SELECT COUNT(*) FROM
+		// (SELECT id FROM v WHERE upper(pin) = 'x'). The remotes already
+		// carry only the columns a query needs, so keeping them costs little.
+		_, err := execer.ExecContext(context.Background(), "SET disabled_optimizers = 'unused_columns'", nil)
 		return err
 	})
 	if err != nil {
