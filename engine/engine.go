@@ -40,6 +40,7 @@ type Engine struct {
 	version  int64
 	observer Observer // the audit log; nil: none
 	policy   atomic.Pointer[policy.Policy]
+	verifies verifyLimiter
 }
 
 // New connects every source and builds the first catalog snapshot. A source
@@ -231,7 +232,15 @@ func (e *Engine) Plan(sqlText string, opt QueryOptions) (*plan.Plan, *catalog.Sn
 		popt.Access = access
 	}
 	p, err := planner.Plan(snap, sqlText, popt)
-	return p, snap, err
+	if err == nil && p.Verify {
+		// Counted when planned, so EXPLAIN of a check counts too: no path
+		// tries guesses faster than the policy allows.
+		err = e.verifies.allow(popt.Access.Principal.Name, e.policy.Load().VerifyPerMinute, time.Now())
+	}
+	if err != nil {
+		return nil, snap, err
+	}
+	return p, snap, nil
 }
 
 func (e *Engine) conn(name string) (connectors.Connector, error) {

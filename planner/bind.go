@@ -20,6 +20,7 @@ import (
 type binder struct {
 	cat     *catalog.Snapshot
 	access  *policy.Access // nil: no access policy in force
+	verify  bool           // the statement is one pin_verify check
 	sql     string
 	now     time.Time
 	aliases map[string]int
@@ -75,6 +76,11 @@ func (b *binder) bindStatement(stmt sqlparser.Statement) (*plan.Query, []string,
 	ts, ok := stmt.(sqlparser.TableStatement)
 	if !ok {
 		return nil, nil, readOnlyError(b.sql, stmt)
+	}
+	if b.access != nil {
+		if err := b.checkVerifyStatement(stmt); err != nil {
+			return nil, nil, err
+		}
 	}
 	q, names, err := b.bindQuery(ts, nil)
 	if err != nil {

@@ -20,6 +20,8 @@ const (
 	CodeUnsupported Code = "LT-UNSUPPORTED" // valid SQL lienthong does not run yet
 	CodeType        Code = "LT-TYPE"        // operands of the wrong type
 	CodeUnavailable Code = "LT-SOURCE-DOWN" // a source the query needs is not connected
+	CodeRateLimit   Code = "LT-RATE-LIMIT"  // too many calls of a rate-limited kind (pin_verify)
+	CodeBudget      Code = "LT-BUDGET"      // the principal's privacy budget for the period is spent
 )
 
 // ErrQuery is wrapped by every error about the user's SQL (as opposed to a

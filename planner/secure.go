@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"vitess.io/vitess/go/vt/sqlparser"
@@ -126,15 +127,72 @@ func (b *binder) policyExpr(text string, sc *scope, what string) (plan.Expr, err
 	return e, nil
 }
 
+// checkVerifyStatement allows pin_verify only in its one safe form: the
+// whole select list of a query without FROM, with literal arguments, one
+// check per query. Anywhere else (WHERE, joins, derived tables, over
+// generated candidates) a yes/no function is an oracle that recovers a PIN
+// from a name and birth date, or a birth date from a PIN, in one query.
+func (b *binder) checkVerifyStatement(stmt sqlparser.Statement) error {
+	calls := 0
+	_ = sqlparser.Walk(func(n sqlparser.SQLNode) (bool, error) {
+		if f, ok := n.(*sqlparser.FuncExpr); ok && f.Name.Lowered() == "pin_verify" {
+			calls++
+		}
+		return true, nil
+	}, stmt)
+	if calls == 0 {
+		return nil
+	}
+	refuse := func(why string) error {
+		return b.deny("pin_verify", &policy.DeniedError{Msg: "pin_verify " + why + "; write exactly SELECT pin_verify('<12-digit PIN>', '<full name>', DATE 'YYYY-MM-DD'), one check per query"})
+	}
+	s, ok := stmt.(*sqlparser.Select)
+	if !ok || calls > 1 {
+		return refuse("answers one check per query")
+	}
+	if s.With != nil || len(s.From) > 1 || len(s.From) == 1 && !isDual(s.From[0]) || s.Where != nil || s.GroupBy != nil ||
+		s.Having != nil || len(s.OrderBy) > 0 || s.Limit != nil || s.Distinct || len(s.Windows) > 0 {
+		return refuse("is allowed only as the whole select list of a query without FROM, WHERE, GROUP BY, ORDER BY or LIMIT")
+	}
+	if s.SelectExprs == nil || len(s.SelectExprs.Exprs) != 1 {
+		return refuse("must be the only output column")
+	}
+	ae, ok := s.SelectExprs.Exprs[0].(*sqlparser.AliasedExpr)
+	f, isFunc := sqlparser.Expr(nil), false
+	if ok {
+		f = ae.Expr
+		_, isFunc = f.(*sqlparser.FuncExpr)
+	}
+	if !isFunc {
+		return refuse("must be the output column itself, not part of an expression")
+	}
+	for _, a := range f.(*sqlparser.FuncExpr).Exprs {
+		if lit, ok := a.(*sqlparser.Literal); !ok || lit.Type != sqlparser.StrVal && lit.Type != sqlparser.DateVal {
+			return refuse("takes literal arguments only (a string PIN, a string name, a DATE literal)")
+		}
+	}
+	b.verify = true
+	return nil
+}
+
+// pinDigits is the form of a PIN: 12 ASCII digits, nothing around them.
+var pinDigits = regexp.MustCompile(`^[0-9]{12}$`)
+
 // pinVerify binds pin_verify(pin, full_name, birth_date): true when the
-// population table holds exactly that person, and never any of its data.
+// population table holds exactly that person among the rows the
+// principal's verify grants cover, and never any of its data. A PIN that
+// is not exactly 12 digits (trailing spaces, another length) is false
+// without asking any source: sources compare CHAR values blank-padded.
 func (b *binder) pinVerify(args []sqlparser.Expr, sc *scope) (plan.Expr, error) {
 	var v *policy.Verify
 	if b.access != nil {
 		v = b.access.Verify()
 	}
 	if v == nil {
-		return nil, b.errf("pin_verify", CodeUnsupported, "pin_verify needs a [verify] section in the access policy naming the population table")
+		return nil, b.errf("pin_verify", CodeUnsupported, "pin_verify needs an access policy with a [verify] section naming the population table")
+	}
+	if !b.verify {
+		return nil, b.deny("pin_verify", &policy.DeniedError{Msg: "pin_verify is allowed only as the whole select list of a query without FROM"})
 	}
 	if len(args) != 3 {
 		return nil, b.errf("pin_verify", CodeType, "pin_verify takes (pin, full_name, birth_date)")
@@ -143,16 +201,23 @@ func (b *binder) pinVerify(args []sqlparser.Expr, sc *scope) (plan.Expr, error) 
 	if err != nil {
 		return nil, b.errf("pin_verify", CodeUnknown, "pin_verify: %v", err)
 	}
-	if _, err := b.access.Table(tbl.Source, tbl.Name, nil, nil); err != nil {
+	filters, err := b.access.VerifyFilters(tbl.Source, tbl.Name)
+	if err != nil {
 		return nil, b.deny("pin_verify", err)
 	}
 	vals, err := b.bindExprs(args, sc)
 	if err != nil {
 		return nil, err
 	}
+	if pin, ok := vals[0].(*plan.Literal); !ok || !pinDigits.MatchString(fmt.Sprint(pin.Value)) {
+		return &plan.Literal{Value: false, Typ: plan.Bool}, nil
+	}
 	scan := &plan.Scan{Alias: b.uniqueAlias("verify"), Table: tbl}
 	b.scans = append(b.scans, scan)
 	rb := &relBinding{alias: scan.Alias, scan: scan}
+	for _, c := range tbl.Columns {
+		rb.cols = append(rb.cols, plan.Column{Name: c.Name, Type: c.Type})
+	}
 	var terms []plan.Expr
 	for i, name := range []string{v.PIN, v.Name, v.Birth} {
 		c := tbl.Column(name)
@@ -165,6 +230,21 @@ func (b *binder) pinVerify(args []sqlparser.Expr, sc *scope) (plan.Expr, error) 
 			return nil, err
 		}
 		terms = append(terms, &plan.Binary{Op: "=", L: l, R: r, Typ: plan.Bool})
+	}
+	var visible plan.Expr
+	for _, f := range filters {
+		e, err := b.policyExpr(f, &scope{rels: []*relBinding{rb}}, fmt.Sprintf("row filter of %s.%s", tbl.Source, tbl.Name))
+		if err != nil {
+			return nil, err
+		}
+		if visible == nil {
+			visible = e
+		} else {
+			visible = &plan.Binary{Op: "OR", L: visible, R: e, Typ: plan.Bool}
+		}
+	}
+	if visible != nil {
+		terms = append(terms, visible)
 	}
 	q := &plan.Query{Body: &plan.Select{Items: []plan.SelectItem{{Expr: &plan.Literal{Value: int64(1), Typ: plan.Int64}}}, From: scan, Where: plan.And(terms)},
 		Columns: []plan.Column{{Name: "one", Type: plan.Int64}}}

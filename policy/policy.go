@@ -25,6 +25,10 @@ type File struct {
 	Settings struct {
 		// MinGroupSize is k: aggregate-only results drop groups of fewer rows.
 		MinGroupSize int `toml:"min_group_size"`
+		// VerifyPerMinute caps pin_verify calls per principal and minute
+		// (default 60): each call answers one yes/no question, and many of
+		// them recover what the check must not disclose.
+		VerifyPerMinute int `toml:"verify_per_minute"`
 	} `toml:"settings"`
 	Purposes   []Purpose      `toml:"purposes"`
 	Roles      []Role         `toml:"roles"`
@@ -75,6 +79,9 @@ type Grant struct {
 	Masks map[string]string `toml:"masks"`
 	// VerifyOnly allows pin_verify(...) over this table and nothing else.
 	VerifyOnly bool `toml:"verify_only"`
+	// Verify allows pin_verify(...) over this table besides what the grant
+	// reads. Reading a table does not by itself allow verifying against it.
+	Verify bool `toml:"verify"`
 }
 
 // PseudonymKey is one version of a purpose's pseudonym key. The secret is
@@ -100,6 +107,8 @@ type Verify struct {
 type Policy struct {
 	Path       string
 	MinGroup   int
+	// VerifyPerMinute caps pin_verify calls per principal and minute.
+	VerifyPerMinute int
 	purposes   map[string]*Purpose
 	roles      map[string]*Role
 	principals map[string]*Principal
@@ -151,6 +160,13 @@ func Parse(path string, data []byte) (*Policy, error) {
 		principals: map[string]*Principal{}, keys: map[string][]byte{}, keyVersion: map[string]int{}, verify: f.Verify}
 	if p.MinGroup == 0 {
 		p.MinGroup = 10
+	}
+	p.VerifyPerMinute = f.Settings.VerifyPerMinute
+	if p.VerifyPerMinute == 0 {
+		p.VerifyPerMinute = 60
+	}
+	if p.VerifyPerMinute < 0 || p.MinGroup < 0 {
+		return nil, &Error{File: path, Line: lineOf(data, "[settings]", 0), Msg: "[settings] values must not be negative"}
 	}
 	bad := func(section string, i int, format string, args ...any) error {
 		return &Error{File: path, Line: lineOf(data, "[["+section+"]]", i), Msg: fmt.Sprintf("%s %d: ", section, i+1) + fmt.Sprintf(format, args...)}
@@ -472,6 +488,37 @@ func (a *Access) Table(source, table string, columns []string, sensitive map[str
 		ta.RowFilters = nil
 	}
 	return ta, nil
+}
+
+// VerifyFilters returns the row filters of the grants that allow pin_verify
+// against source.table (nil: every row), or a denial when none does. A
+// verify grant's row filter limits whom the principal may verify, as it
+// limits whom a reading grant shows.
+func (a *Access) VerifyFilters(source, table string) ([]string, error) {
+	var filters []string
+	found, unfiltered := false, false
+	for _, g := range a.grants {
+		if !(g.VerifyOnly || g.Verify) || !strings.EqualFold(g.Source, source) || g.Table != "*" && !strings.EqualFold(g.Table, table) {
+			continue
+		}
+		found = true
+		if g.RowFilter == "" {
+			unfiltered = true
+			continue
+		}
+		f, err := a.expand(g.RowFilter)
+		if err != nil {
+			return nil, err
+		}
+		filters = append(filters, f)
+	}
+	if !found {
+		return nil, denied("%s has no verify grant (verify_only or verify = true) on %s.%s for purpose %s", a.Principal.Name, source, table, a.Purpose.Name)
+	}
+	if unfiltered {
+		return nil, nil
+	}
+	return filters, nil
 }
 
 // expand substitutes ${user.ATTR} with the attribute as a SQL string literal.

@@ -165,6 +165,9 @@ type Plan struct {
 	Single  *Remote
 	Remotes []*Remote
 	Columns []Column
+	// Verify marks a pin_verify check: the engine rate-limits them per
+	// principal and the audit log records each one.
+	Verify bool
 }
 
 // Relations calls fn for r and every relation of its FROM tree (join
