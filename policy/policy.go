@@ -105,17 +105,17 @@ type Verify struct {
 
 // Policy is a checked, immutable policy.
 type Policy struct {
-	Path       string
-	MinGroup   int
+	Path     string
+	MinGroup int
 	// VerifyPerMinute caps pin_verify calls per principal and minute.
 	VerifyPerMinute int
-	purposes   map[string]*Purpose
-	roles      map[string]*Role
-	principals map[string]*Principal
-	grants     []Grant
-	keys       map[string][]byte // purpose -> newest key
-	keyVersion map[string]int
-	verify     *Verify
+	purposes        map[string]*Purpose
+	roles           map[string]*Role
+	principals      map[string]*Principal
+	grants          []Grant
+	keys            map[string][]byte // purpose -> newest key
+	keyVersion      map[string]int
+	verify          *Verify
 }
 
 // Error is a problem in the policy file, with its line when known. A policy
