@@ -5,9 +5,9 @@ import (
 	"time"
 )
 
-// Periods are the budget periods a principal's budget can be set per. They
+// periods are the budget periods a principal's budget can be set per. They
 // are calendar periods in UTC.
-var Periods = []string{"day", "month", "quarter", "half-year", "year"}
+var periods = []string{"day", "month", "quarter", "half-year", "year"}
 
 // PeriodKey names the period of the given kind that contains now (in UTC):
 // "2026-12-01" (day), "2026-12" (month), "2026-Q4" (quarter), "2026-H2"
@@ -37,5 +37,5 @@ func periodBounds(now time.Time, period string) (string, time.Time, error) {
 	case "year":
 		return fmt.Sprintf("%04d", y), date(y+1, 1, 1), nil
 	}
-	return "", time.Time{}, fmt.Errorf("dp: unknown budget period %q (want one of %v)", period, Periods)
+	return "", time.Time{}, fmt.Errorf("dp: unknown budget period %q (want one of %v)", period, periods)
 }

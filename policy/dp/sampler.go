@@ -104,14 +104,16 @@ func ScaleFor(sensitivity, epsilon float64) (Rat, error) {
 // Sampler draws noise from Reader. The zero value (and a nil *Sampler) uses
 // crypto/rand. Reader exists so unit tests can check the sampler's plumbing
 // with a deterministic stream; production code must leave it nil, because
-// the guarantees assume uniformly random, unpredictable bytes.
+// the guarantees assume uniformly random, unpredictable bytes. A Sampler is
+// safe for concurrent use when its Reader is; the default one is.
 type Sampler struct {
 	Reader io.Reader
 }
 
-// cryptoReader is crypto/rand.Reader behind a mutex-guarded buffer, so a
-// sample costs a few memory copies instead of a getrandom call per draw.
-// The buffered bytes stay in process memory and each is used once.
+// lockedReader serialises reads from a buffered reader. cryptoReader wraps
+// crypto/rand.Reader in one, so a sample costs a few memory copies instead
+// of a getrandom call per draw; the buffered bytes stay in process memory
+// and each is used once.
 type lockedReader struct {
 	mu sync.Mutex
 	r  *bufio.Reader
