@@ -1,0 +1,343 @@
+package dp
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// ErrBudgetExhausted is wrapped by the error Spend returns when a charge
+// would exceed the principal's budget for the period. Match it with
+// errors.Is; the concrete error is an *ExhaustedError.
+var ErrBudgetExhausted = errors.New("privacy budget exhausted")
+
+// ExhaustedError says why a charge was refused: what it needed, what
+// remains and when the budget resets.
+type ExhaustedError struct {
+	Principal        string
+	Period, Key      string // e.g. "month", "2026-12"
+	Epsilon, Delta   float64
+	RemainingEpsilon float64
+	RemainingDelta   float64
+	Resets           time.Time
+}
+
+func (e *ExhaustedError) Error() string {
+	return fmt.Sprintf("%v: principal %q needs epsilon %g, delta %g but has epsilon %g, delta %g left for %s %s; the budget resets at %s",
+		ErrBudgetExhausted, e.Principal, e.Epsilon, e.Delta, e.RemainingEpsilon, e.RemainingDelta,
+		e.Period, e.Key, e.Resets.Format(time.RFC3339))
+}
+
+func (e *ExhaustedError) Unwrap() error { return ErrBudgetExhausted }
+
+// Spent reports a successful charge.
+type Spent struct {
+	Principal   string
+	Period, Key string // e.g. "month", "2026-12"
+	// Epsilon and Delta are what this call charged.
+	Epsilon, Delta float64
+	// TotalEpsilon and TotalDelta are spent in the period, this call included.
+	TotalEpsilon, TotalDelta float64
+	// RemainingEpsilon and RemainingDelta are what is left of the budget.
+	RemainingEpsilon, RemainingDelta float64
+	// Resets is when the next period (and a fresh budget) starts.
+	Resets time.Time
+}
+
+// Budgets are kept in fixed point so that sums are exact: epsilon in units
+// of 1e-9, delta in units of 1e-18. Ten charges of 0.1 fill a budget of 1.0
+// exactly.
+const (
+	epsilonUnit = 1e9
+	deltaUnit   = 1e18
+	maxEpsilon  = 1e6 // per charge and per budget; keeps totals far from int64 overflow
+	maxDelta    = 1
+)
+
+// toUnits converts x to fixed point. A value within float rounding noise
+// (1e-6 units, or 1e-12 relative) of a whole number of units is that
+// number; otherwise a charge rounds up and a budget rounds down, so the
+// ledger never lets more be spent than asked for beyond that noise (at most
+// 1e-15 epsilon or 1e-24 delta per charge).
+func toUnits(x, unit float64, roundUp bool) int64 {
+	v := x * unit
+	r := math.Round(v)
+	if math.Abs(v-r) <= max(1e-6, 1e-12*math.Abs(v)) {
+		return int64(r)
+	}
+	if roundUp {
+		return int64(math.Ceil(v))
+	}
+	return int64(math.Floor(v))
+}
+
+// Ledger is a durable record of the privacy budget each principal has
+// spent per period. It lives in one JSON file, replaced atomically on
+// every charge (temporary file, fsync, rename, fsync of the directory), so
+// a crash leaves either the old or the new totals, never a torn file.
+//
+// Every read-modify-write holds a mutex and an exclusive flock on a
+// sidecar lock file (path + ".lock"; the data file itself is replaced, so
+// it cannot carry the lock). The file is re-read under the lock on every
+// call, so several Ledgers on one path, in one process or several, never
+// both spend the same budget. A file that cannot be parsed is an error,
+// never an empty ledger: silently resetting would refund every budget.
+//
+// Budgets themselves are not stored: the caller passes the principal's
+// budget on each call (it comes from the policy), and the ledger compares
+// it with what has been spent. Spending is tracked per period kind and key
+// ("month" "2026-12"), so changing a principal's period starts a new
+// account.
+type Ledger struct {
+	path string
+	mu   sync.Mutex
+	lock *os.File
+}
+
+type ledgerFile struct {
+	Version int `json:"version"`
+	// Accounts maps principal, then "period:key" (e.g. "month:2026-12"),
+	// to what was spent.
+	Accounts map[string]map[string]*account `json:"accounts"`
+}
+
+type account struct {
+	EpsilonNano int64 `json:"epsilon_nano"` // epsilon spent, in units of 1e-9
+	DeltaAtto   int64 `json:"delta_atto"`   // delta spent, in units of 1e-18
+	Charges     int64 `json:"charges"`
+}
+
+const ledgerVersion = 1
+
+// OpenLedger opens the ledger at path, creating it on the first charge if
+// it does not exist. An existing file must parse; a corrupted one is an
+// error. Close releases the lock file.
+func OpenLedger(path string) (*Ledger, error) {
+	if !haveFlock {
+		return nil, errors.New("dp: the budget ledger needs flock, which this platform lacks")
+	}
+	lock, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("dp: opening ledger lock: %w", err)
+	}
+	l := &Ledger{path: path, lock: lock}
+	if err := l.withLock(false, func() error { _, err := l.load(); return err }); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// Close releases the ledger's lock file. The Ledger must not be used after.
+func (l *Ledger) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lock == nil {
+		return nil
+	}
+	err := l.lock.Close()
+	l.lock = nil
+	return err
+}
+
+func (l *Ledger) withLock(exclusive bool, fn func() error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lock == nil {
+		return errors.New("dp: ledger is closed")
+	}
+	if err := flock(l.lock, exclusive); err != nil {
+		return fmt.Errorf("dp: locking ledger: %w", err)
+	}
+	defer funlock(l.lock)
+	return fn()
+}
+
+func (l *Ledger) load() (*ledgerFile, error) {
+	data, err := os.ReadFile(l.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return &ledgerFile{Version: ledgerVersion, Accounts: map[string]map[string]*account{}}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dp: reading ledger: %w", err)
+	}
+	var f ledgerFile
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("dp: ledger %s is corrupted: %w", l.path, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("dp: ledger %s is corrupted: trailing data", l.path)
+	}
+	if f.Version != ledgerVersion {
+		return nil, fmt.Errorf("dp: ledger %s is corrupted or too new: version %d, want %d", l.path, f.Version, ledgerVersion)
+	}
+	if f.Accounts == nil {
+		f.Accounts = map[string]map[string]*account{}
+	}
+	for p, accts := range f.Accounts {
+		for k, a := range accts {
+			if a == nil || a.EpsilonNano < 0 || a.DeltaAtto < 0 || a.Charges < 0 {
+				return nil, fmt.Errorf("dp: ledger %s is corrupted: bad account %q %q", l.path, p, k)
+			}
+		}
+	}
+	return &f, nil
+}
+
+func (l *Ledger) save(f *ledgerFile) error {
+	data, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	data = append(data, '\n')
+	dir := filepath.Dir(l.path)
+	tmp, err := os.CreateTemp(dir, filepath.Base(l.path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("dp: writing ledger: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err := tmp.Write(data); err != nil {
+		return fmt.Errorf("dp: writing ledger: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("dp: writing ledger: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("dp: writing ledger: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), l.path); err != nil {
+		return fmt.Errorf("dp: writing ledger: %w", err)
+	}
+	ok = true
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("dp: syncing ledger directory: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("dp: syncing ledger directory: %w", err)
+	}
+	return nil
+}
+
+func checkAmount(what string, x, limit float64) error {
+	if math.IsNaN(x) || x < 0 || x > limit {
+		return fmt.Errorf("dp: %s %v must be in [0, %v]", what, x, limit)
+	}
+	return nil
+}
+
+// Spend charges (eps, delta) to principal's account for the period
+// containing now, if the account's totals stay within (epsBudget,
+// deltaBudget). Otherwise it spends nothing and returns an error wrapping
+// ErrBudgetExhausted (an *ExhaustedError saying what remains and when the
+// period resets). The charge is on disk before Spend returns, so a
+// restart cannot refund it. Charge before releasing any noisy result.
+func (l *Ledger) Spend(principal string, now time.Time, period string, eps, delta, epsBudget, deltaBudget float64) (Spent, error) {
+	if principal == "" {
+		return Spent{}, errors.New("dp: empty principal")
+	}
+	for _, c := range []struct {
+		what     string
+		x, limit float64
+	}{{"epsilon", eps, maxEpsilon}, {"delta", delta, maxDelta}, {"epsilon budget", epsBudget, maxEpsilon}, {"delta budget", deltaBudget, maxDelta}} {
+		if err := checkAmount(c.what, c.x, c.limit); err != nil {
+			return Spent{}, err
+		}
+	}
+	key, resets, err := periodBounds(now, period)
+	if err != nil {
+		return Spent{}, err
+	}
+	ce, cd := toUnits(eps, epsilonUnit, true), toUnits(delta, deltaUnit, true)
+	be, bd := toUnits(epsBudget, epsilonUnit, false), toUnits(deltaBudget, deltaUnit, false)
+	var out Spent
+	err = l.withLock(true, func() error {
+		f, err := l.load()
+		if err != nil {
+			return err
+		}
+		accts := f.Accounts[principal]
+		if accts == nil {
+			accts = map[string]*account{}
+			f.Accounts[principal] = accts
+		}
+		a := accts[period+":"+key]
+		if a == nil {
+			a = &account{}
+		}
+		if a.EpsilonNano+ce > be || a.DeltaAtto+cd > bd {
+			return &ExhaustedError{
+				Principal: principal, Period: period, Key: key,
+				Epsilon: eps, Delta: delta,
+				RemainingEpsilon: float64(max(0, be-a.EpsilonNano)) / epsilonUnit,
+				RemainingDelta:   float64(max(0, bd-a.DeltaAtto)) / deltaUnit,
+				Resets:           resets,
+			}
+		}
+		next := &account{EpsilonNano: a.EpsilonNano + ce, DeltaAtto: a.DeltaAtto + cd, Charges: a.Charges + 1}
+		accts[period+":"+key] = next
+		if err := l.save(f); err != nil {
+			return err
+		}
+		out = Spent{
+			Principal: principal, Period: period, Key: key,
+			Epsilon: eps, Delta: delta,
+			TotalEpsilon:     float64(next.EpsilonNano) / epsilonUnit,
+			TotalDelta:       float64(next.DeltaAtto) / deltaUnit,
+			RemainingEpsilon: float64(be-next.EpsilonNano) / epsilonUnit,
+			RemainingDelta:   float64(bd-next.DeltaAtto) / deltaUnit,
+			Resets:           resets,
+		}
+		return nil
+	})
+	if err != nil {
+		return Spent{}, err
+	}
+	return out, nil
+}
+
+// Remaining returns what is left of (epsBudget, deltaBudget) for principal
+// in the period containing now (never negative). If the ledger cannot be
+// read or the arguments are invalid it returns 0, 0: a caller that checks
+// before spending then refuses rather than overspends.
+func (l *Ledger) Remaining(principal string, now time.Time, period string, epsBudget, deltaBudget float64) (eps, delta float64) {
+	if checkAmount("epsilon budget", epsBudget, maxEpsilon) != nil || checkAmount("delta budget", deltaBudget, maxDelta) != nil {
+		return 0, 0
+	}
+	key, _, err := periodBounds(now, period)
+	if err != nil {
+		return 0, 0
+	}
+	be, bd := toUnits(epsBudget, epsilonUnit, false), toUnits(deltaBudget, deltaUnit, false)
+	var a account
+	err = l.withLock(false, func() error {
+		f, err := l.load()
+		if err != nil {
+			return err
+		}
+		if p := f.Accounts[principal][period+":"+key]; p != nil {
+			a = *p
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0
+	}
+	return float64(max(0, be-a.EpsilonNano)) / epsilonUnit, float64(max(0, bd-a.DeltaAtto)) / deltaUnit
+}

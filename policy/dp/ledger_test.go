@@ -1,0 +1,339 @@
+package dp
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestPeriodKey(t *testing.T) {
+	utc := func(y int, m time.Month, d, h int) time.Time { return time.Date(y, m, d, h, 59, 59, 0, time.UTC) }
+	for _, c := range []struct {
+		now    time.Time
+		period string
+		key    string
+		resets time.Time
+	}{
+		{utc(2026, 12, 1, 0), "day", "2026-12-01", time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)},
+		{utc(2026, 12, 31, 23), "day", "2026-12-31", time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{utc(2026, 12, 31, 23), "month", "2026-12", time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{utc(2026, 2, 28, 23), "month", "2026-02", time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)},
+		{utc(2026, 1, 1, 0), "quarter", "2026-Q1", time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)},
+		{utc(2026, 9, 30, 23), "quarter", "2026-Q3", time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)},
+		{utc(2026, 12, 1, 0), "quarter", "2026-Q4", time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{utc(2026, 6, 30, 23), "half-year", "2026-H1", time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)},
+		{utc(2026, 12, 1, 0), "half-year", "2026-H2", time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{utc(2026, 12, 1, 0), "year", "2026", time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)},
+		// Periods are in UTC: 00:30 on 1 Jan in UTC+7 is still December.
+		{time.Date(2027, 1, 1, 0, 30, 0, 0, time.FixedZone("ICT", 7*3600)), "month", "2026-12", time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)},
+	} {
+		key, resets, err := periodBounds(c.now, c.period)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if key != c.key || !resets.Equal(c.resets) {
+			t.Errorf("%v %s: key %s resets %v, want %s %v", c.now, c.period, key, resets, c.key, c.resets)
+		}
+		if k, _ := PeriodKey(c.now, c.period); k != key {
+			t.Errorf("PeriodKey = %s, want %s", k, key)
+		}
+	}
+	if _, err := PeriodKey(time.Now(), "week"); err == nil {
+		t.Error("unknown period: no error")
+	}
+}
+
+func openTestLedger(t *testing.T, path string) *Ledger {
+	t.Helper()
+	l, err := OpenLedger(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+var dec2026 = time.Date(2026, 12, 1, 20, 0, 0, 0, time.UTC)
+
+func TestLedgerSpendsAddUpAndExhaust(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "budget.json")
+	l := openTestLedger(t, path)
+	// Ten charges of 0.1 (and of delta 1e-7) exactly fill (1.0, 1e-6).
+	for i := range 10 {
+		s, err := l.Spend("alice", dec2026, "month", 0.1, 1e-7, 1.0, 1e-6)
+		if err != nil {
+			t.Fatalf("charge %d: %v", i+1, err)
+		}
+		if s.Key != "2026-12" || s.Period != "month" {
+			t.Errorf("charge %d: period %s %s", i+1, s.Period, s.Key)
+		}
+	}
+	if eps, delta := l.Remaining("alice", dec2026, "month", 1.0, 1e-6); eps != 0 || delta != 0 {
+		t.Errorf("remaining after 10 × 0.1: %v, %v, want 0, 0", eps, delta)
+	}
+	_, err := l.Spend("alice", dec2026, "month", 0.001, 0, 1.0, 1e-6)
+	if !errors.Is(err, ErrBudgetExhausted) {
+		t.Fatalf("11th charge: err = %v, want ErrBudgetExhausted", err)
+	}
+	var ex *ExhaustedError
+	if !errors.As(err, &ex) || ex.RemainingEpsilon != 0 || ex.Key != "2026-12" ||
+		!ex.Resets.Equal(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("refusal %#v does not say what remains and when it resets", ex)
+	}
+	t.Log(err)
+	// Delta alone can exhaust, too.
+	if _, err := l.Spend("alice", dec2026, "month", 0, 1e-9, 2.0, 1e-6); !errors.Is(err, ErrBudgetExhausted) {
+		t.Errorf("delta over budget: err = %v", err)
+	}
+
+	// A refusal spends nothing: 0.3 left, 0.5 refused, then 0.3 fits.
+	if _, err := l.Spend("bob", dec2026, "month", 0.7, 0, 1.0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Spend("bob", dec2026, "month", 0.5, 0, 1.0, 0); !errors.Is(err, ErrBudgetExhausted) {
+		t.Fatalf("0.5 of 0.3 left: err = %v", err)
+	}
+	if eps, _ := l.Remaining("bob", dec2026, "month", 1.0, 0); eps != 0.3 {
+		t.Errorf("remaining after refusal: %v, want 0.3", eps)
+	}
+	s, err := l.Spend("bob", dec2026, "month", 0.3, 0, 1.0, 0)
+	if err != nil {
+		t.Fatalf("0.3 of 0.3 left: %v", err)
+	}
+	if s.TotalEpsilon != 1.0 || s.RemainingEpsilon != 0 {
+		t.Errorf("bob spent %v, remaining %v, want 1, 0", s.TotalEpsilon, s.RemainingEpsilon)
+	}
+	// Principals are separate: carol still has her whole budget.
+	if eps, delta := l.Remaining("carol", dec2026, "month", 1.0, 1e-6); eps != 1.0 || delta != 1e-6 {
+		t.Errorf("carol remaining %v, %v", eps, delta)
+	}
+}
+
+func TestLedgerNewPeriodResets(t *testing.T) {
+	l := openTestLedger(t, filepath.Join(t.TempDir(), "budget.json"))
+	if _, err := l.Spend("alice", dec2026, "month", 1.0, 0, 1.0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Spend("alice", dec2026.Add(time.Hour), "month", 0.1, 0, 1.0, 0); !errors.Is(err, ErrBudgetExhausted) {
+		t.Fatalf("same month: err = %v", err)
+	}
+	jan := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	if eps, _ := l.Remaining("alice", jan, "month", 1.0, 0); eps != 1.0 {
+		t.Errorf("January remaining %v, want 1", eps)
+	}
+	if _, err := l.Spend("alice", jan, "month", 0.4, 0, 1.0, 0); err != nil {
+		t.Fatalf("January: %v", err)
+	}
+	if eps, _ := l.Remaining("alice", dec2026, "month", 1.0, 0); eps != 0 {
+		t.Errorf("December remaining %v after January spend, want 0", eps)
+	}
+}
+
+func TestLedgerSurvivesReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "budget.json")
+	l, err := OpenLedger(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := l.Spend("alice", dec2026, "quarter", 0.25, 1e-8, 1.0, 1e-6); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Spend("alice", dec2026, "quarter", 0.1, 0, 1.0, 1e-6); err == nil {
+		t.Error("Spend on a closed ledger: no error")
+	}
+
+	l2 := openTestLedger(t, path)
+	if eps, delta := l2.Remaining("alice", dec2026, "quarter", 1.0, 1e-6); eps != 0.25 || delta != 1e-6-3e-8 {
+		t.Errorf("after reopen: remaining %v, %v, want 0.25, %v", eps, delta, 1e-6-3e-8)
+	}
+	if _, err := l2.Spend("alice", dec2026, "quarter", 0.25, 0, 1.0, 1e-6); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l2.Spend("alice", dec2026, "quarter", 1e-6, 0, 1.0, 1e-6); !errors.Is(err, ErrBudgetExhausted) {
+		t.Errorf("after reopen and fill: err = %v", err)
+	}
+	// No temporary files are left behind.
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if len(entries) != 2 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("directory holds %v, want the ledger and its lock file", names)
+	}
+}
+
+// TestLedgerConcurrentNeverOverspends races goroutines on two Ledgers over
+// one file (flock locks belong to the open file description, so the two
+// exclude each other as two processes would): exactly budget/charge
+// charges succeed.
+func TestLedgerConcurrentNeverOverspends(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "budget.json")
+	ls := []*Ledger{openTestLedger(t, path), openTestLedger(t, path)}
+	var ok, refused atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for range 5 {
+				_, err := ls[g%2].Spend("alice", dec2026, "day", 0.05, 0, 1.0, 0)
+				switch {
+				case err == nil:
+					ok.Add(1)
+				case errors.Is(err, ErrBudgetExhausted):
+					refused.Add(1)
+				default:
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if ok.Load() != 20 || refused.Load() != 20 {
+		t.Errorf("%d charges of 0.05 against 1.0 succeeded (%d refused), want 20 (20)", ok.Load(), refused.Load())
+	}
+	if eps, _ := ls[0].Remaining("alice", dec2026, "day", 1.0, 0); eps != 0 {
+		t.Errorf("remaining %v, want 0", eps)
+	}
+}
+
+// TestLedgerTwoProcesses runs this test binary twice as child processes
+// spending from one file at the same time.
+func TestLedgerTwoProcesses(t *testing.T) {
+	if path := os.Getenv("DP_LEDGER_CHILD"); path != "" {
+		l, err := OpenLedger(path)
+		if err != nil {
+			fmt.Println("error", err)
+			os.Exit(2)
+		}
+		n := 0
+		for range 15 {
+			if _, err := l.Spend("alice", dec2026, "year", 0.1, 0, 2.0, 0); err == nil {
+				n++
+			} else if !errors.Is(err, ErrBudgetExhausted) {
+				fmt.Println("error", err)
+				os.Exit(2)
+			}
+		}
+		fmt.Println(n)
+		os.Exit(0)
+	}
+	path := filepath.Join(t.TempDir(), "budget.json")
+	var cmds []*exec.Cmd
+	var outs []*[]byte
+	for range 2 {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestLedgerTwoProcesses$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "DP_LEDGER_CHILD="+path)
+		out := new([]byte)
+		cmds, outs = append(cmds, cmd), append(outs, out)
+	}
+	var wg sync.WaitGroup
+	for i, cmd := range cmds {
+		wg.Go(func() {
+			b, err := cmd.Output()
+			if err != nil {
+				t.Errorf("child %d: %v: %s", i, err, b)
+			}
+			*outs[i] = b
+		})
+	}
+	wg.Wait()
+	total := 0
+	for i, out := range outs {
+		n, err := strconv.Atoi(string(trimSpace(*out)))
+		if err != nil {
+			t.Fatalf("child %d printed %q", i, *out)
+		}
+		total += n
+	}
+	if total != 20 {
+		t.Errorf("two processes made %d charges of 0.1 against 2.0, want 20", total)
+	}
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == ' ') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func TestLedgerCorruptedFileIsAnError(t *testing.T) {
+	for name, content := range map[string]string{
+		"garbage":       "not json",
+		"empty":         "",
+		"truncated":     `{"version": 1, "accounts": {"alice": {"month:2026-12": {"epsilon_nano": 5`,
+		"trailing":      `{"version": 1, "accounts": {}} {}`,
+		"wrong version": `{"version": 7, "accounts": {}}`,
+		"unknown field": `{"version": 1, "accounts": {}, "refund": true}`,
+		"negative":      `{"version": 1, "accounts": {"alice": {"month:2026-12": {"epsilon_nano": -5, "delta_atto": 0, "charges": 1}}}}`,
+		"null account":  `{"version": 1, "accounts": {"alice": {"month:2026-12": null}}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "budget.json")
+			if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if l, err := OpenLedger(path); err == nil {
+				l.Close()
+				t.Fatal("OpenLedger on a corrupted file: no error")
+			}
+		})
+	}
+
+	// Corruption after opening: Spend fails and leaves the file alone,
+	// Remaining reports nothing left.
+	path := filepath.Join(t.TempDir(), "budget.json")
+	l := openTestLedger(t, path)
+	if _, err := l.Spend("alice", dec2026, "month", 0.5, 0, 1.0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("{oops"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Spend("alice", dec2026, "month", 0.1, 0, 1.0, 0); err == nil || errors.Is(err, ErrBudgetExhausted) {
+		t.Errorf("Spend on a corrupted file: err = %v, want a corruption error", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "{oops" {
+		t.Errorf("corrupted file was rewritten: %q", b)
+	}
+	if eps, delta := l.Remaining("alice", dec2026, "month", 1.0, 0); eps != 0 || delta != 0 {
+		t.Errorf("Remaining on a corrupted file: %v, %v, want 0, 0", eps, delta)
+	}
+}
+
+func TestLedgerRejectsBadArguments(t *testing.T) {
+	l := openTestLedger(t, filepath.Join(t.TempDir(), "budget.json"))
+	nan := func() float64 { var z float64; return z / z }()
+	for _, c := range []struct {
+		principal, period        string
+		eps, delta, epsB, deltaB float64
+	}{
+		{"", "month", 0.1, 0, 1, 0},
+		{"alice", "week", 0.1, 0, 1, 0},
+		{"alice", "month", -0.1, 0, 1, 0},
+		{"alice", "month", nan, 0, 1, 0},
+		{"alice", "month", 0.1, -1e-9, 1, 1e-6},
+		{"alice", "month", 0.1, 2, 1, 1e-6},
+		{"alice", "month", 0.1, 0, nan, 0},
+		{"alice", "month", 0.1, 0, 1, -1},
+	} {
+		if _, err := l.Spend(c.principal, dec2026, c.period, c.eps, c.delta, c.epsB, c.deltaB); err == nil || errors.Is(err, ErrBudgetExhausted) {
+			t.Errorf("Spend(%+v): err = %v, want an argument error", c, err)
+		}
+	}
+	if eps, _ := l.Remaining("alice", dec2026, "month", 1, 0); eps != 1 {
+		t.Errorf("bad arguments spent something: remaining %v", eps)
+	}
+}
