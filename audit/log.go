@@ -118,6 +118,7 @@ func (l *Log) End(_ context.Context, a *engine.Attempt) error {
 		r.RowsPerSource = maps.Clone(a.RowsPerSource)
 	}
 	r.ResultSHA256 = a.ResultSHA256
+	r.Epsilon, r.Delta = a.Epsilon, a.Delta
 	if err := l.chain.Append(r); err != nil {
 		return err
 	}

@@ -81,6 +81,10 @@ type Record struct {
 	RowsPerSource map[string]int64 `json:"rows_per_source,omitempty"`
 	DurationUS    int64            `json:"duration_us,omitempty"`
 	ResultSHA256  string           `json:"result_sha256,omitempty"` // SHA-256 of the result's Arrow IPC stream
+	// Epsilon and Delta: the privacy budget the attempt spent (aggregate-
+	// only tables; differential privacy), on its end record.
+	Epsilon float64 `json:"epsilon,omitempty"`
+	Delta   float64 `json:"delta,omitempty"`
 
 	// probe / use (health log)
 	Source     string `json:"source,omitempty"`

@@ -49,6 +49,10 @@ type Config struct {
 	// Policy is the access policy file (docs/security.md). Without one the
 	// node trusts its local user: every table is readable.
 	Policy string `toml:"policy"`
+	// PrivacyLedger is the file that keeps each principal's spent privacy
+	// budget (aggregate-only tables); default privacy-ledger.json beside
+	// the policy file.
+	PrivacyLedger string `toml:"privacy_ledger"`
 	// Path of the file the config came from (not read from TOML).
 	Path string `toml:"-"`
 }
@@ -118,6 +122,11 @@ func Parse(path string, data []byte) (*Config, error) {
 	}
 	if c.Policy != "" && !filepath.IsAbs(c.Policy) {
 		c.Policy = filepath.Join(filepath.Dir(path), c.Policy)
+	}
+	if c.PrivacyLedger == "" && c.Policy != "" {
+		c.PrivacyLedger = filepath.Join(filepath.Dir(c.Policy), "privacy-ledger.json")
+	} else if c.PrivacyLedger != "" && !filepath.IsAbs(c.PrivacyLedger) {
+		c.PrivacyLedger = filepath.Join(filepath.Dir(path), c.PrivacyLedger)
 	}
 	if len(c.Sources) == 0 {
 		return nil, &Error{File: path, Msg: "no [[sources]]: name at least one database to connect"}

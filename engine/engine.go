@@ -41,6 +41,7 @@ type Engine struct {
 	observer Observer // the audit log; nil: none
 	policy   atomic.Pointer[policy.Policy]
 	verifies verifyLimiter
+	ledgerState
 }
 
 // New connects every source and builds the first catalog snapshot. A source
@@ -178,6 +179,9 @@ func (e *Engine) Close() error {
 	if e.residual != nil {
 		errs = append(errs, e.residual.Close())
 	}
+	if e.ledgerDB != nil {
+		errs = append(errs, e.ledgerDB.Close())
+	}
 	return errors.Join(errs...)
 }
 
@@ -232,11 +236,6 @@ func (e *Engine) Plan(sqlText string, opt QueryOptions) (*plan.Plan, *catalog.Sn
 		popt.Access = access
 	}
 	p, err := planner.Plan(snap, sqlText, popt)
-	if err == nil && p.Verify {
-		// Counted when planned, so EXPLAIN of a check counts too: no path
-		// tries guesses faster than the policy allows.
-		err = e.verifies.allow(popt.Access.Principal.Name, e.policy.Load().VerifyPerMinute, time.Now())
-	}
 	if err != nil {
 		return nil, snap, err
 	}
@@ -322,7 +321,7 @@ func (e *Engine) Explain(ctx context.Context, sqlText string, analyze bool, opt 
 		switch {
 		case errors.Is(err, context.Canceled):
 			a.Outcome = Cancelled
-		case a.ErrorCode == string(planner.CodeDenied):
+		case deniedCode(a.ErrorCode):
 			a.Outcome = Denied
 		case err != nil:
 			a.Outcome = Failed
@@ -340,6 +339,14 @@ func (e *Engine) Explain(ctx context.Context, sqlText string, analyze bool, opt 
 	}
 	p, snap, err := e.Plan(sqlText, opt)
 	if err != nil {
+		return "", end(nil, err)
+	}
+	if p.Privacy != nil {
+		// The profile counts rows per operator: exact figures about the
+		// citizens the noise protects.
+		return "", end(nil, &planner.Error{Code: planner.CodeDenied, Msg: "EXPLAIN ANALYZE is refused for queries over aggregate-only tables: its row counts are exact; use EXPLAIN"})
+	}
+	if err := e.admit(p, opt.Session, a); err != nil {
 		return "", end(nil, err)
 	}
 	if obs != nil {

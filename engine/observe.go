@@ -58,6 +58,9 @@ type Attempt struct {
 	// ResultSHA256 is the SHA-256 of the result's Arrow IPC stream (schema
 	// and every batch in order), set when the outcome is Succeeded.
 	ResultSHA256 string
+	// Epsilon and Delta are the privacy budget spent (differentially
+	// private answers from aggregate-only tables); zero otherwise.
+	Epsilon, Delta float64
 }
 
 // Observer learns of every query attempt. Begin is called before any source
@@ -134,6 +137,15 @@ func errorCode(err error) string {
 		return "LT-AUDIT"
 	}
 	return "LT-SOURCE"
+}
+
+// deniedCode reports codes that mean the policy refused the attempt.
+func deniedCode(code string) bool {
+	switch planner.Code(code) {
+	case planner.CodeDenied, planner.CodeBudget, planner.CodeRateLimit:
+		return true
+	}
+	return false
 }
 
 // failedSource is the source err blames, if any.

@@ -458,7 +458,7 @@ func (e *Engine) Query(ctx context.Context, sqlText string, opt QueryOptions) (*
 		switch {
 		case errors.Is(err, context.Canceled):
 			a.Outcome = Cancelled
-		case a.ErrorCode == string(planner.CodeDenied):
+		case deniedCode(a.ErrorCode):
 			a.Outcome = Denied
 		}
 		if aerr := obs.End(context.WithoutCancel(ctx), a); aerr != nil {
@@ -471,6 +471,9 @@ func (e *Engine) Query(ctx context.Context, sqlText string, opt QueryOptions) (*
 		return fail(err)
 	}
 	describe(a, p)
+	if err := e.admit(p, opt.Session, a); err != nil {
+		return fail(err)
+	}
 	if obs != nil {
 		a.Outcome = Started
 		if err := obs.Begin(ctx, a); err != nil {
@@ -488,9 +491,16 @@ func (e *Engine) Query(ctx context.Context, sqlText string, opt QueryOptions) (*
 	return res, nil
 }
 
-// Run executes a planned statement.
+// Run executes a planned statement. A differentially private plan's
+// result is its noisy released groups (the budget is spent by Query).
 func (e *Engine) Run(ctx context.Context, snap *catalog.Snapshot, p *plan.Plan) (*Result, error) {
-	return e.run(ctx, snap, p, false)
+	res, err := e.run(ctx, snap, p, false)
+	if err != nil || p.Privacy == nil {
+		return res, err
+	}
+	pr := newPrivateReader(res.inner, p.Privacy)
+	res.inner, res.schema = pr, pr.Schema()
+	return res, nil
 }
 
 // run executes p; with profile the residual's result is DuckDB's EXPLAIN

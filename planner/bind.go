@@ -18,14 +18,19 @@ import (
 // binder turns the parser's AST into plan IR, resolving every name against
 // one catalog snapshot and typing every expression.
 type binder struct {
-	cat     *catalog.Snapshot
-	access  *policy.Access // nil: no access policy in force
-	verify  bool           // the statement is one pin_verify check
-	sql     string
-	now     time.Time
-	aliases map[string]int
-	ctes    []map[string]*cteDef
-	scans   []*plan.Scan
+	cat    *catalog.Snapshot
+	access *policy.Access // nil: no access policy in force
+	verify bool           // the statement is one pin_verify check
+	// internal: the statement is lienthong's own rewrite of a checked
+	// query (differential privacy), not the user's text.
+	internal  bool
+	secured   map[string]*securedRef // secured views by IR alias
+	protected []*securedRef          // the aggregate-only ones, in FROM order
+	sql       string
+	now       time.Time
+	aliases   map[string]int
+	ctes      []map[string]*cteDef
+	scans     []*plan.Scan
 }
 
 type cteDef struct {
@@ -85,11 +90,6 @@ func (b *binder) bindStatement(stmt sqlparser.Statement) (*plan.Query, []string,
 	q, names, err := b.bindQuery(ts, nil)
 	if err != nil {
 		return nil, nil, err
-	}
-	if b.access != nil && b.access.AggregateOnly {
-		if err := b.checkAggregateOnly(q); err != nil {
-			return nil, nil, err
-		}
 	}
 	return q, names, nil
 }

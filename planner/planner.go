@@ -5,6 +5,7 @@
 package planner
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -83,10 +84,28 @@ func Plan(cat *catalog.Snapshot, sql string, opt Options) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	var priv *plan.Privacy
+	if len(b.protected) > 0 {
+		// Checked as the user wrote it (errors point into their SQL), then
+		// planned as the bounded rewrite.
+		text, pv, err := b.privateStatement(stmt, q, names)
+		if err != nil {
+			return nil, err
+		}
+		stmt2, err := Parse(text)
+		if err != nil {
+			return nil, fmt.Errorf("internal: the differential-privacy rewrite does not parse: %w", err)
+		}
+		b = &binder{cat: cat, sql: text, now: opt.Now, aliases: map[string]int{}, access: opt.Access, internal: true}
+		if q, names, err = b.bindStatement(stmt2); err != nil {
+			return nil, fmt.Errorf("internal: the differential-privacy rewrite does not bind: %w", err)
+		}
+		priv = pv
+	}
 	for _, s := range b.scans {
 		sortColumns(s)
 	}
-	p := &plan.Plan{Verify: b.verify}
+	p := &plan.Plan{Verify: b.verify, Privacy: priv}
 	for i, c := range q.Columns {
 		p.Columns = append(p.Columns, plan.Column{Name: names[i], Type: c.Type})
 	}

@@ -84,6 +84,18 @@ func (b *binder) securedTable(tbl *catalog.Table, userName string, sc *scope) (p
 	if len(cols) == 0 {
 		return nil, b.deny(tbl.Name, &policy.DeniedError{Msg: fmt.Sprintf("no column of %s.%s is granted to %s for purpose %s", tbl.Source, tbl.Name, b.access.Principal.Name, b.access.Purpose.Name)})
 	}
+	if ta.AggregateOnly {
+		if tbl.PINColumn == "" {
+			return nil, b.deny(tbl.Name, &policy.DeniedError{Msg: fmt.Sprintf("%s.%s is aggregate-only for %s but has no PIN column to count citizens by; ask the operator to set pin_column for it", tbl.Source, tbl.Name, b.access.Principal.Name)})
+		}
+		if b.internal {
+			// The privacy unit: the citizen's raw PIN, read by the bounded
+			// per-citizen block of the rewritten query and never output.
+			pc := tbl.Column(tbl.PINColumn)
+			sel.Items = append(sel.Items, plan.SelectItem{Expr: b.colRef(raw, plan.Column{Name: pc.Name, Type: pc.Type}), Alias: unitColumn})
+			cols = append(cols, plan.Column{Name: unitColumn, Type: pc.Type})
+		}
+	}
 	var filters []plan.Expr
 	for _, f := range ta.RowFilters {
 		e, err := b.policyExpr(f, inner, fmt.Sprintf("row filter of %s.%s", tbl.Source, tbl.Name))
@@ -107,7 +119,23 @@ func (b *binder) securedTable(tbl *catalog.Table, userName string, sc *scope) (p
 	}
 	d := &plan.Derived{Alias: b.uniqueAlias(userName), Query: &plan.Query{Body: sel, Columns: cols}, Secured: true}
 	sc.rels = append(sc.rels, &relBinding{name: userName, source: tbl.Source, alias: d.Alias, cols: cols, table: tbl})
+	ref := &securedRef{name: userName, alias: d.Alias, table: tbl, access: ta}
+	if b.secured == nil {
+		b.secured = map[string]*securedRef{}
+	}
+	b.secured[d.Alias] = ref
+	if ta.AggregateOnly {
+		b.protected = append(b.protected, ref)
+	}
 	return d, nil
+}
+
+// securedRef is one table reference bound to its secured view.
+type securedRef struct {
+	name   string // as the query names it (alias or table name)
+	alias  string // the secured view's alias in the IR
+	table  *catalog.Table
+	access *policy.TableAccess
 }
 
 // policyExpr binds a mask or row filter written in the policy file. Its
@@ -249,73 +277,4 @@ func (b *binder) pinVerify(args []sqlparser.Expr, sc *scope) (plan.Expr, error) 
 	q := &plan.Query{Body: &plan.Select{Items: []plan.SelectItem{{Expr: &plan.Literal{Value: int64(1), Typ: plan.Int64}}}, From: scan, Where: plan.And(terms)},
 		Columns: []plan.Column{{Name: "one", Type: plan.Int64}}}
 	return &plan.Exists{Query: q}, nil
-}
-
-// checkAggregateOnly enforces an aggregate-only role on the statement's
-// result: every output column is an aggregate (COUNT, SUM, AVG) or a
-// grouping key, and groups of fewer than k rows are suppressed with
-// HAVING COUNT(*) >= k. MIN and MAX are refused: each returns one row's
-// value.
-func (b *binder) checkAggregateOnly(q *plan.Query) error {
-	switch body := q.Body.(type) {
-	case *plan.SetOp:
-		if err := b.checkAggregateOnly(body.Left); err != nil {
-			return err
-		}
-		return b.checkAggregateOnly(body.Right)
-	case *plan.Select:
-		refuse := func(what string) error {
-			return b.deny("select", &policy.DeniedError{Msg: fmt.Sprintf("%s may only receive aggregates (COUNT, SUM, AVG) over groups of at least %d: %s", b.access.Principal.Name, b.access.MinGroup, what)})
-		}
-		if !body.Aggregated {
-			return refuse("this query returns rows, not aggregates")
-		}
-		for i, it := range body.Items {
-			if ok, why := aggregateSafe(it.Expr, body.GroupBy); !ok {
-				return refuse(fmt.Sprintf("output column %d %s", i+1, why))
-			}
-		}
-		k := &plan.Binary{Op: ">=", L: &plan.Agg{Name: "count", Typ: plan.Int64}, R: &plan.Literal{Value: int64(b.access.MinGroup), Typ: plan.Int64}, Typ: plan.Bool}
-		if body.Having == nil {
-			body.Having = k
-		} else {
-			body.Having = &plan.Binary{Op: "AND", L: body.Having, R: k, Typ: plan.Bool}
-		}
-		return nil
-	}
-	return nil
-}
-
-// aggregateSafe reports whether e is built from grouping keys, constants
-// and COUNT/SUM/AVG only.
-func aggregateSafe(e plan.Expr, groupBy []plan.Expr) (bool, string) {
-	for _, g := range groupBy {
-		if sameExpr(e, g) {
-			return true, ""
-		}
-	}
-	switch x := e.(type) {
-	case *plan.Literal:
-		return true, ""
-	case *plan.Agg:
-		if x.Name == "min" || x.Name == "max" {
-			return false, "uses MIN or MAX, which return a single row's value"
-		}
-		return true, ""
-	case *plan.Window, *plan.Subquery, *plan.Exists, *plan.InSubquery:
-		return false, "uses a window function or subquery"
-	case *plan.ColRef:
-		return false, fmt.Sprintf("reads %s without aggregating it or grouping by it", x.Name)
-	}
-	ok, why := true, ""
-	plan.Walk(e, func(x plan.Expr) bool {
-		if x == e {
-			return true
-		}
-		if ok {
-			ok, why = aggregateSafe(x, groupBy)
-		}
-		return false // aggregateSafe looked below x itself
-	})
-	return ok, why
 }

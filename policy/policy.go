@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -36,6 +37,24 @@ type File struct {
 	Grants     []Grant        `toml:"grants"`
 	Keys       []PseudonymKey `toml:"keys"`
 	Verify     *Verify        `toml:"verify"`
+	Privacy    Privacy        `toml:"privacy"`
+}
+
+// Privacy is how aggregate-only tables answer: differential privacy with
+// the citizen (the table's PIN) as the privacy unit (docs/security.md).
+type Privacy struct {
+	// EpsilonPerQuery and DeltaPerQuery are what one query spends.
+	EpsilonPerQuery float64 `toml:"epsilon_per_query"`
+	DeltaPerQuery   float64 `toml:"delta_per_query"`
+	// EpsilonBudget and DeltaBudget are what one principal may spend per
+	// Period ("day", "month", "quarter", "half-year" or "year").
+	EpsilonBudget float64 `toml:"epsilon_budget"`
+	DeltaBudget   float64 `toml:"delta_budget"`
+	Period        string  `toml:"period"`
+	// MaxGroupsPerCitizen bounds the groups one citizen adds to in one
+	// query; MaxRowsPerCitizen the rows one citizen adds to one group.
+	MaxGroupsPerCitizen int `toml:"max_groups_per_citizen"`
+	MaxRowsPerCitizen   int `toml:"max_rows_per_citizen"`
 }
 
 // Purpose is a named legal purpose a session declares.
@@ -77,6 +96,10 @@ type Grant struct {
 	// Masks maps a column to a SQL expression over the raw row (NULL, a
 	// function of the column...) or to "pseudonym".
 	Masks map[string]string `toml:"masks"`
+	// Bounds clamp a column's values for SUM and AVG under differential
+	// privacy: { amount = [0, 5000000] }. Without bounds a column cannot
+	// be summed by an aggregate-only principal.
+	Bounds map[string][]float64 `toml:"bounds"`
 	// VerifyOnly allows pin_verify(...) over this table and nothing else.
 	VerifyOnly bool `toml:"verify_only"`
 	// Verify allows pin_verify(...) over this table besides what the grant
@@ -109,6 +132,7 @@ type Policy struct {
 	MinGroup int
 	// VerifyPerMinute caps pin_verify calls per principal and minute.
 	VerifyPerMinute int
+	Privacy         Privacy
 	purposes        map[string]*Purpose
 	roles           map[string]*Role
 	principals      map[string]*Principal
@@ -168,6 +192,9 @@ func Parse(path string, data []byte) (*Policy, error) {
 	if p.VerifyPerMinute < 0 || p.MinGroup < 0 {
 		return nil, &Error{File: path, Line: lineOf(data, "[settings]", 0), Msg: "[settings] values must not be negative"}
 	}
+	if msg := p.setPrivacy(f.Privacy); msg != "" {
+		return nil, &Error{File: path, Line: lineOf(data, "[privacy]", 0), Msg: "[privacy]: " + msg}
+	}
 	bad := func(section string, i int, format string, args ...any) error {
 		return &Error{File: path, Line: lineOf(data, "[["+section+"]]", i), Msg: fmt.Sprintf("%s %d: ", section, i+1) + fmt.Sprintf(format, args...)}
 	}
@@ -226,6 +253,11 @@ func Parse(path string, data []byte) (*Policy, error) {
 				return nil, bad("grants", i, "mask of %s is empty", col)
 			}
 		}
+		for col, b := range g.Bounds {
+			if len(b) != 2 || !(b[0] <= b[1]) || math.IsInf(b[0], 0) || math.IsInf(b[1], 0) {
+				return nil, bad("grants", i, "bounds of %s must be [low, high] with low <= high, e.g. [0, 5000000]", col)
+			}
+		}
 		if strings.Contains(g.RowFilter, "${") {
 			for _, ref := range attrRefs(g.RowFilter) {
 				if !strings.HasPrefix(ref, "user.") {
@@ -273,6 +305,57 @@ func Parse(path string, data []byte) (*Policy, error) {
 		return nil, &Error{File: path, Line: lineOf(data, "[verify]", 0), Msg: "[verify] needs source, table, pin_column, name_column and birth_date_column"}
 	}
 	return p, nil
+}
+
+// Privacy defaults: a query costs ε = 0.5, the budget is 10 per month,
+// δ = 1e-7 per query and 1e-5 per month, and one citizen adds one row to
+// one group.
+var defaultPrivacy = Privacy{EpsilonPerQuery: 0.5, DeltaPerQuery: 1e-7, EpsilonBudget: 10, DeltaBudget: 1e-5, Period: "month", MaxGroupsPerCitizen: 1, MaxRowsPerCitizen: 1}
+
+// setPrivacy fills defaults and checks the [privacy] section; it returns
+// what is wrong, or "".
+func (p *Policy) setPrivacy(v Privacy) string {
+	d := defaultPrivacy
+	if v.EpsilonPerQuery == 0 {
+		v.EpsilonPerQuery = d.EpsilonPerQuery
+	}
+	if v.DeltaPerQuery == 0 {
+		v.DeltaPerQuery = d.DeltaPerQuery
+	}
+	if v.EpsilonBudget == 0 {
+		v.EpsilonBudget = d.EpsilonBudget
+	}
+	if v.DeltaBudget == 0 {
+		v.DeltaBudget = d.DeltaBudget
+	}
+	if v.Period == "" {
+		v.Period = d.Period
+	}
+	if v.MaxGroupsPerCitizen == 0 {
+		v.MaxGroupsPerCitizen = d.MaxGroupsPerCitizen
+	}
+	if v.MaxRowsPerCitizen == 0 {
+		v.MaxRowsPerCitizen = d.MaxRowsPerCitizen
+	}
+	switch {
+	case !(v.EpsilonPerQuery > 0 && v.EpsilonPerQuery <= 10):
+		return "epsilon_per_query must be in (0, 10]"
+	case !(v.DeltaPerQuery > 0 && v.DeltaPerQuery < 1e-3):
+		return "delta_per_query must be in (0, 0.001)"
+	case !(v.EpsilonBudget >= v.EpsilonPerQuery) || math.IsInf(v.EpsilonBudget, 0):
+		return "epsilon_budget must be at least epsilon_per_query"
+	case !(v.DeltaBudget >= v.DeltaPerQuery && v.DeltaBudget < 1):
+		return "delta_budget must be at least delta_per_query and below 1"
+	case v.MaxGroupsPerCitizen < 1 || v.MaxRowsPerCitizen < 1 || v.MaxGroupsPerCitizen > 1000 || v.MaxRowsPerCitizen > 1000:
+		return "max_groups_per_citizen and max_rows_per_citizen must be between 1 and 1000"
+	}
+	switch v.Period {
+	case "day", "month", "quarter", "half-year", "year":
+	default:
+		return fmt.Sprintf("period %q: want day, month, quarter, half-year or year", v.Period)
+	}
+	p.Privacy = v
+	return ""
 }
 
 func attrRefs(s string) []string {
@@ -331,10 +414,10 @@ type Access struct {
 	Purpose   *Purpose
 	CaseID    string
 	grants    []Grant
-	// AggregateOnly: every grant in force comes through an aggregate-only
-	// role, so results must be aggregates over groups of at least MinGroup.
-	AggregateOnly bool
-	MinGroup      int
+	// MinGroup is k: no aggregate-only group is released with a noisy
+	// citizen count below it, whatever the privacy threshold says.
+	MinGroup int
+	Privacy  Privacy
 }
 
 // Resolve checks a session's principal and purpose.
@@ -356,22 +439,15 @@ func (p *Policy) Resolve(principal, purpose, caseID string) (*Access, error) {
 	if pu.RequireCase && caseID == "" {
 		return nil, denied("purpose %s requires a case or dossier id (--case ID)", purpose)
 	}
-	a := &Access{p: p, Principal: pr, Purpose: pu, CaseID: caseID, MinGroup: p.MinGroup}
-	aggOnly, any := true, false
+	a := &Access{p: p, Principal: pr, Purpose: pu, CaseID: caseID, MinGroup: p.MinGroup, Privacy: p.Privacy}
 	for _, g := range p.grants {
-		if !p.applies(g, pr) || !contains(g.Purposes, purpose) {
-			continue
-		}
-		a.grants = append(a.grants, g)
-		any = true
-		if !(g.Role != "" && p.roles[g.Role].AggregateOnly) {
-			aggOnly = false
+		if p.applies(g, pr) && contains(g.Purposes, purpose) {
+			a.grants = append(a.grants, g)
 		}
 	}
-	if !any {
+	if len(a.grants) == 0 {
 		return nil, denied("no grant serves purpose %s for %s; purposes granted: %s", purpose, principal, strings.Join(p.purposesOf(pr), ", "))
 	}
-	a.AggregateOnly = aggOnly
 	return a, nil
 }
 
@@ -428,6 +504,14 @@ type TableAccess struct {
 	// Unfiltered is true when some grant has no row filter.
 	Unfiltered bool
 	VerifyOnly bool
+	// AggregateOnly: every grant that reads the table comes through an
+	// aggregate-only role, so the table answers only differentially
+	// private aggregates, in every query, whatever else the principal may
+	// read.
+	AggregateOnly bool
+	// Bounds are the clamping bounds of columns (lower-case names) for
+	// SUM and AVG.
+	Bounds map[string][2]float64
 }
 
 // SensitiveAllowed reports whether the purpose may see column unmasked.
@@ -438,7 +522,7 @@ func (a *Access) SensitiveAllowed(column string) bool {
 // Table returns what a may read of source.table with the given columns
 // (sensitive ones flagged), or a denial naming the missing grant.
 func (a *Access) Table(source, table string, columns []string, sensitive map[string]bool) (*TableAccess, error) {
-	ta := &TableAccess{Columns: map[string]ColumnRule{}}
+	ta := &TableAccess{Columns: map[string]ColumnRule{}, AggregateOnly: true, Bounds: map[string][2]float64{}}
 	found, verifyOnly := false, true
 	for _, g := range a.grants {
 		if !strings.EqualFold(g.Source, source) || g.Table != "*" && !strings.EqualFold(g.Table, table) {
@@ -449,6 +533,12 @@ func (a *Access) Table(source, table string, columns []string, sensitive map[str
 			continue
 		}
 		verifyOnly = false
+		if !(g.Role != "" && a.p.roles[g.Role].AggregateOnly) {
+			ta.AggregateOnly = false
+		}
+		for col, b := range g.Bounds {
+			ta.Bounds[strings.ToLower(col)] = [2]float64{b[0], b[1]}
+		}
 		for _, c := range columns {
 			if len(g.Columns) > 0 && !contains(g.Columns, c) {
 				continue
@@ -459,8 +549,11 @@ func (a *Access) Table(source, table string, columns []string, sensitive map[str
 					rule.Mask = strings.TrimSpace(m)
 				}
 			}
-			if rule.Mask == "" && sensitive[c] && !a.SensitiveAllowed(c) {
-				rule.Mask = "NULL" // special categories stay hidden unless the purpose allows them
+			if sensitive[c] && !a.SensitiveAllowed(c) {
+				// Special categories stay hidden unless the purpose allows
+				// them, masked or not: a mask such as religion = "religion"
+				// or LEFT(religion, 3) would otherwise lift the rule.
+				rule.Mask = "NULL"
 			}
 			key := strings.ToLower(c)
 			if prev, ok := ta.Columns[key]; ok && prev.Mask == "" {
@@ -483,6 +576,7 @@ func (a *Access) Table(source, table string, columns []string, sensitive map[str
 	}
 	if verifyOnly {
 		ta.VerifyOnly = true
+		ta.AggregateOnly = false
 	}
 	if ta.Unfiltered {
 		ta.RowFilters = nil

@@ -36,8 +36,12 @@ func TestExamplePolicyLoads(t *testing.T) {
 	if _, err := p.Resolve("an", "DEATH_FOLLOWUP", ""); err == nil || !strings.Contains(err.Error(), "case") {
 		t.Errorf("DEATH_FOLLOWUP requires a case id: %v", err)
 	}
-	if b, _ := p.Resolve("binh", "POPULATION_STATISTICS", ""); b == nil || !b.AggregateOnly || b.MinGroup != 10 {
-		t.Errorf("binh must be aggregate-only with k=10: %+v", b)
+	b, _ := p.Resolve("binh", "POPULATION_STATISTICS", "")
+	if b == nil || b.MinGroup != 10 || b.Privacy.MaxGroupsPerCitizen != 1 {
+		t.Fatalf("binh: k=10 and the privacy defaults: %+v", b)
+	}
+	if ta, err := b.Table("dancu", "citizens", []string{"pin", "sex"}, nil); err != nil || !ta.AggregateOnly {
+		t.Errorf("dancu.citizens must be aggregate-only for binh: %+v %v", ta, err)
 	}
 }
 

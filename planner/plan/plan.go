@@ -168,6 +168,9 @@ type Plan struct {
 	// Verify marks a pin_verify check: the engine rate-limits them per
 	// principal and the audit log records each one.
 	Verify bool
+	// Privacy, when set, turns the result's exact bounded figures into
+	// differentially private ones (aggregate-only tables).
+	Privacy *Privacy
 }
 
 // Relations calls fn for r and every relation of its FROM tree (join
@@ -194,4 +197,42 @@ func AliasOf(r Relation) string {
 		return x.Alias
 	}
 	return ""
+}
+
+// Privacy is the differential-privacy step of an aggregate-only query: the
+// plan computes, per group, the number of distinct citizens and each
+// aggregate's per-citizen bounded exact value; the engine adds noise,
+// releases only groups whose noisy citizen count clears the threshold, and
+// returns Outputs. Pure data: the mechanisms live in policy/dp.
+type Privacy struct {
+	Epsilon, Delta float64 // spent by this query
+	// Grouped: groups come from the data and are thresholded; otherwise
+	// the one group of an ungrouped query is public and always released.
+	Grouped bool
+	// UnitsCol is the internal column of distinct citizens per group;
+	// UnitsEpsilon its share of Epsilon (0 when it is neither thresholded
+	// nor released); MaxGroups the groups one citizen adds to.
+	UnitsCol     int
+	UnitsEpsilon float64
+	MaxGroups    int64
+	// MinGroup is a floor under the threshold (the policy's k).
+	MinGroup int64
+	Outputs  []PrivateOutput
+}
+
+// PrivateOutput is one column the user asked for.
+type PrivateOutput struct {
+	Name string
+	Type arrow.DataType
+	// Kind: "key" (a group key, copied), "units" (COUNT(DISTINCT pin)),
+	// "count", "sum" or "avg".
+	Kind string
+	Col  int // internal column: the key, the bounded count or sum
+	// CountCol is AVG's bounded count column.
+	CountCol int
+	// Sensitivity of Col (and CountSensitivity of CountCol) over all
+	// groups one citizen can change; Epsilon (and CountEpsilon) their
+	// shares of the query's epsilon.
+	Sensitivity, CountSensitivity float64
+	Epsilon, CountEpsilon         float64
 }
