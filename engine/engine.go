@@ -383,11 +383,61 @@ func (e *Engine) Explain(ctx context.Context, sqlText string, analyze bool, opt 
 	if p.Root != nil {
 		rows = -1 // DuckDB's profile below counts them per operator
 	}
-	out, err := planner.Explain(snap, p, res.Stats(), float64(time.Since(start).Microseconds())/1000, rows)
+	stats := res.Stats()
+	secured := e.policy.Load() != nil
+	if secured {
+		hideRestricted(p, stats)
+	}
+	out, err := planner.Explain(snap, p, stats, float64(time.Since(start).Microseconds())/1000, rows)
 	if err != nil || profile.Len() == 0 {
 		return out, err
 	}
-	return out + "Residual operators (DuckDB EXPLAIN ANALYZE):\n" + profile.String(), nil
+	if secured {
+		// Per-operator row counts include rows the principal may not see.
+		return out + "Residual operators: not shown under an access policy (their row counts include rows it hides)\n", nil
+	}
+	return out + "Residual operators (DuckDB EXPLAIN ANALYZE):\n" + redactProfile(profile.String()), nil
+}
+
+// hideRestricted marks the remotes that read a table the principal sees
+// only part of.
+func hideRestricted(p *plan.Plan, stats map[int]planner.RemoteStats) {
+	restricted := map[string]bool{}
+	for _, t := range p.Restricted {
+		restricted[t] = true
+	}
+	for _, r := range p.Remotes {
+		var scans []*plan.Scan
+		if r.Scan != nil {
+			scans = append(scans, r.Scan)
+		}
+		if r.Query != nil {
+			scans = append(scans, planner.Scans(r.Query)...)
+		}
+		for _, s := range scans {
+			if restricted[s.Table.Source+"."+s.Table.Name] {
+				st := stats[r.ID]
+				st.Hidden = true
+				stats[r.ID] = st
+			}
+		}
+	}
+}
+
+// profileValue matches what DuckDB's profile prints of values: quoted
+// strings, and long digit runs (dynamic join filters print the build
+// side's keys, PINs among them, wrapped over several lines). Row counts
+// ("1000000 Rows") stay.
+var profileValue = regexp.MustCompile(`'(?:[^']|'')*'|[0-9]{6,}( ?[Rr]ows)?`)
+
+// redactProfile removes values from DuckDB's EXPLAIN ANALYZE text.
+func redactProfile(text string) string {
+	return profileValue.ReplaceAllStringFunc(text, func(v string) string {
+		if strings.HasSuffix(strings.ToLower(v), "rows") {
+			return v
+		}
+		return "…"
+	})
 }
 
 // ConfigureResidual bounds the residual DuckDB: memoryLimit (e.g. "4GB")

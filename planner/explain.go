@@ -59,6 +59,10 @@ type RemoteStats struct {
 	Keys int64
 	// Wall is the time from sending the statement to its last row.
 	WallMillis float64
+	// Hidden: the remote reads rows the principal may not see (a row
+	// filter), so its counts would tell how many there are; only time is
+	// shown.
+	Hidden bool
 }
 
 // Explain renders a plan for people: where each part runs and the exact SQL
@@ -111,6 +115,10 @@ func writeStats(b *strings.Builder, stats map[int]RemoteStats, id int) {
 		return
 	}
 	s := stats[id]
+	if s.Hidden {
+		fmt.Fprintf(b, "  %.1f ms (row, byte and key counts are not shown: the access policy filters this table's rows)\n", s.WallMillis)
+		return
+	}
 	fmt.Fprintf(b, "  read %d rows, %d bytes in %d batches, %.1f ms", s.Rows, s.Bytes, s.Batches, s.WallMillis)
 	if s.Keys >= 0 {
 		fmt.Fprintf(b, "; scan reduced by %d keys", s.Keys)

@@ -105,7 +105,7 @@ func Plan(cat *catalog.Snapshot, sql string, opt Options) (*plan.Plan, error) {
 	for _, s := range b.scans {
 		sortColumns(s)
 	}
-	p := &plan.Plan{Verify: b.verify, Privacy: priv}
+	p := &plan.Plan{Verify: b.verify, Privacy: priv, Restricted: b.restricted()}
 	for i, c := range q.Columns {
 		p.Columns = append(p.Columns, plan.Column{Name: names[i], Type: c.Type})
 	}

@@ -3,6 +3,7 @@ package planner
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 
 	"vitess.io/vitess/go/vt/sqlparser"
@@ -128,6 +129,21 @@ func (b *binder) securedTable(tbl *catalog.Table, userName string, sc *scope) (p
 		b.protected = append(b.protected, ref)
 	}
 	return d, nil
+}
+
+// restricted lists the tables some of whose rows a row filter hides.
+func (b *binder) restricted() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range b.secured {
+		id := r.table.Source + "." + r.table.Name
+		if len(r.access.RowFilters) > 0 && !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // securedRef is one table reference bound to its secured view.

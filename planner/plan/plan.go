@@ -168,6 +168,9 @@ type Plan struct {
 	// Verify marks a pin_verify check: the engine rate-limits them per
 	// principal and the audit log records each one.
 	Verify bool
+	// Restricted lists the tables (source.table) the principal sees only
+	// some rows of: EXPLAIN ANALYZE must not count their rows.
+	Restricted []string
 	// Privacy, when set, turns the result's exact bounded figures into
 	// differentially private ones (aggregate-only tables).
 	Privacy *Privacy
