@@ -455,3 +455,57 @@ func (e *Engine) ConfigureResidual(memoryLimit, tempDirectory string) error {
 	}
 	return nil
 }
+
+// CatalogFor is the catalog as the session's principal may see it: only
+// tables it holds a reading grant on for the session's purpose (any of its
+// purposes when none is declared), and of those only the granted columns.
+// Without a policy it is the whole catalog. Every front-end's listing
+// (HTTP, Flight SQL, the shell) goes through here.
+func (e *Engine) CatalogFor(s Session) (*catalog.Snapshot, error) {
+	snap := e.Catalog()
+	pol := e.policy.Load()
+	if pol == nil {
+		return snap, nil
+	}
+	accs, err := pol.Accesses(s.Principal, s.Purpose)
+	if err != nil {
+		return nil, &planner.Error{Code: planner.CodeDenied, Msg: err.Error()}
+	}
+	out := &catalog.Snapshot{Version: snap.Version}
+	for _, src := range snap.Sources {
+		vs := &catalog.Source{Name: src.Name, Kind: src.Kind, Unavailable: src.Unavailable}
+		for _, t := range src.Tables {
+			names := make([]string, len(t.Columns))
+			sensitive := map[string]bool{}
+			for i, c := range t.Columns {
+				names[i] = c.Name
+				sensitive[c.Name] = c.Sensitive
+			}
+			visible := map[string]bool{}
+			for _, a := range accs {
+				ta, err := a.Table(t.Source, t.Name, names, sensitive)
+				if err != nil || ta.VerifyOnly {
+					continue
+				}
+				for c := range ta.Columns {
+					visible[c] = true
+				}
+			}
+			if len(visible) == 0 {
+				continue
+			}
+			vt := *t
+			vt.Columns = nil
+			for _, c := range t.Columns {
+				if visible[strings.ToLower(c.Name)] {
+					vt.Columns = append(vt.Columns, c)
+				}
+			}
+			vs.Tables = append(vs.Tables, &vt)
+		}
+		if len(vs.Tables) > 0 {
+			out.Sources = append(out.Sources, vs)
+		}
+	}
+	return out, nil
+}

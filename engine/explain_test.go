@@ -47,3 +47,47 @@ func TestExplainAnalyzeHidesCounts(t *testing.T) {
 		t.Errorf("want DuckDB's profile without a policy:\n%s", out)
 	}
 }
+
+// The catalog lists only what a principal may read.
+func TestCatalogForPrincipal(t *testing.T) {
+	f := newPolicyFixture(t)
+	list := func(s engine.Session) map[string]bool {
+		snap, err := f.secured.CatalogFor(s)
+		if err != nil {
+			t.Fatalf("%s: %v", s.Principal, err)
+		}
+		out := map[string]bool{}
+		for _, src := range snap.Sources {
+			for _, tb := range src.Tables {
+				out[src.Name+"."+tb.Name] = true
+				for _, c := range tb.Columns {
+					out[src.Name+"."+tb.Name+"."+c.Name] = true
+				}
+			}
+		}
+		return out
+	}
+	got := list(an)
+	for _, want := range []string{"dancu.citizens.pin", "dancu.citizens.full_name", "hotich.deaths", "bhxh.funeral_allowances"} {
+		if !got[want] {
+			t.Errorf("an should see %s", want)
+		}
+	}
+	for _, hidden := range []string{"dancu.citizens.phone", "dancu.households", "hotich.births", "yte.visits"} {
+		if got[hidden] {
+			t.Errorf("an must not see %s", hidden)
+		}
+	}
+	if c := list(cuong); len(c) != 0 {
+		t.Errorf("a verify-only principal sees no table: %v", c)
+	}
+	if b := list(engine.Session{Principal: "binh"}); !b["yte.visits"] || b["dancu.citizens.full_name"] || !b["dancu.citizens.sex"] {
+		t.Errorf("binh, any purpose: %v", b)
+	}
+	if _, err := f.secured.CatalogFor(engine.Session{Principal: "mallory"}); err == nil {
+		t.Error("an unknown principal sees nothing")
+	}
+	if all, _ := f.open.CatalogFor(engine.Session{}); len(all.Sources) < 4 {
+		t.Errorf("without a policy the whole catalog: %d sources", len(all.Sources))
+	}
+}

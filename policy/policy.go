@@ -451,6 +451,30 @@ func (p *Policy) Resolve(principal, purpose, caseID string) (*Access, error) {
 	return a, nil
 }
 
+// Accesses is what principal may see for purpose, or for each of its
+// purposes when purpose is "": what catalog listings show (they read no
+// data, so a purpose's case requirement does not apply).
+func (p *Policy) Accesses(principal, purpose string) ([]*Access, error) {
+	pr := p.principals[principal]
+	if pr == nil {
+		return nil, denied("principal %q is not in the access policy", principal)
+	}
+	var out []*Access
+	for _, pu := range p.purposesOf(pr) {
+		if purpose != "" && !strings.EqualFold(pu, purpose) || p.purposes[pu] == nil {
+			continue
+		}
+		a, err := p.Resolve(principal, pu, "case not needed to list the catalog")
+		if err == nil {
+			out = append(out, a)
+		}
+	}
+	if len(out) == 0 {
+		return nil, denied("no grant serves purpose %s for %s", purpose, principal)
+	}
+	return out, nil
+}
+
 func (p *Policy) applies(g Grant, pr *Principal) bool {
 	return g.Principal == pr.Name || g.Role != "" && contains(pr.Roles, g.Role)
 }
