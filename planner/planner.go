@@ -102,6 +102,9 @@ func Plan(cat *catalog.Snapshot, sql string, opt Options) (*plan.Plan, error) {
 		}
 		priv = pv
 	}
+	if opt.Access != nil {
+		guardSecuredFilters(q)
+	}
 	for _, s := range b.scans {
 		sortColumns(s)
 	}

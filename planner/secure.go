@@ -294,3 +294,119 @@ func (b *binder) pinVerify(args []sqlparser.Expr, sc *scope) (plan.Expr, error) 
 		Columns: []plan.Column{{Name: "one", Type: plan.Int64}}}
 	return &plan.Exists{Query: q}, nil
 }
+
+// guardSecuredFilters is the security barrier (PostgreSQL's
+// security_barrier views). A WHERE or inner-join conjunct of the user's
+// over one secured view that could fail or signal (a cast, a division, a
+// function: not leakproof) would otherwise reach the source or DuckDB
+// beside the view's row filter, whose optimizers reorder conjuncts freely,
+// and run on rows the filter hides: error or no error is one bit about a
+// hidden row. It moves such a conjunct into the view as
+//
+//	CASE WHEN <row filter> THEN <conjunct over masked values> END
+//
+// which every dialect evaluates only for rows the filter keeps. Leakproof
+// conjuncts stay where they are (PushFilterIntoDerived moves them as
+// usual). It runs whether or not pushdown is on.
+func guardSecuredFilters(q *plan.Query) {
+	eachQuery(q, func(q *plan.Query) {
+		sel, ok := q.Body.(*plan.Select)
+		if !ok {
+			return
+		}
+		var keep []plan.Expr
+		for _, c := range plan.Conjuncts(sel.Where) {
+			if !guardInto(c, sel.From) {
+				keep = append(keep, c)
+			}
+		}
+		sel.Where = plan.And(keep)
+		plan.Relations(sel.From, func(r plan.Relation) {
+			j, ok := r.(*plan.Join)
+			if !ok || j.Kind != plan.InnerJoin {
+				return
+			}
+			var keep []plan.Expr
+			for _, c := range plan.Conjuncts(j.On) {
+				if !guardInto(c, j) {
+					keep = append(keep, c)
+				}
+			}
+			j.On = plan.And(keep)
+		})
+	})
+}
+
+func guardInto(c plan.Expr, from plan.Relation) bool {
+	if leakproof(c) {
+		return false
+	}
+	rels, hasSub := plan.RelsOf(c)
+	if hasSub || len(rels) != 1 {
+		return false
+	}
+	var alias string
+	for a := range rels {
+		alias = a
+	}
+	d, nullable := findDerived(from, alias)
+	if d == nil || !d.Secured || nullable {
+		return false
+	}
+	inner, ok := d.Query.Body.(*plan.Select)
+	if !ok || inner.Where == nil {
+		return false // no row filter: the view hides no row
+	}
+	byName := map[string]plan.Expr{}
+	for i, it := range inner.Items {
+		byName[d.Query.Columns[i].Name] = it.Expr
+	}
+	ok = true
+	moved := plan.Map(c, func(x plan.Expr) plan.Expr {
+		if ref, isRef := x.(*plan.ColRef); isRef && ref.Rel == alias {
+			e, found := byName[ref.Name]
+			if !found {
+				ok = false
+				return x
+			}
+			return e
+		}
+		return x
+	})
+	if !ok {
+		return false
+	}
+	guarded := &plan.Case{Whens: []plan.When{{Cond: inner.Where, Then: moved}}, Typ: plan.Bool}
+	inner.Where = &plan.Binary{Op: "AND", L: inner.Where, R: guarded, Typ: plan.Bool}
+	return true
+}
+
+// leakproof reports whether e cannot fail or signal on any row: columns,
+// literals, comparisons of same-typed operands, AND/OR/NOT, IS NULL,
+// IN lists, BETWEEN and LIKE, and string functions that are total. Casts,
+// arithmetic (overflow, division by zero), date functions and everything
+// else may fail on some value, and so may tell whether a row exists.
+func leakproof(e plan.Expr) bool {
+	ok := true
+	plan.Walk(e, func(x plan.Expr) bool {
+		switch v := x.(type) {
+		case *plan.ColRef, *plan.Literal, *plan.Not, *plan.IsNull, *plan.In, *plan.Between, *plan.Like:
+		case *plan.Binary:
+			switch v.Op {
+			case "AND", "OR", "=", "<>", "!=", "<", "<=", ">", ">=", "<=>":
+			default:
+				ok = false
+			}
+		case *plan.Func:
+			switch v.Name {
+			case "lower", "upper", "coalesce", "char_length", "length", "trim", "ltrim", "rtrim", "concat":
+			default:
+				ok = false
+			}
+		default:
+			ok = false
+		}
+		return ok
+	})
+	return ok
+}
