@@ -309,9 +309,9 @@ func (e *Engine) Explain(ctx context.Context, sqlText string, analyze bool, opt 
 		if obs == nil {
 			return err
 		}
-		a.Outcome, a.ErrorCode, a.FailedSource, a.Duration = Succeeded, errorCode(err), failedSource(err), time.Since(start)
+		a.Outcome, a.ErrorCode, a.FailedSource, a.Duration = Succeeded, ErrorCode(err), failedSource(err), time.Since(start)
 		switch {
-		case errors.Is(err, context.Canceled):
+		case isCancelled(err):
 			a.Outcome = Cancelled
 		case a.ErrorCode == string(planner.CodeDenied):
 			a.Outcome = Denied

@@ -118,24 +118,6 @@ func keys(m map[string]bool) []string {
 	return out
 }
 
-// errorCode is the stable code of err, for the audit record.
-func errorCode(err error) string {
-	var pe *planner.Error
-	switch {
-	case err == nil:
-		return ""
-	case errors.As(err, &pe):
-		return string(pe.Code)
-	case errors.Is(err, context.Canceled):
-		return "LT-CANCELLED"
-	case errors.Is(err, context.DeadlineExceeded):
-		return "LT-TIMEOUT"
-	case errors.Is(err, ErrAudit):
-		return "LT-AUDIT"
-	}
-	return "LT-SOURCE"
-}
-
 // failedSource is the source err blames, if any.
 func failedSource(err error) string {
 	var se *connectors.SourceError

@@ -1,0 +1,79 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"lienthong/engine"
+)
+
+// drainCancelled starts q, cancels it after wait and reads it to the end,
+// returning the error the result ended with.
+func drainCancelled(t *testing.T, e *engine.Engine, q string, wait time.Duration) error {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	time.AfterFunc(wait, cancel)
+	res, err := e.Query(ctx, q, engine.QueryOptions{})
+	if err != nil {
+		return err
+	}
+	defer res.Release()
+	for res.Next() {
+	}
+	return res.Err()
+}
+
+// A cancelled query ends as cancelled: its error wraps context.Canceled,
+// the audit says cancelled with LT-CANCELLED and hashes no partial result.
+// Single-source and cross-source queries alike.
+func TestCancelledQueryIsNeverSuccess(t *testing.T) {
+	e, _ := pgEngine(t)
+	rec := &recorder{}
+	e.SetObserver(rec)
+	for _, q := range []string{
+		"SELECT pin, z FROM dancu.slow",
+		"SELECT s.pin FROM dancu.slow s JOIN other.citizens c ON c.pin = s.pin",
+	} {
+		err := drainCancelled(t, e, q, 300*time.Millisecond)
+		var ce *engine.CancelledError
+		if !errors.Is(err, context.Canceled) || !errors.As(err, &ce) {
+			t.Errorf("%s: want a cancellation error, got %v", q, err)
+		}
+		if got := engine.ErrorCode(err); got != "LT-CANCELLED" {
+			t.Errorf("%s: code %q", q, got)
+		}
+		last := rec.ends[len(rec.ends)-1]
+		if last.Outcome != engine.Cancelled || last.ErrorCode != "LT-CANCELLED" || last.ResultSHA256 != "" {
+			t.Errorf("%s: audited as %s %s hash %q", q, last.Outcome, last.ErrorCode, last.ResultSHA256)
+		}
+	}
+	// Stopping early is not an error: DuckDB stops reading a remote once
+	// LIMIT is met (the remote is cancelled), and the query succeeds.
+	got, err := rows(t, e, "SELECT c.pin FROM dancu.citizens c JOIN other.citizens o ON o.pin = c.pin ORDER BY c.pin LIMIT 2", engine.QueryOptions{})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("LIMIT: %v %v", got, err)
+	}
+	if last := rec.ends[len(rec.ends)-1]; last.Outcome != engine.Succeeded || last.ResultSHA256 == "" {
+		t.Errorf("LIMIT query audited as %+v", last)
+	}
+}
+
+func TestErrorCodes(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{context.Canceled, "LT-CANCELLED"},
+		{&engine.CancelledError{Cause: context.DeadlineExceeded}, "LT-TIMEOUT"},
+		{errors.New("who knows"), "LT-INTERNAL"},
+		{engine.ErrAudit, "LT-AUDIT"},
+	} {
+		if got := engine.ErrorCode(c.err); got != c.want {
+			t.Errorf("%v: %q, want %q", c.err, got, c.want)
+		}
+	}
+}
