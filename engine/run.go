@@ -63,7 +63,7 @@ type stream struct {
 	// the source gave is the echo of that and not a failure.
 	stopped      atomic.Bool
 	stoppedFirst bool
-	refs    atomic.Int64
+	refs         atomic.Int64
 
 	// collect, when set, reads this remote's join keys for another
 	// remote's semi-join reduction before anything is handed on.
