@@ -48,7 +48,14 @@ func main() {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	// Ctrl-C stops the whole command, except in the shell, where it
+	// cancels the running query only (a context per statement, see shell).
+	ctx, stop := context.Background(), func() {}
+	switch os.Args[1] {
+	case "sql", "shell", "demo":
+	default:
+		ctx, stop = signal.NotifyContext(ctx, os.Interrupt)
+	}
 	defer stop()
 	var err error
 	switch os.Args[1] {
@@ -224,6 +231,12 @@ func cmdQuery(ctx context.Context, args []string, explain bool) error {
 		}
 	}
 	return nil
+}
+
+// interruptible is ctx cancelled also by Ctrl-C (SIGINT), until stop is
+// called; then Ctrl-C has its default effect again.
+func interruptible(ctx context.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(ctx, os.Interrupt)
 }
 
 // session runs statements and prints results, for the query command and
