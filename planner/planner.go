@@ -5,6 +5,8 @@
 package planner
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,6 +30,41 @@ type Options struct {
 	// Access is the access policy's view for this session; nil when no
 	// policy is in force (a trusted local user).
 	Access *policy.Access
+	// MinReduceProbe, when positive, replaces MinReduceProbe (50,000
+	// estimated rows): the size from which ReduceScanByJoinKeys reduces a
+	// scan. The differential test sets it to 1 so the rule fires on small
+	// data.
+	MinReduceProbe float64
+	// Disable names rewrite rules not to apply (see Rules), for testing
+	// that each rule alone never changes an answer.
+	Disable []string
+}
+
+// Rules are the names of the rewrite rules Options.Disable can turn off,
+// in the order they run. PruneScanColumns is not among them: with pushdown
+// on it always runs, because a remote column that the residual never reads
+// crashes DuckDB's Arrow scan (the C API's arrow_scan mis-maps pruned
+// columns); with pushdown off every scan column is read by the residual.
+var Rules = []string{
+	"PushQueryIntoRemote",
+	"PushFilterIntoDerived",
+	"PushFilterIntoScan",
+	"PruneDerivedColumns",
+	"PushDerivedIntoRemote",
+	"ReduceScanByJoinKeys",
+}
+
+// enabled says whether rule runs under opt.
+func (opt Options) enabled(rule string) bool {
+	if opt.NoPushdown {
+		return false
+	}
+	for _, d := range opt.Disable {
+		if d == rule {
+			return false
+		}
+	}
+	return true
 }
 
 var parser = func() *sqlparser.Parser {
@@ -90,26 +127,43 @@ func Plan(cat *catalog.Snapshot, sql string, opt Options) (*plan.Plan, error) {
 	for i, c := range q.Columns {
 		p.Columns = append(p.Columns, plan.Column{Name: names[i], Type: c.Type})
 	}
-	if !opt.NoPushdown {
+	for _, d := range opt.Disable {
+		if !slices.Contains(Rules, d) {
+			return nil, fmt.Errorf("planner: no rule %q to disable (rules: %s)", d, strings.Join(Rules, ", "))
+		}
+	}
+	if opt.enabled("PushQueryIntoRemote") {
 		if r := pushWholeQuery(cat, q, b.scans); r != nil {
 			r.ID = 1
 			p.Single = r
 			p.Remotes = []*plan.Remote{r}
 			return p, nil
 		}
+	}
+	if opt.enabled("PushFilterIntoDerived") {
 		pushFiltersIntoDerived(q)
+	}
+	if opt.enabled("PushFilterIntoScan") {
 		pushFiltersIntoScans(cat, q)
+	}
+	if opt.enabled("PruneDerivedColumns") {
 		pruneDerivedColumns(q)
+	}
+	if !opt.NoPushdown {
 		pruneScanColumns(q, b.scans)
 	}
 	p.Root = q
 	var pushCat *catalog.Snapshot
-	if !opt.NoPushdown {
+	if opt.enabled("PushDerivedIntoRemote") {
 		pushCat = cat
 	}
 	p.Remotes = fragment(pushCat, q)
-	if !opt.NoPushdown {
-		reduceScansByJoinKeys(cat, q, p.Remotes)
+	if opt.enabled("ReduceScanByJoinKeys") {
+		minProbe := float64(MinReduceProbe)
+		if opt.MinReduceProbe > 0 {
+			minProbe = opt.MinReduceProbe
+		}
+		reduceScansByJoinKeys(cat, q, p.Remotes, minProbe)
 	}
 	return p, nil
 }
