@@ -184,6 +184,7 @@ func cmdQuery(ctx context.Context, args []string, explain bool) error {
 	cfgPath := fs.String("config", "", "config file (lienthong.toml)")
 	file := fs.String("f", "", "read SQL from this file")
 	format := fs.String("format", "table", "output format: table, csv, json or arrow")
+	null := fs.String("null", "", "csv: how NULL is written (default: an empty field; \\N in a one-column result)")
 	analyze := fs.Bool("analyze", false, "explain: run the query and report rows, bytes and time per source")
 	noPush := fs.Bool("no-pushdown", false, "run everything but plain scans in the engine (for comparison)")
 	timing := fs.Bool("timing", false, "print the elapsed time after a table")
@@ -220,7 +221,7 @@ func cmdQuery(ctx context.Context, args []string, explain bool) error {
 		return err
 	}
 	defer eng.Close()
-	s := &session{db: localBackend{eng: eng, opt: engine.QueryOptions{NoPushdown: *noPush, Session: cliAudit.session}}, out: os.Stdout, format: *format, timing: *timing}
+	s := &session{db: localBackend{eng: eng, opt: engine.QueryOptions{NoPushdown: *noPush, Session: cliAudit.session}}, out: os.Stdout, format: *format, null: *null, timing: *timing}
 	stmts, err := splitScript(text)
 	if err != nil {
 		return err
@@ -245,6 +246,7 @@ type session struct {
 	db       backend
 	out      io.Writer
 	format   string
+	null     string // csv: the NULL marker
 	expanded bool
 	timing   bool
 }
@@ -309,7 +311,7 @@ func (s *session) run(ctx context.Context, text string) error {
 		return err
 	}
 	defer res.Release()
-	w, err := newWriter(s.format, s.out, res.Schema(), s.expanded, s.timing)
+	w, err := newWriter(s.format, s.out, res.Schema(), s.expanded, s.timing, s.null)
 	if err != nil {
 		return err
 	}
