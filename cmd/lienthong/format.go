@@ -132,7 +132,7 @@ func newWriter(format string, out io.Writer, schema *arrow.Schema, expanded, tim
 	return nil, fmt.Errorf("unknown --format %q: use table, csv, json or arrow", format)
 }
 
-// csvWriter writes RFC 4180 CSV that keeps NULL and ” apart:
+// csvWriter writes RFC 4180 CSV that keeps NULL and the empty string apart:
 //   - a non-NULL string is quoted when it is empty (""), equals the NULL
 //     marker or \N, or holds a comma, quote, CR, LF or leading/trailing space;
 //   - NULL is the NULL marker unquoted: empty by default (PostgreSQL's and

@@ -36,7 +36,7 @@ func runCSV(t *testing.T, s *session, sql string) string {
 	return out.String()
 }
 
-// CSV keeps NULL and ” apart both ways: lienthong writes ” as "" and NULL
+// CSV keeps NULL and the empty string apart both ways: lienthong writes it as "", NULL
 // as an empty field (\N in a one-column result, where an empty line would
 // be skipped by readers), and a CSV source reads them back the same way.
 func TestCSVKeepsNullAndEmptyApart(t *testing.T) {
