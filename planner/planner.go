@@ -112,6 +112,9 @@ func Plan(cat *catalog.Snapshot, sql string, opt Options) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := notAQuery(sql, stmt); err != nil {
+		return nil, err
+	}
 	if opt.Now.IsZero() {
 		opt.Now = time.Now().UTC()
 	}
@@ -190,4 +193,64 @@ func dialectOf(cat *catalog.Snapshot, s *plan.Scan) sqlgen.Dialect {
 		return sqlgen.DuckDB
 	}
 	return sqlgen.DialectOf(src.Kind)
+}
+
+// notAQuery refuses, with a message saying what to do instead, statements
+// that parse but that no front-end runs as a query: DESCRIBE (the shell's
+// \d and the catalog list tables) and query parameters (?) outside a
+// prepared statement.
+func notAQuery(sql string, stmt sqlparser.Statement) error {
+	switch st := stmt.(type) {
+	case *sqlparser.ExplainTab:
+		name := sqlparser.String(st.Table)
+		return errAt(sql, 0, CodeUnsupported, "DESCRIBE is not a query: in the shell, \\d %s lists its columns; `lienthong catalog` and GET /v1/catalog list every table", name)
+	case *sqlparser.ExplainStmt:
+		return errAt(sql, 0, CodeUnsupported, "write EXPLAIN SELECT ... (or EXPLAIN ANALYZE SELECT ...)")
+	}
+	hasArg := false
+	_ = sqlparser.Walk(func(n sqlparser.SQLNode) (bool, error) {
+		switch n.(type) {
+		case *sqlparser.Argument, sqlparser.ListArg:
+			hasArg = true
+		}
+		return !hasArg, nil
+	}, stmt)
+	if hasArg {
+		return errAt(sql, questionMark(sql), CodeUnsupported, "query parameters (?) are not supported by this front-end yet; write the value in the query")
+	}
+	return nil
+}
+
+// questionMark is the offset of the first ? outside literals, quoted
+// names and comments; -1 when there is none.
+func questionMark(sql string) int {
+	for i := 0; i < len(sql); i++ {
+		switch c := sql[i]; {
+		case c == '\'' || c == '"' || c == '`':
+			for i++; i < len(sql); i++ {
+				if sql[i] == '\\' && c != '`' {
+					i++
+				} else if sql[i] == c {
+					if i+1 < len(sql) && sql[i+1] == c {
+						i++
+						continue
+					}
+					break
+				}
+			}
+		case c == '#' || c == '-' && strings.HasPrefix(sql[i:], "-- "):
+			for i < len(sql) && sql[i] != '\n' {
+				i++
+			}
+		case c == '/' && strings.HasPrefix(sql[i:], "/*"):
+			end := strings.Index(sql[i+2:], "*/")
+			if end < 0 {
+				return -1
+			}
+			i += end + 3
+		case c == '?':
+			return i
+		}
+	}
+	return -1
 }

@@ -91,3 +91,21 @@ func TestCSVKeepsNullAndEmptyApart(t *testing.T) {
 		}
 	}
 }
+
+// DESCRIBE t and DESC t describe the table in the CLI, like \d t.
+func TestDescribeInCLI(t *testing.T) {
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "t.csv"), []byte("id,s\n1,x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	s := csvSession(t, src, &out)
+	for _, q := range []string{"DESCRIBE f.t", "desc t;", "DESCRIBE `f`.`t`"} {
+		if got := runCSV(t, s, q); !strings.HasPrefix(got, "f.t (csv)") || !strings.Contains(got, "  id ") {
+			t.Errorf("%s: %q", q, got)
+		}
+	}
+	if err := s.run(context.Background(), "DESCRIBE f.nope"); err == nil || !strings.Contains(err.Error(), "no table f.nope") {
+		t.Errorf("unknown table: %v", err)
+	}
+}

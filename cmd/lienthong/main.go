@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"time"
 
@@ -287,8 +288,26 @@ func (l localBackend) Catalog(context.Context) (*catalog.Snapshot, error) {
 	return l.eng.Catalog(), nil
 }
 
+// describeRe matches DESCRIBE t / DESC t, which the CLI answers from the
+// catalog like \d t.
+var describeRe = regexp.MustCompile("(?is)^\\s*desc(?:ribe)?\\s+([^\\s;]+)\\s*;?\\s*$")
+
 func (s *session) run(ctx context.Context, text string) error {
 	start := time.Now()
+	if m := describeRe.FindStringSubmatch(text); m != nil {
+		snap, err := s.db.Catalog(ctx)
+		if err != nil {
+			return err
+		}
+		name := strings.NewReplacer("`", "", `"`, "").Replace(m[1])
+		var buf strings.Builder
+		printCatalog(&buf, snap, name)
+		if strings.HasPrefix(buf.String(), "no table ") {
+			return fmt.Errorf("LT-UNKNOWN: no table %s; \\d lists the tables", name)
+		}
+		_, err = io.WriteString(s.out, buf.String())
+		return err
+	}
 	kind, inner := engine.Classify(text)
 	switch kind {
 	case engine.KindRefresh:

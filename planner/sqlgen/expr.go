@@ -246,12 +246,14 @@ func (r *renderer) binary(x *plan.Binary) {
 		return
 	case "/":
 		// Division is DOUBLE everywhere (MySQL's would be DECIMAL with 4
-		// digits, PostgreSQL's would truncate integers).
+		// digits, PostgreSQL's would truncate integers). Dividing by zero
+		// gives NULL, as in MySQL, wherever it runs (DuckDB's DOUBLE
+		// division would give Infinity, PostgreSQL's an error).
 		r.w("(")
 		r.castTo(x.L, plan.Float64)
-		r.w(" / ")
+		r.w(" / NULLIF(")
 		r.castTo(x.R, plan.Float64)
-		r.w(")")
+		r.w(", 0))")
 		return
 	case "DIV":
 		r.w("(")
@@ -264,8 +266,16 @@ func (r *renderer) binary(x *plan.Binary) {
 		default:
 			r.w(" / ")
 		}
+		r.w("NULLIF(")
 		r.expr(x.R)
-		r.w(")")
+		r.w(", 0))")
+		return
+	case "%":
+		r.w("(")
+		r.expr(x.L)
+		r.w(" % NULLIF(")
+		r.expr(x.R)
+		r.w(", 0))")
 		return
 	}
 	r.w("(")

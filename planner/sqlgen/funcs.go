@@ -95,9 +95,9 @@ func (r *renderer) function(f *plan.Func) {
 	case "mod":
 		r.w("(")
 		r.expr(a[0])
-		r.w(" % ")
+		r.w(" % NULLIF(")
 		r.expr(a[1])
-		r.w(")")
+		r.w(", 0))") // MOD(x, 0) is NULL, as x % 0
 	case "if":
 		r.w("CASE WHEN ")
 		r.expr(a[0])
