@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,10 +14,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/jackc/pgx/v5"
 
 	"lienthong/engine"
 	"lienthong/internal/testenv"
+	"lienthong/server"
 )
 
 // slowPostgres makes a database with 500 citizens and a view that sleeps
@@ -101,5 +109,52 @@ func TestQueryCommandCancelled(t *testing.T) {
 	err := cmdQuery(ctx, []string{"--config", cfg, "--format", "csv", "SELECT pin, z FROM dancu.slow"}, false)
 	if err == nil || !strings.Contains(err.Error(), "LT-CANCELLED") || engine.ErrorCode(err) != "LT-CANCELLED" {
 		t.Fatalf("want LT-CANCELLED, got %v", err)
+	}
+}
+
+// The same against a server (--server): Ctrl-C cancels the HTTP request
+// of the running query only. The server here is a stand-in that never
+// answers "slow" and answers anything else with one row.
+func TestRemoteShellCtrlCCancelsOnlyTheQuery(t *testing.T) {
+	started := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ SQL string }
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		w.Header().Set("Trailer", server.HeaderStatus)
+		w.Header().Set("Content-Type", server.ContentTypeArrow)
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		if strings.Contains(body.SQL, "slow") {
+			started <- struct{}{}
+			<-r.Context().Done()
+			return
+		}
+		schema := arrow.NewSchema([]arrow.Field{{Name: "n", Type: arrow.PrimitiveTypes.Int64}}, nil)
+		b := array.NewInt64Builder(memory.DefaultAllocator)
+		b.Append(500)
+		rec := array.NewRecordBatch(schema, []arrow.Array{b.NewArray()}, 1)
+		iw := ipc.NewWriter(w, ipc.WithSchema(schema))
+		_ = iw.Write(rec)
+		_ = iw.Close()
+		w.Header().Set(server.HeaderStatus, "ok")
+	}))
+	defer srv.Close()
+	db, err := (&remoteFlags{server: srv.URL}).backend()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		<-started
+		_ = syscall.Kill(os.Getpid(), syscall.SIGINT)
+	}()
+	var out, errw bytes.Buffer
+	s := &session{db: db, out: &out, format: "csv"}
+	in := strings.NewReader("SELECT slow FROM x.y;\nSELECT 1 AS n;\n")
+	err = runShell(context.Background(), s, nil, in, &errw, false)
+	if err != errReported || !strings.Contains(errw.String(), "LT-CANCELLED") || !strings.Contains(errw.String(), "1 statement(s) failed") {
+		t.Errorf("want one statement failed with LT-CANCELLED; err %v, stderr:\n%s", err, errw.String())
+	}
+	if !strings.Contains(out.String(), "n\n500\n") {
+		t.Errorf("the query after Ctrl-C must run; stdout:\n%s", out.String())
 	}
 }
