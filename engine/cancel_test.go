@@ -77,3 +77,25 @@ func TestErrorCodes(t *testing.T) {
 		}
 	}
 }
+
+// A result read to its end stays a success when its context is cancelled
+// afterwards (the shell cancels each statement's context when it is done).
+func TestCancelAfterTheEndIsNoError(t *testing.T) {
+	e, _ := pgEngine(t)
+	for _, q := range []string{"SELECT pin FROM dancu.citizens", "SELECT c.pin FROM dancu.citizens c JOIN other.citizens o ON o.pin = c.pin"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		res, err := e.Query(ctx, q, engine.QueryOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := int64(0)
+		for res.Next() {
+			n += res.RecordBatch().NumRows()
+		}
+		cancel()
+		if err := res.Err(); err != nil || n != 500 {
+			t.Errorf("%s: %d rows, then %v", q, n, err)
+		}
+		res.Release()
+	}
+}

@@ -327,6 +327,8 @@ type Result struct {
 	query   context.Context // the query's context
 	hasher  *resultHasher
 	endErr  error
+	// finished is set when the stream ended; endErr is then its error.
+	finished bool
 }
 
 func (r *Result) Schema() *arrow.Schema { return r.schema }
@@ -336,10 +338,11 @@ func (r *Result) Next() bool {
 		r.cur.Release()
 		r.cur = nil
 	}
-	if r.released || r.endErr != nil {
+	if r.released || r.endErr != nil || r.finished {
 		return false
 	}
 	if !r.inner.Next() {
+		r.finished = true
 		if err := r.streamErr(); err != nil {
 			r.end(Failed, err)
 		} else {
@@ -397,7 +400,9 @@ func (r *Result) RecordBatch() arrow.RecordBatch { return r.cur }
 func (r *Result) Record() arrow.RecordBatch      { return r.cur }
 
 func (r *Result) Err() error {
-	if r.endErr != nil {
+	if r.endErr != nil || r.finished {
+		// Once the stream has ended its outcome is fixed: a context
+		// cancelled after a complete result does not unmake it.
 		return r.endErr
 	}
 	return r.streamErr()
