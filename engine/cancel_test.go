@@ -3,10 +3,12 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"lienthong/engine"
+	"lienthong/planner"
 )
 
 // drainCancelled starts q, cancels it after wait and reads it to the end,
@@ -97,5 +99,20 @@ func TestCancelAfterTheEndIsNoError(t *testing.T) {
 			t.Errorf("%s: %d rows, then %v", q, n, err)
 		}
 		res.Release()
+	}
+}
+
+// A value that fails the user's CAST in the residual is the user's error
+// (LT-TYPE), not an internal one, and its message quotes no data.
+func TestResidualValueErrorIsTheUsers(t *testing.T) {
+	f := setup(t)
+	q := "SELECT CAST(c.full_name AS SIGNED) FROM dancu.citizens c JOIN hotich.deaths d ON d.pin = c.pin"
+	_, err := rows(t, f.servers, q, engine.QueryOptions{})
+	var pe *planner.Error
+	if !errors.As(err, &pe) || pe.Code != planner.CodeType || engine.ErrorCode(err) != "LT-TYPE" || !errors.Is(err, engine.ErrResidual) {
+		t.Fatalf("want LT-TYPE from the residual, got %v", err)
+	}
+	if strings.Contains(err.Error(), "Nguy") {
+		t.Errorf("the message quotes data: %v", err)
 	}
 }

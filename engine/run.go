@@ -668,6 +668,17 @@ func residualError(err error) error {
 		msg = msg[:i] // the rest is DuckDB's echo of the SQL and a caret
 	}
 	msg = quoted.ReplaceAllString(msg, "'…'")
+	var de *duckdb.Error
+	if errors.As(err, &de) {
+		switch de.Type {
+		case duckdb.ErrorTypeConversion, duckdb.ErrorTypeOutOfRange, duckdb.ErrorTypeInvalidInput,
+			duckdb.ErrorTypeDivideByZero, duckdb.ErrorTypeDecimal, duckdb.ErrorTypeMismatchType:
+			// A value in the data did not fit what the query asked of it
+			// (a CAST, a function's argument): the user's to fix, not a bug.
+			pe := &planner.Error{Code: planner.CodeType, Msg: msg + "; a value in the data does not fit the query's CAST or function"}
+			return fmt.Errorf("%w: %w", ErrResidual, pe)
+		}
+	}
 	return fmt.Errorf("%w: %s", ErrResidual, msg)
 }
 
