@@ -22,6 +22,7 @@ import (
 	"lienthong/config"
 	"lienthong/engine"
 	"lienthong/internal/testenv"
+	"lienthong/planner"
 )
 
 // The differential test: the same generated data loaded into one DuckDB (the
@@ -147,7 +148,35 @@ type diffQuery struct {
 	ordered bool // ORDER BY fixes the whole order
 }
 
-func compare(t *testing.T, f *fixture, q diffQuery) {
+// forceReduce makes ReduceScanByJoinKeys fire on the fixture's small
+// tables (2,000 citizens, far below the 50,000-row threshold).
+var forceReduce = engine.QueryOptions{MinReduceProbe: 1}
+
+type diffRun struct {
+	name string
+	e    *engine.Engine
+	opt  engine.QueryOptions
+}
+
+// standardRuns are the ways every differential query runs.
+func standardRuns(f *fixture) []diffRun {
+	return []diffRun{
+		{"servers+pushdown", f.servers, engine.QueryOptions{}},
+		{"servers-nopushdown", f.servers, engine.QueryOptions{NoPushdown: true}},
+		{"servers+reduce", f.servers, forceReduce},
+		{"embedded+pushdown", f.embedded, engine.QueryOptions{}},
+		{"embedded+reduce", f.embedded, forceReduce},
+	}
+}
+
+// compare runs q the standard ways and checks each against the oracle; it
+// reports whether semi-join reduction was planned in any run.
+func compare(t *testing.T, f *fixture, q diffQuery) bool {
+	t.Helper()
+	return compareRuns(t, f, q, standardRuns(f))
+}
+
+func compareRuns(t *testing.T, f *fixture, q diffQuery, runs []diffRun) (reduced bool) {
 	t.Helper()
 	want, err := rows(t, f.oracle, q.sql, engine.QueryOptions{NoPushdown: true})
 	if err != nil {
@@ -156,15 +185,7 @@ func compare(t *testing.T, f *fixture, q diffQuery) {
 	if !q.ordered {
 		sort.Strings(want)
 	}
-	for _, run := range []struct {
-		name string
-		e    *engine.Engine
-		opt  engine.QueryOptions
-	}{
-		{"servers+pushdown", f.servers, engine.QueryOptions{}},
-		{"servers-nopushdown", f.servers, engine.QueryOptions{NoPushdown: true}},
-		{"embedded+pushdown", f.embedded, engine.QueryOptions{}},
-	} {
+	for _, run := range runs {
 		got, err := rows(t, run.e, q.sql, run.opt)
 		if err != nil {
 			t.Errorf("%s failed: %v\n%s", run.name, err, q.sql)
@@ -177,7 +198,13 @@ func compare(t *testing.T, f *fixture, q diffQuery) {
 			plan, _ := run.e.Explain(context.Background(), q.sql, false, run.opt)
 			t.Errorf("%s differs from the oracle:\n%s\n%s\nplan:\n%s", run.name, q.sql, d, plan)
 		}
+		if p, _, err := run.e.Plan(q.sql, run.opt); err == nil {
+			for _, rm := range p.Remotes {
+				reduced = reduced || rm.ReduceBy != nil
+			}
+		}
 	}
+	return reduced
 }
 
 func diff(want, got []string) string {
@@ -272,21 +299,69 @@ var handWritten = []diffQuery{
 	{sql: "SELECT 1 + 2, 7 / 2, 7 DIV 2, 7 % 3, 'x'"},
 	{sql: "SELECT household_id * 2 + 1, household_id - 3 FROM dancu.citizens WHERE household_id BETWEEN 10 AND 12"},
 	{sql: "SELECT NULL IS NULL, pin FROM dancu.citizens WHERE 1 = 0"},
+	// Window functions, derived tables and CTEs across sources: a rule may
+	// look through a derived block only when it runs row by row.
+	{sql: "SELECT f.pin, c.rn FROM bhxh.funeral_allowances f JOIN (SELECT pin, ROW_NUMBER() OVER (ORDER BY pin) rn FROM dancu.citizens) c ON c.pin = f.pin ORDER BY f.pin LIMIT 3", ordered: true},
+	{sql: "SELECT f.pin, c.rn FROM bhxh.funeral_allowances f JOIN (SELECT pin, ROW_NUMBER() OVER (ORDER BY pin) rn FROM dancu.citizens) c ON c.pin = f.pin"},
+	{sql: "SELECT d.pin, c.n FROM hotich.deaths d JOIN (SELECT pin, COUNT(*) OVER (PARTITION BY sex) AS n FROM dancu.citizens) c ON c.pin = d.pin"},
+	{sql: "SELECT c.pin, v.k FROM dancu.citizens c JOIN (SELECT pin, RANK() OVER (ORDER BY pin) AS k FROM yte.visits) v ON v.pin = c.pin WHERE c.household_id < 200"},
+	{sql: "WITH ranked AS (SELECT pin, DENSE_RANK() OVER (ORDER BY birth_date) AS r FROM dancu.citizens) SELECT d.pin, x.r FROM hotich.deaths d JOIN ranked x ON x.pin = d.pin"},
+	{sql: "SELECT d.pin, c.rn FROM hotich.deaths d JOIN (SELECT pin, ROW_NUMBER() OVER (ORDER BY pin) AS rn FROM dancu.citizens) c ON c.pin = d.pin WHERE c.rn < 500"},
+	{sql: "WITH dead AS (SELECT pin, death_date FROM hotich.deaths) SELECT c.pin, x.death_date FROM dancu.citizens c JOIN dead x ON x.pin = c.pin"},
+	{sql: "WITH v AS (SELECT pin, cost FROM yte.visits WHERE cost > 100000) SELECT c.sex, COUNT(*) FROM dancu.citizens c JOIN v ON v.pin = c.pin GROUP BY c.sex"},
+	{sql: "SELECT c.pin, t.n FROM dancu.citizens c JOIN (SELECT pin, COUNT(*) AS n FROM yte.visits GROUP BY pin) t ON t.pin = c.pin"},
+	{sql: "SELECT c.pin, t.pin FROM dancu.citizens c JOIN (SELECT DISTINCT pin FROM yte.visits) t ON t.pin = c.pin"},
+	{sql: "SELECT c.pin, t.pin FROM dancu.citizens c JOIN (SELECT pin FROM yte.visits ORDER BY pin LIMIT 50) t ON t.pin = c.pin"},
+	{sql: "SELECT c.pin FROM dancu.citizens c JOIN (SELECT pin FROM hotich.deaths UNION SELECT pin FROM bhxh.funeral_allowances) u ON u.pin = c.pin"},
+	{sql: "SELECT x.pin, x.full_name FROM (SELECT c.pin, c.full_name FROM dancu.citizens c JOIN hotich.deaths d ON d.pin = c.pin) x JOIN bhxh.funeral_allowances f ON f.pin = x.pin"},
+	{sql: "SELECT d.pin FROM hotich.deaths d WHERE d.pin IN (SELECT pin FROM (SELECT pin, ROW_NUMBER() OVER (ORDER BY pin) AS rn FROM dancu.citizens) r WHERE r.rn <= 1000)"},
 }
 
 func TestDifferentialHandWritten(t *testing.T) {
 	f := setup(t)
+	reduced := 0
 	for i, q := range handWritten {
-		t.Run(strconv.Itoa(i), func(t *testing.T) { compare(t, f, q) })
+		t.Run(strconv.Itoa(i), func(t *testing.T) {
+			if compare(t, f, q) {
+				reduced++
+			}
+		})
+	}
+	// A rule that never fires cannot fail this test: make sure it fires.
+	if reduced < 10 {
+		t.Errorf("semi-join reduction was planned for %d hand-written queries, want at least 10", reduced)
 	}
 }
 
 func TestDifferentialRandom(t *testing.T) {
 	f := setup(t)
 	g := newQueryGen(t, f.oracle, 42)
+	reduced := 0
 	for i := 0; i < 260; i++ {
 		q := g.next()
-		t.Run(strconv.Itoa(i), func(t *testing.T) { compare(t, f, q) })
+		t.Run(strconv.Itoa(i), func(t *testing.T) {
+			if compare(t, f, q) {
+				reduced++
+			}
+		})
+	}
+	if reduced < 40 {
+		t.Errorf("semi-join reduction was planned for %d of 260 random queries, want at least 40", reduced)
+	}
+}
+
+// Each rewrite rule alone must not change an answer: the hand-written
+// queries run with each rule disabled in turn (reduction forced on).
+func TestDifferentialPerRule(t *testing.T) {
+	f := setup(t)
+	for _, rule := range planner.Rules {
+		t.Run(rule, func(t *testing.T) {
+			opt := engine.QueryOptions{MinReduceProbe: 1, DisableRules: []string{rule}}
+			runs := []diffRun{{"servers-" + rule, f.servers, opt}}
+			for i, q := range handWritten {
+				t.Run(strconv.Itoa(i), func(t *testing.T) { compareRuns(t, f, q, runs) })
+			}
+		})
 	}
 }
 
@@ -435,7 +510,28 @@ func (g *queryGen) next() diffQuery {
 		b = g.table()
 	}
 	from := func(t *catalog.Table, alias string) string { return t.Source + "." + t.Name + " " + alias }
-	switch g.pick(8) {
+	switch g.pick(11) {
+	case 8: // join a derived table with a window function
+		win := []string{
+			"ROW_NUMBER() OVER (ORDER BY b.%[1]s, b.%[2]s)",
+			"RANK() OVER (ORDER BY b.%[1]s)",
+			"COUNT(*) OVER (PARTITION BY b.%[1]s)",
+			"DENSE_RANK() OVER (ORDER BY b.%[2]s)",
+		}[g.pick(4)]
+		// A unique order: every column of b breaks ties.
+		var all []string
+		for _, c := range b.Columns {
+			all = append(all, c.Name)
+		}
+		w := fmt.Sprintf(win, b.PINColumn, strings.Join(all, ", b."))
+		if strings.HasPrefix(win, "DENSE") {
+			w = fmt.Sprintf("DENSE_RANK() OVER (ORDER BY b.%s)", g.column(b, literalType).Name)
+		}
+		return diffQuery{sql: fmt.Sprintf("SELECT a.%s, d.w FROM %s JOIN (SELECT b.%s AS k, %s AS w FROM %s) d ON d.k = a.%s WHERE %s", a.PINColumn, from(a, "a"), b.PINColumn, w, from(b, "b"), a.PINColumn, g.where("a", a))}
+	case 9: // join a CTE
+		return diffQuery{sql: fmt.Sprintf("WITH x AS (SELECT b.%s AS k, %s FROM %s WHERE %s) SELECT a.%s, x.* FROM %s JOIN x ON x.k = a.%s", b.PINColumn, strings.Join(g.cols("b", b, 1+g.pick(2)), ", "), from(b, "b"), g.where("b", b), a.PINColumn, from(a, "a"), a.PINColumn)}
+	case 10: // join an aggregated derived table
+		return diffQuery{sql: fmt.Sprintf("SELECT a.%s, d.n FROM %s JOIN (SELECT b.%s AS k, COUNT(*) AS n FROM %s GROUP BY b.%s) d ON d.k = a.%s WHERE %s", a.PINColumn, from(a, "a"), b.PINColumn, from(b, "b"), b.PINColumn, a.PINColumn, g.where("a", a))}
 	case 0: // filter scan
 		return diffQuery{sql: fmt.Sprintf("SELECT %s FROM %s WHERE %s", strings.Join(g.cols("a", a, 1+g.pick(3)), ", "), from(a, "a"), g.where("a", a))}
 	case 1: // aggregate

@@ -201,6 +201,11 @@ type QueryOptions struct {
 	// NoPushdown runs everything but plain scans in DuckDB (for testing
 	// that pushdown never changes an answer).
 	NoPushdown bool
+	// MinReduceProbe and DisableRules are passed to the planner
+	// (planner.Options): tests force semi-join reduction on small data and
+	// turn rules off one at a time.
+	MinReduceProbe float64
+	DisableRules   []string
 }
 
 // ReloadPolicy reads the access policy file again. A file with any error is
@@ -226,7 +231,7 @@ func (e *Engine) pseudonymKey(purpose string) ([]byte, bool) {
 // when one is in force.
 func (e *Engine) Plan(sqlText string, opt QueryOptions) (*plan.Plan, *catalog.Snapshot, error) {
 	snap := e.Catalog()
-	popt := planner.Options{Now: time.Now().In(e.loc), NoPushdown: opt.NoPushdown}
+	popt := planner.Options{Now: time.Now().In(e.loc), NoPushdown: opt.NoPushdown, MinReduceProbe: opt.MinReduceProbe, Disable: opt.DisableRules}
 	if pol := e.policy.Load(); pol != nil {
 		s := opt.Session
 		access, err := pol.Resolve(s.Principal, s.Purpose, s.CaseID)
@@ -317,9 +322,9 @@ func (e *Engine) Explain(ctx context.Context, sqlText string, analyze bool, opt 
 		if obs == nil {
 			return err
 		}
-		a.Outcome, a.ErrorCode, a.FailedSource, a.Duration = Succeeded, errorCode(err), failedSource(err), time.Since(start)
+		a.Outcome, a.ErrorCode, a.FailedSource, a.Duration = Succeeded, ErrorCode(err), failedSource(err), time.Since(start)
 		switch {
-		case errors.Is(err, context.Canceled):
+		case isCancelled(err):
 			a.Outcome = Cancelled
 		case deniedCode(a.ErrorCode):
 			a.Outcome = Denied

@@ -121,24 +121,6 @@ func keys(m map[string]bool) []string {
 	return out
 }
 
-// errorCode is the stable code of err, for the audit record.
-func errorCode(err error) string {
-	var pe *planner.Error
-	switch {
-	case err == nil:
-		return ""
-	case errors.As(err, &pe):
-		return string(pe.Code)
-	case errors.Is(err, context.Canceled):
-		return "LT-CANCELLED"
-	case errors.Is(err, context.DeadlineExceeded):
-		return "LT-TIMEOUT"
-	case errors.Is(err, ErrAudit):
-		return "LT-AUDIT"
-	}
-	return "LT-SOURCE"
-}
-
 // deniedCode reports codes that mean the policy refused the attempt.
 func deniedCode(code string) bool {
 	switch planner.Code(code) {

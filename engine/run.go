@@ -57,7 +57,8 @@ type stream struct {
 	source string
 	schema *arrow.Schema
 	ch     chan arrow.RecordBatch
-	ctx    context.Context
+	ctx    context.Context // cancelled by the query's context or by Release
+	query  context.Context // the query's own context
 	open   func(ctx context.Context) (array.RecordReader, error)
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -65,7 +66,12 @@ type stream struct {
 	cur     arrow.RecordBatch
 	err     error // set before ch closes
 	started bool  // run was started (set before any reader exists)
-	refs    atomic.Int64
+	// stopped is set when the reader let go of the stream (Release);
+	// stoppedFirst says it happened before run ended, so whatever error
+	// the source gave is the echo of that and not a failure.
+	stopped      atomic.Bool
+	stoppedFirst bool
+	refs         atomic.Int64
 
 	// collect, when set, reads this remote's join keys for another
 	// remote's semi-join reduction before anything is handed on.
@@ -79,9 +85,10 @@ type stream struct {
 }
 
 // newStream prepares a remote's stream; run starts it.
-func newStream(ctx context.Context, id int, schema *arrow.Schema) *stream {
-	ctx, cancel := context.WithCancel(ctx)
-	s := &stream{id: id, schema: schema, ch: make(chan arrow.RecordBatch, prefetchDepth), ctx: ctx, cancel: cancel, done: make(chan struct{}), start: time.Now()}
+func newStream(parent context.Context, id int, schema *arrow.Schema) *stream {
+	ctx, cancel := context.WithCancel(parent)
+	s := &stream{id: id, schema: schema, ch: make(chan arrow.RecordBatch, prefetchDepth), query: parent, cancel: cancel, done: make(chan struct{}), start: time.Now()}
+	s.ctx = ctx
 	s.refs.Store(1)
 	s.keys.Store(-1)
 	return s
@@ -146,6 +153,7 @@ func sortedKeys(set map[any]struct{}) []any {
 func (s *stream) run(ctx context.Context, open func(ctx context.Context) (array.RecordReader, error)) {
 	defer close(s.done)
 	defer close(s.ch)
+	defer func() { s.stoppedFirst = s.stopped.Load() }()
 	defer func() { s.wallMicros.Store(time.Since(s.start).Microseconds()) }()
 	if s.collect != nil {
 		// Whatever happens, the remote waiting for these keys goes on.
@@ -206,6 +214,11 @@ func (s *stream) run(ctx context.Context, open func(ctx context.Context) (array.
 		}
 	}
 	s.err = src.Err()
+	if s.err == nil && ctx.Err() != nil {
+		// A reader may end quietly when its context is cancelled: that
+		// is not the end of the data.
+		s.err = ctx.Err()
+	}
 }
 
 // send hands one batch on, counting it; false when the query was cancelled.
@@ -256,16 +269,23 @@ func (s *stream) Next() bool {
 func (s *stream) RecordBatch() arrow.RecordBatch { return s.cur }
 func (s *stream) Record() arrow.RecordBatch      { return s.cur }
 
+// Err is the stream's failure once it has ended. A stream stopped because
+// its reader stopped early (DuckDB's LIMIT was satisfied, Release) ends
+// cleanly whatever its source said about being cancelled; a stream whose
+// query was cancelled ends with a cancellation error, never cleanly.
 func (s *stream) Err() error {
 	select {
 	case <-s.done:
-		if errors.Is(s.err, context.Canceled) {
-			return nil
-		}
-		return s.err
 	default:
 		return nil
 	}
+	if s.query.Err() != nil {
+		return cancelled(s.query)
+	}
+	if s.stoppedFirst {
+		return nil // we stopped reading
+	}
+	return s.err
 }
 
 func (s *stream) Retain() { s.refs.Add(1) }
@@ -277,6 +297,7 @@ func (s *stream) Release() {
 		return
 	}
 	s.releaseOnce.Do(func() {
+		s.stopped.Store(true)
 		s.cancel()
 		if !s.started {
 			return
@@ -310,9 +331,12 @@ type Result struct {
 	// fails or is released early.
 	attempt *Attempt
 	obs     Observer
-	ctx     context.Context
+	ctx     context.Context // for the audit: never cancelled
+	query   context.Context // the query's context
 	hasher  *resultHasher
 	endErr  error
+	// finished is set when the stream ended; endErr is then its error.
+	finished bool
 }
 
 func (r *Result) Schema() *arrow.Schema { return r.schema }
@@ -322,10 +346,11 @@ func (r *Result) Next() bool {
 		r.cur.Release()
 		r.cur = nil
 	}
-	if r.released || r.endErr != nil {
+	if r.released || r.endErr != nil || r.finished {
 		return false
 	}
 	if !r.inner.Next() {
+		r.finished = true
 		if err := r.streamErr(); err != nil {
 			r.end(Failed, err)
 		} else {
@@ -360,8 +385,8 @@ func (r *Result) end(o Outcome, err error) {
 	}
 	a := r.attempt
 	r.attempt = nil
-	a.Outcome, a.ErrorCode, a.FailedSource = o, errorCode(err), failedSource(err)
-	if o == Failed && errors.Is(err, context.Canceled) {
+	a.Outcome, a.ErrorCode, a.FailedSource = o, ErrorCode(err), failedSource(err)
+	if o == Failed && isCancelled(err) {
 		a.Outcome = Cancelled
 	}
 	a.Rows, a.Bytes, a.Duration = r.rows, r.bytes, time.Since(a.Start)
@@ -383,13 +408,20 @@ func (r *Result) RecordBatch() arrow.RecordBatch { return r.cur }
 func (r *Result) Record() arrow.RecordBatch      { return r.cur }
 
 func (r *Result) Err() error {
-	if r.endErr != nil {
+	if r.endErr != nil || r.finished {
+		// Once the stream has ended its outcome is fixed: a context
+		// cancelled after a complete result does not unmake it.
 		return r.endErr
 	}
 	return r.streamErr()
 }
 
 func (r *Result) streamErr() error {
+	if r.query != nil && r.query.Err() != nil {
+		// Whatever the residual or a source made of it (DuckDB says
+		// "Interrupted", a source its own words), the query was cancelled.
+		return cancelled(r.query)
+	}
 	if err := r.inner.Err(); err != nil {
 		if r.cleanup != nil { // the residual's reader: DuckDB's message
 			return residualError(err)
@@ -454,9 +486,9 @@ func (e *Engine) Query(ctx context.Context, sqlText string, opt QueryOptions) (*
 		if obs == nil {
 			return nil, err
 		}
-		a.Outcome, a.ErrorCode, a.FailedSource, a.Duration = Failed, errorCode(err), failedSource(err), time.Since(a.Start)
+		a.Outcome, a.ErrorCode, a.FailedSource, a.Duration = Failed, ErrorCode(err), failedSource(err), time.Since(a.Start)
 		switch {
-		case errors.Is(err, context.Canceled):
+		case isCancelled(err):
 			a.Outcome = Cancelled
 		case deniedCode(a.ErrorCode):
 			a.Outcome = Denied
@@ -559,7 +591,7 @@ func (e *Engine) run(ctx context.Context, snap *catalog.Snapshot, p *plan.Plan, 
 		s.started = true
 		go s.run(s.ctx, s.open)
 	}
-	res := &Result{Plan: p, Snapshot: snap, schema: schemaOf(p.Columns), streams: streams}
+	res := &Result{Plan: p, Snapshot: snap, schema: schemaOf(p.Columns), streams: streams, query: ctx}
 	if p.Single != nil {
 		res.inner = streams[0]
 		return res, nil
@@ -575,6 +607,9 @@ func (e *Engine) run(ctx context.Context, snap *catalog.Snapshot, p *plan.Plan, 
 	conn, err := e.residual.Conn(ctx)
 	if err != nil {
 		stopAll()
+		if ctx.Err() != nil {
+			return nil, cancelled(ctx)
+		}
 		return nil, fmt.Errorf("engine: residual connection: %w", err)
 	}
 	var ar *duckdb.Arrow
@@ -617,6 +652,9 @@ func (e *Engine) run(ctx context.Context, snap *catalog.Snapshot, p *plan.Plan, 
 	rdr, err := ar.QueryContext(ctx, st.SQL)
 	if err != nil {
 		cleanup()
+		if ctx.Err() != nil {
+			return nil, cancelled(ctx)
+		}
 		// A source failure surfaces through DuckDB; report the source's own.
 		for _, s := range streams {
 			if serr := s.Err(); serr != nil {
@@ -648,6 +686,17 @@ func residualError(err error) error {
 		msg = msg[:i] // the rest is DuckDB's echo of the SQL and a caret
 	}
 	msg = quoted.ReplaceAllString(msg, "'…'")
+	var de *duckdb.Error
+	if errors.As(err, &de) {
+		switch de.Type {
+		case duckdb.ErrorTypeConversion, duckdb.ErrorTypeOutOfRange, duckdb.ErrorTypeInvalidInput,
+			duckdb.ErrorTypeDivideByZero, duckdb.ErrorTypeDecimal, duckdb.ErrorTypeMismatchType:
+			// A value in the data did not fit what the query asked of it
+			// (a CAST, a function's argument): the user's to fix, not a bug.
+			pe := &planner.Error{Code: planner.CodeType, Msg: msg + "; a value in the data does not fit the query's CAST or function"}
+			return fmt.Errorf("%w: %w", ErrResidual, pe)
+		}
+	}
 	return fmt.Errorf("%w: %s", ErrResidual, msg)
 }
 

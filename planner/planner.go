@@ -6,6 +6,7 @@ package planner
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,6 +30,41 @@ type Options struct {
 	// Access is the access policy's view for this session; nil when no
 	// policy is in force (a trusted local user).
 	Access *policy.Access
+	// MinReduceProbe, when positive, replaces MinReduceProbe (50,000
+	// estimated rows): the size from which ReduceScanByJoinKeys reduces a
+	// scan. The differential test sets it to 1 so the rule fires on small
+	// data.
+	MinReduceProbe float64
+	// Disable names rewrite rules not to apply (see Rules), for testing
+	// that each rule alone never changes an answer.
+	Disable []string
+}
+
+// Rules are the names of the rewrite rules Options.Disable can turn off,
+// in the order they run. PruneScanColumns is not among them: with pushdown
+// on it always runs, because a remote column that the residual never reads
+// crashes DuckDB's Arrow scan (the C API's arrow_scan mis-maps pruned
+// columns); with pushdown off every scan column is read by the residual.
+var Rules = []string{
+	"PushQueryIntoRemote",
+	"PushFilterIntoDerived",
+	"PushFilterIntoScan",
+	"PruneDerivedColumns",
+	"PushDerivedIntoRemote",
+	"ReduceScanByJoinKeys",
+}
+
+// enabled says whether rule runs under opt.
+func (opt Options) enabled(rule string) bool {
+	if opt.NoPushdown {
+		return false
+	}
+	for _, d := range opt.Disable {
+		if d == rule {
+			return false
+		}
+	}
+	return true
 }
 
 var parser = func() *sqlparser.Parser {
@@ -76,6 +112,9 @@ func Plan(cat *catalog.Snapshot, sql string, opt Options) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := notAQuery(sql, stmt); err != nil {
+		return nil, err
+	}
 	if opt.Now.IsZero() {
 		opt.Now = time.Now().UTC()
 	}
@@ -112,26 +151,43 @@ func Plan(cat *catalog.Snapshot, sql string, opt Options) (*plan.Plan, error) {
 	for i, c := range q.Columns {
 		p.Columns = append(p.Columns, plan.Column{Name: names[i], Type: c.Type})
 	}
-	if !opt.NoPushdown {
+	for _, d := range opt.Disable {
+		if !slices.Contains(Rules, d) {
+			return nil, fmt.Errorf("planner: no rule %q to disable (rules: %s)", d, strings.Join(Rules, ", "))
+		}
+	}
+	if opt.enabled("PushQueryIntoRemote") {
 		if r := pushWholeQuery(cat, q, b.scans); r != nil {
 			r.ID = 1
 			p.Single = r
 			p.Remotes = []*plan.Remote{r}
 			return p, nil
 		}
+	}
+	if opt.enabled("PushFilterIntoDerived") {
 		pushFiltersIntoDerived(q)
+	}
+	if opt.enabled("PushFilterIntoScan") {
 		pushFiltersIntoScans(cat, q)
+	}
+	if opt.enabled("PruneDerivedColumns") {
 		pruneDerivedColumns(q)
+	}
+	if !opt.NoPushdown {
 		pruneScanColumns(q, b.scans)
 	}
 	p.Root = q
 	var pushCat *catalog.Snapshot
-	if !opt.NoPushdown {
+	if opt.enabled("PushDerivedIntoRemote") {
 		pushCat = cat
 	}
 	p.Remotes = fragment(pushCat, q)
-	if !opt.NoPushdown {
-		reduceScansByJoinKeys(cat, q, p.Remotes)
+	if opt.enabled("ReduceScanByJoinKeys") {
+		minProbe := float64(MinReduceProbe)
+		if opt.MinReduceProbe > 0 {
+			minProbe = opt.MinReduceProbe
+		}
+		reduceScansByJoinKeys(cat, q, p.Remotes, minProbe)
 	}
 	return p, nil
 }
@@ -158,4 +214,64 @@ func dialectOf(cat *catalog.Snapshot, s *plan.Scan) sqlgen.Dialect {
 		return sqlgen.DuckDB
 	}
 	return sqlgen.DialectOf(src.Kind)
+}
+
+// notAQuery refuses, with a message saying what to do instead, statements
+// that parse but that no front-end runs as a query: DESCRIBE (the shell's
+// \d and the catalog list tables) and query parameters (?) outside a
+// prepared statement.
+func notAQuery(sql string, stmt sqlparser.Statement) error {
+	switch st := stmt.(type) {
+	case *sqlparser.ExplainTab:
+		name := sqlparser.String(st.Table)
+		return errAt(sql, 0, CodeUnsupported, "DESCRIBE is not a query: in the shell, \\d %s lists its columns; `lienthong catalog` and GET /v1/catalog list every table", name)
+	case *sqlparser.ExplainStmt:
+		return errAt(sql, 0, CodeUnsupported, "write EXPLAIN SELECT ... (or EXPLAIN ANALYZE SELECT ...)")
+	}
+	hasArg := false
+	_ = sqlparser.Walk(func(n sqlparser.SQLNode) (bool, error) {
+		switch n.(type) {
+		case *sqlparser.Argument, sqlparser.ListArg:
+			hasArg = true
+		}
+		return !hasArg, nil
+	}, stmt)
+	if hasArg {
+		return errAt(sql, questionMark(sql), CodeUnsupported, "query parameters (?) are not supported by this front-end yet; write the value in the query")
+	}
+	return nil
+}
+
+// questionMark is the offset of the first ? outside literals, quoted
+// names and comments; -1 when there is none.
+func questionMark(sql string) int {
+	for i := 0; i < len(sql); i++ {
+		switch c := sql[i]; {
+		case c == '\'' || c == '"' || c == '`':
+			for i++; i < len(sql); i++ {
+				if sql[i] == '\\' && c != '`' {
+					i++
+				} else if sql[i] == c {
+					if i+1 < len(sql) && sql[i+1] == c {
+						i++
+						continue
+					}
+					break
+				}
+			}
+		case c == '#' || c == '-' && strings.HasPrefix(sql[i:], "-- "):
+			for i < len(sql) && sql[i] != '\n' {
+				i++
+			}
+		case c == '/' && strings.HasPrefix(sql[i:], "/*"):
+			end := strings.Index(sql[i+2:], "*/")
+			if end < 0 {
+				return -1
+			}
+			i += end + 3
+		case c == '?':
+			return i
+		}
+	}
+	return -1
 }

@@ -26,7 +26,7 @@ import (
 // [NOT] EXISTS or of an IN (subquery) in WHERE. A row whose key is not among
 // the other side's keys can never satisfy the equality, so dropping it early
 // changes nothing. NOT IN is excluded: there a dropped NULL would matter.
-func reduceScansByJoinKeys(cat *catalog.Snapshot, q *plan.Query, remotes []*plan.Remote) {
+func reduceScansByJoinKeys(cat *catalog.Snapshot, q *plan.Query, remotes []*plan.Remote, minProbe float64) {
 	byAlias := map[string]*plan.Remote{}
 	for _, r := range remotes {
 		if r.Scan != nil {
@@ -171,7 +171,7 @@ func reduceScansByJoinKeys(cat *catalog.Snapshot, q *plan.Query, remotes []*plan
 	for _, c := range cands {
 		// A small probe side is cheaper read whole, in parallel, than
 		// reduced after waiting for the other side.
-		if estimate(c.probe) < minReduceProbe {
+		if estimate(c.probe) < minProbe {
 			continue
 		}
 		if c.probe.ReduceBy != nil || estimate(c.build) > estimate(c.probe) || waitsFor(c.build, c.probe) {
@@ -192,11 +192,13 @@ func resolveKey(c *plan.ColRef, remotes map[string]*plan.Remote, derived map[str
 		return r, c.Name, ""
 	}
 	d := derived[c.Rel]
-	if d == nil || d.Query.Limit != nil || d.Query.Offset != nil {
+	if d == nil {
 		return nil, "", ""
 	}
-	sel, ok := d.Query.Body.(*plan.Select)
-	if !ok || sel.Aggregated || sel.Distinct {
+	// Dropping rows below a block that is not row by row changes the rows
+	// it returns (a ROW_NUMBER() over fewer rows numbers them otherwise).
+	sel, ok := rowByRow(d.Query)
+	if !ok {
 		return nil, "", ""
 	}
 	for i, col := range d.Query.Columns {
@@ -222,9 +224,10 @@ func resolveKey(c *plan.ColRef, remotes map[string]*plan.Remote, derived map[str
 	return nil, "", ""
 }
 
-// minReduceProbe is the estimated size below which a scan is not worth
+// MinReduceProbe is the estimated size below which a scan is not worth
 // reducing: waiting for the other side costs more than sending it all.
-const minReduceProbe = 50_000
+// Options.MinReduceProbe overrides it (tests force reduction on small data).
+const MinReduceProbe = 50_000
 
 // estimate guesses a scan's output rows: the table's estimate, a tenth for
 // each pushed filter. Unknown sizes count as large.

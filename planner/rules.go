@@ -114,6 +114,36 @@ func anyString(es []plan.Expr) bool {
 	return false
 }
 
+// rowByRow reports whether a derived block computes each output row from
+// one input row alone: a plain SELECT with no aggregation, DISTINCT, window
+// function, LIMIT or OFFSET, and not a set operation. Only then may a rule
+// look through it to the scan beneath, as if its columns were the scan's:
+// filtering, or dropping rows that cannot join, before the block instead of
+// after changes no row it returns. Each excluded feature makes a row depend
+// on other rows (ROW_NUMBER() numbers what it sees; COUNT counts it).
+// PushFilterIntoDerived and ReduceScanByJoinKeys both ask this; it returns
+// the block's SELECT when it holds.
+func rowByRow(q *plan.Query) (*plan.Select, bool) {
+	if q.Limit != nil || q.Offset != nil {
+		return nil, false
+	}
+	sel, ok := q.Body.(*plan.Select)
+	if !ok || sel.Aggregated || sel.Distinct {
+		return nil, false
+	}
+	for _, it := range sel.Items {
+		if hasWindow(it.Expr) {
+			return nil, false
+		}
+	}
+	for _, o := range q.OrderBy {
+		if hasWindow(o.Expr) {
+			return nil, false
+		}
+	}
+	return sel, true
+}
+
 func hasWindow(e plan.Expr) bool {
 	found := false
 	plan.Walk(e, func(x plan.Expr) bool {
@@ -501,18 +531,15 @@ func pushIntoDerived(c plan.Expr, from plan.Relation) bool {
 		alias = a
 	}
 	d, nullable := findDerived(from, alias)
-	if d == nil || nullable || len(d.Query.OrderBy) > 0 || d.Query.Limit != nil || d.Query.Offset != nil {
+	if d == nil || nullable || len(d.Query.OrderBy) > 0 {
 		return false
 	}
-	inner, ok := d.Query.Body.(*plan.Select)
-	if !ok || inner.Aggregated || inner.Distinct {
+	inner, ok := rowByRow(d.Query)
+	if !ok {
 		return false
 	}
 	byName := map[string]plan.Expr{}
 	for i, it := range inner.Items {
-		if hasWindow(it.Expr) {
-			return false
-		}
 		byName[d.Query.Columns[i].Name] = it.Expr
 	}
 	ok = true

@@ -19,6 +19,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 
 	"lienthong/catalog"
+	"lienthong/engine"
 	"lienthong/server"
 )
 
@@ -112,6 +113,9 @@ func (r *remoteBackend) do(ctx context.Context, method, path string, body any, a
 	req.Header.Set(server.HeaderErrTrailer, "1")
 	resp, err := r.client.Do(req)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, &engine.CancelledError{Cause: context.Cause(ctx)}
+		}
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
@@ -138,9 +142,12 @@ func (r *remoteBackend) Query(ctx context.Context, sql string) (array.RecordRead
 	rdr, err := ipc.NewReader(resp.Body)
 	if err != nil {
 		resp.Body.Close()
+		if ctx.Err() != nil {
+			return nil, &engine.CancelledError{Cause: context.Cause(ctx)}
+		}
 		return nil, fmt.Errorf("reading the server's Arrow stream: %w", err)
 	}
-	return &remoteReader{Reader: rdr, resp: resp}, nil
+	return &remoteReader{Reader: rdr, resp: resp, ctx: ctx}, nil
 }
 
 // remoteReader reads an Arrow stream and, at its end, the trailers that say
@@ -148,6 +155,7 @@ func (r *remoteBackend) Query(ctx context.Context, sql string) (array.RecordRead
 type remoteReader struct {
 	*ipc.Reader
 	resp *http.Response
+	ctx  context.Context // the query's: cancelled by Ctrl-C
 	err  error
 	done bool
 }
@@ -160,6 +168,11 @@ func (r *remoteReader) Next() bool {
 		return true
 	}
 	r.done = true
+	if r.ctx.Err() != nil {
+		// Cancelled here (Ctrl-C): whatever the broken stream says.
+		r.err = &engine.CancelledError{Cause: context.Cause(r.ctx)}
+		return false
+	}
 	if err := r.Reader.Err(); err != nil && !errors.Is(err, io.EOF) {
 		r.err = err
 	}

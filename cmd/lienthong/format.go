@@ -1,7 +1,7 @@
 package main
 
 import (
-	"encoding/csv"
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -111,20 +111,19 @@ type writer interface {
 	finish(rows int64, elapsed time.Duration) error
 }
 
-func newWriter(format string, out io.Writer, schema *arrow.Schema, expanded, timing bool) (writer, error) {
+// newWriter makes the writer for format; null is the CSV NULL marker (--null).
+func newWriter(format string, out io.Writer, schema *arrow.Schema, expanded, timing bool, null string) (writer, error) {
 	switch format {
 	case "table", "":
 		return &tableWriter{out: out, schema: schema, expanded: expanded, timing: timing}, nil
 	case "csv":
-		w := csv.NewWriter(out)
+		w := newCSVWriter(out, schema.NumFields(), null)
 		var head []string
 		for _, f := range schema.Fields() {
 			head = append(head, f.Name)
 		}
-		if err := w.Write(head); err != nil {
-			return nil, err
-		}
-		return &csvWriter{w: w}, nil
+		w.line(head, nil)
+		return w, w.err
 	case "json":
 		return &jsonWriter{out: out, schema: schema}, nil
 	case "arrow":
@@ -133,22 +132,92 @@ func newWriter(format string, out io.Writer, schema *arrow.Schema, expanded, tim
 	return nil, fmt.Errorf("unknown --format %q: use table, csv, json or arrow", format)
 }
 
-type csvWriter struct{ w *csv.Writer }
+// csvWriter writes RFC 4180 CSV that keeps NULL and the empty string apart:
+//   - a non-NULL string is quoted when it is empty (""), equals the NULL
+//     marker or \N, or holds a comma, quote, CR, LF or leading/trailing space;
+//   - NULL is the NULL marker unquoted: empty by default (PostgreSQL's and
+//     DuckDB's CSV convention), or --null STRING.
+//
+// A one-column NULL with the empty marker would be an empty line, which
+// CSV readers skip (pandas, Python's csv.DictReader): there NULL is
+// written \N (the NULL marker of PostgreSQL's and MySQL's text formats)
+// instead, so every row is a line readers keep.
+type csvWriter struct {
+	out  *bufio.Writer
+	null string
+	err  error
+	buf  []byte
+}
+
+func newCSVWriter(out io.Writer, cols int, null string) *csvWriter {
+	if null == "" && cols == 1 {
+		null = `\N`
+	}
+	return &csvWriter{out: bufio.NewWriter(out), null: null}
+}
+
+// line writes one record; isNull[i] marks NULLs (nil: none).
+func (c *csvWriter) line(fields []string, isNull []bool) {
+	c.buf = c.buf[:0]
+	for i, f := range fields {
+		if i > 0 {
+			c.buf = append(c.buf, ',')
+		}
+		if isNull != nil && isNull[i] {
+			c.buf = append(c.buf, c.null...)
+			continue
+		}
+		if !c.needsQuotes(f) {
+			c.buf = append(c.buf, f...)
+			continue
+		}
+		c.buf = append(c.buf, '"')
+		c.buf = append(c.buf, strings.ReplaceAll(f, `"`, `""`)...)
+		c.buf = append(c.buf, '"')
+	}
+	c.buf = append(c.buf, '\n')
+	if c.err == nil {
+		_, c.err = c.out.Write(c.buf)
+	}
+}
+
+func (c *csvWriter) needsQuotes(f string) bool {
+	// \N is quoted even where it is not the marker: CSV sources read an
+	// unquoted \N as NULL.
+	if f == "" || f == c.null || f == `\N` || f == `\.` {
+		return true
+	}
+	if strings.ContainsAny(f, ",\"\r\n") {
+		return true
+	}
+	r, _ := utf8.DecodeRuneInString(f)
+	l, _ := utf8.DecodeLastRuneInString(f)
+	return r == ' ' || r == '\t' || l == ' ' || l == '\t'
+}
 
 func (c *csvWriter) write(rec arrow.RecordBatch) error {
 	row := make([]string, rec.NumCols())
+	isNull := make([]bool, rec.NumCols())
 	for i := 0; i < int(rec.NumRows()); i++ {
 		for j := range row {
-			row[j], _ = cell(rec.Column(j), i)
+			var ok bool
+			row[j], ok = cell(rec.Column(j), i)
+			isNull[j] = !ok
 		}
-		if err := c.w.Write(row); err != nil {
-			return err
+		c.line(row, isNull)
+		if c.err != nil {
+			return c.err
 		}
 	}
 	return nil
 }
 
-func (c *csvWriter) finish(int64, time.Duration) error { c.w.Flush(); return c.w.Error() }
+func (c *csvWriter) finish(int64, time.Duration) error {
+	if c.err != nil {
+		return c.err
+	}
+	return c.out.Flush()
+}
 
 type jsonWriter struct {
 	out    io.Writer

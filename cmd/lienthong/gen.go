@@ -50,13 +50,15 @@ func cmdDemo(ctx context.Context, args []string) error {
 	serve := fs.Bool("serve", true, "also serve the demo over HTTP and Flight SQL on 127.0.0.1:8080 and :8815")
 	fs.Parse(args)
 	cfgPath := filepath.Join(*dir, "lienthong.toml")
+	octx, stop := interruptible(ctx) // Ctrl-C before the shell starts quits
+	defer stop()
 	if _, err := os.Stat(cfgPath); err != nil {
 		fmt.Fprintf(os.Stderr, "generating demo data (scale %g) into %s ...\n", *scale, *dir)
 		tmp := *dir + ".tmp"
 		os.RemoveAll(tmp)
 		// Generate beside and rename, so an interrupted run never leaves a
 		// half-written data set that looks complete.
-		if _, err := gen.Generate(ctx, gen.Options{Scale: *scale, Seed: 1, Out: tmp}); err != nil {
+		if _, err := gen.Generate(octx, gen.Options{Scale: *scale, Seed: 1, Out: tmp}); err != nil {
 			os.RemoveAll(tmp)
 			return err
 		}
@@ -65,7 +67,8 @@ func cmdDemo(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	eng, err := openEngine(ctx, cfgPath)
+	eng, err := openEngine(octx, cfgPath)
+	stop()
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"time"
 
@@ -48,7 +49,14 @@ func main() {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	// Ctrl-C stops the whole command, except in the shell, where it
+	// cancels the running query only (a context per statement, see shell).
+	ctx, stop := context.Background(), func() {}
+	switch os.Args[1] {
+	case "sql", "shell", "demo":
+	default:
+		ctx, stop = signal.NotifyContext(ctx, os.Interrupt)
+	}
 	defer stop()
 	var err error
 	switch os.Args[1] {
@@ -177,6 +185,7 @@ func cmdQuery(ctx context.Context, args []string, explain bool) error {
 	cfgPath := fs.String("config", "", "config file (lienthong.toml)")
 	file := fs.String("f", "", "read SQL from this file")
 	format := fs.String("format", "table", "output format: table, csv, json or arrow")
+	null := fs.String("null", "", "csv: how NULL is written (default: an empty field; \\N in a one-column result)")
 	analyze := fs.Bool("analyze", false, "explain: run the query and report rows, bytes and time per source")
 	noPush := fs.Bool("no-pushdown", false, "run everything but plain scans in the engine (for comparison)")
 	timing := fs.Bool("timing", false, "print the elapsed time after a table")
@@ -213,7 +222,7 @@ func cmdQuery(ctx context.Context, args []string, explain bool) error {
 		return err
 	}
 	defer eng.Close()
-	s := &session{db: localBackend{eng: eng, opt: engine.QueryOptions{NoPushdown: *noPush, Session: cliAudit.session}}, out: os.Stdout, format: *format, timing: *timing}
+	s := &session{db: localBackend{eng: eng, opt: engine.QueryOptions{NoPushdown: *noPush, Session: cliAudit.session}}, out: os.Stdout, format: *format, null: *null, timing: *timing}
 	stmts, err := splitScript(text)
 	if err != nil {
 		return err
@@ -226,12 +235,19 @@ func cmdQuery(ctx context.Context, args []string, explain bool) error {
 	return nil
 }
 
+// interruptible is ctx cancelled also by Ctrl-C (SIGINT), until stop is
+// called; then Ctrl-C has its default effect again.
+func interruptible(ctx context.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(ctx, os.Interrupt)
+}
+
 // session runs statements and prints results, for the query command and
 // the shell alike.
 type session struct {
 	db       backend
 	out      io.Writer
 	format   string
+	null     string // csv: the NULL marker
 	expanded bool
 	timing   bool
 }
@@ -272,8 +288,26 @@ func (l localBackend) Catalog(context.Context) (*catalog.Snapshot, error) {
 	return l.eng.Catalog(), nil
 }
 
+// describeRe matches DESCRIBE t / DESC t, which the CLI answers from the
+// catalog like \d t.
+var describeRe = regexp.MustCompile("(?is)^\\s*desc(?:ribe)?\\s+([^\\s;]+)\\s*;?\\s*$")
+
 func (s *session) run(ctx context.Context, text string) error {
 	start := time.Now()
+	if m := describeRe.FindStringSubmatch(text); m != nil {
+		snap, err := s.db.Catalog(ctx)
+		if err != nil {
+			return err
+		}
+		name := strings.NewReplacer("`", "", `"`, "").Replace(m[1])
+		var buf strings.Builder
+		printCatalog(&buf, snap, name)
+		if strings.HasPrefix(buf.String(), "no table ") {
+			return fmt.Errorf("LT-UNKNOWN: no table %s; \\d lists the tables", name)
+		}
+		_, err = io.WriteString(s.out, buf.String())
+		return err
+	}
 	kind, inner := engine.Classify(text)
 	switch kind {
 	case engine.KindRefresh:
@@ -296,7 +330,7 @@ func (s *session) run(ctx context.Context, text string) error {
 		return err
 	}
 	defer res.Release()
-	w, err := newWriter(s.format, s.out, res.Schema(), s.expanded, s.timing)
+	w, err := newWriter(s.format, s.out, res.Schema(), s.expanded, s.timing, s.null)
 	if err != nil {
 		return err
 	}

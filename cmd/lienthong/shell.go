@@ -39,7 +39,9 @@ func cmdShell(ctx context.Context, args []string) error {
 		s := &session{db: db, out: os.Stdout, format: "table", timing: true}
 		return shell(ctx, s, nil)
 	}
-	eng, err := openEngine(ctx, *cfgPath)
+	octx, stop := interruptible(ctx) // Ctrl-C while connecting quits
+	eng, err := openEngine(octx, *cfgPath)
+	stop()
 	if err != nil {
 		return err
 	}
@@ -53,6 +55,13 @@ func cmdShell(ctx context.Context, args []string) error {
 // and fails (non-zero exit) if any statement failed.
 func shell(ctx context.Context, s *session, banner func(io.Writer)) error {
 	interactive := readline.IsTerminal(int(os.Stdin.Fd()))
+	return runShell(ctx, s, banner, os.Stdin, os.Stderr, interactive)
+}
+
+// runShell is shell reading in; errors go to errw. Each statement runs
+// under its own context, cancelled by Ctrl-C while it runs: Ctrl-C stops
+// that statement only and the shell goes on (like psql).
+func runShell(ctx context.Context, s *session, banner func(io.Writer), in io.Reader, errw io.Writer, interactive bool) error {
 	var next func(prompt string) (string, error)
 	if interactive {
 		home, _ := os.UserHomeDir()
@@ -75,7 +84,7 @@ func shell(ctx context.Context, s *session, banner func(io.Writer)) error {
 		}
 		fmt.Println(`Type SQL ending in ';'.  \d lists tables, \d TABLE describes one, \x toggles expanded output, \q quits.`)
 	} else {
-		sc := bufio.NewScanner(os.Stdin)
+		sc := bufio.NewScanner(in)
 		sc.Buffer(make([]byte, 1<<20), 1<<24)
 		next = func(string) (string, error) {
 			if sc.Scan() {
@@ -121,26 +130,29 @@ func shell(ctx context.Context, s *session, banner func(io.Writer)) error {
 		buf.Reset()
 		stmts, err := splitScript(text)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "error:", err)
+			fmt.Fprintln(errw, "error:", err)
 			failed++
 			continue
 		}
 		for _, st := range stmts {
-			qctx, cancel := context.WithCancel(ctx)
+			qctx, stop := interruptible(ctx)
 			err := s.run(qctx, st)
-			cancel()
+			stop()
 			if err != nil {
-				fmt.Fprintln(os.Stderr, "error:", err)
+				fmt.Fprintln(errw, "error:", err)
 				failed++
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
 			}
 		}
 	}
 	if strings.TrimSpace(buf.String()) != "" {
-		fmt.Fprintln(os.Stderr, "error: the input ended inside a statement (missing ';')")
+		fmt.Fprintln(errw, "error: the input ended inside a statement (missing ';')")
 		failed++
 	}
 	if !interactive && failed > 0 {
-		fmt.Fprintf(os.Stderr, "%d statement(s) failed\n", failed)
+		fmt.Fprintf(errw, "%d statement(s) failed\n", failed)
 		return errReported
 	}
 	return nil

@@ -87,7 +87,11 @@ func Open(ctx context.Context, s config.Source) (*Connector, error) {
 			c.files[name] = m
 			reader := "read_parquet(" + literal(m) + ")"
 			if s.Kind == catalog.CSV {
-				reader = "read_csv(" + literal(m) + ", header = true, auto_detect = true)"
+				// NULL is an unquoted empty field or an unquoted \N; a
+				// quoted field is always a value, so "" is the empty
+				// string (DuckDB reads it as NULL unless told). This is
+				// how lienthong writes CSV (cmd/lienthong/format.go).
+				reader = "read_csv(" + literal(m) + ", header = true, auto_detect = true, allow_quoted_nulls = false, nullstr = ['', '\\N'])"
 			}
 			views = append(views, "CREATE VIEW "+sqlgen.Quote(sqlgen.DuckDB, name)+" AS SELECT * FROM "+reader)
 		}

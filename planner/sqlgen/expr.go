@@ -246,12 +246,14 @@ func (r *renderer) binary(x *plan.Binary) {
 		return
 	case "/":
 		// Division is DOUBLE everywhere (MySQL's would be DECIMAL with 4
-		// digits, PostgreSQL's would truncate integers).
+		// digits, PostgreSQL's would truncate integers). Dividing by zero
+		// gives NULL, as in MySQL, wherever it runs (DuckDB's DOUBLE
+		// division would give Infinity, PostgreSQL's an error).
 		r.w("(")
 		r.castTo(x.L, plan.Float64)
-		r.w(" / ")
+		r.w(" / NULLIF(")
 		r.castTo(x.R, plan.Float64)
-		r.w(")")
+		r.w(", 0))")
 		return
 	case "DIV":
 		r.w("(")
@@ -264,8 +266,16 @@ func (r *renderer) binary(x *plan.Binary) {
 		default:
 			r.w(" / ")
 		}
+		r.w("NULLIF(")
 		r.expr(x.R)
-		r.w(")")
+		r.w(", 0))")
+		return
+	case "%":
+		r.w("(")
+		r.expr(x.L)
+		r.w(" % NULLIF(")
+		r.expr(x.R)
+		r.w(", 0))")
 		return
 	}
 	r.w("(")
@@ -275,6 +285,15 @@ func (r *renderer) binary(x *plan.Binary) {
 	r.w(")")
 }
 
+// like renders x LIKE p with lienthong's one meaning of a pattern
+// (docs/sql.md): % and _ are wildcards, backslash escapes the character
+// after it (\% \_ \\, and \x is x), and a lone backslash at the end
+// matches a backslash, as in MySQL. Sources disagree on the corners
+// (PostgreSQL and DuckDB refuse a trailing backslash, SQLite matches
+// nothing), so a literal pattern is rewritten into the form where they all
+// agree (escapes only before %, _ and backslash) with an explicit ESCAPE;
+// a computed pattern is only rendered for DuckDB (CanEval keeps it in the
+// residual), which gets the trailing backslash doubled at run time.
 func (r *renderer) like(x *plan.Like) {
 	r.w("(")
 	r.expr(x.X)
@@ -282,16 +301,57 @@ func (r *renderer) like(x *plan.Like) {
 		r.w(" NOT")
 	}
 	r.w(" LIKE ")
-	r.expr(x.Pattern)
-	switch r.d {
-	case MySQL:
+	if lit, ok := x.Pattern.(*plan.Literal); ok {
+		if s, ok := lit.Value.(string); ok {
+			r.w(QuoteString(r.d, CanonicalLike(s)))
+		} else {
+			r.expr(x.Pattern)
+		}
+	} else {
+		// Odd trailing backslashes: append one, so the last is escaped.
+		r.w("(CASE WHEN regexp_matches(")
+		r.expr(x.Pattern)
+		r.w(`, '(^|[^\\])(\\\\)*\\$') THEN `)
+		r.expr(x.Pattern)
+		r.w(` || '\' ELSE `)
+		r.expr(x.Pattern)
+		r.w(" END)")
+	}
+	if r.d == MySQL {
 		// utf8mb4_bin LIKE is case-sensitive and matches '_' per character.
 		r.w(" COLLATE utf8mb4_bin")
-	case Postgres, SQLite, DuckDB:
-		r.w(` ESCAPE '\'`)
 	}
+	r.w(" ESCAPE ", QuoteString(r.d, `\`))
 	r.w(")")
 }
+
+// CanonicalLike rewrites a LIKE pattern into the form every source reads
+// alike: the same matches, with a backslash only before %, _ and backslash
+// (\x becomes x; a trailing lone backslash becomes \\).
+func CanonicalLike(p string) string {
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c == '\\' {
+			if i+1 < len(p) {
+				i++
+				c = p[i]
+			}
+			switch c {
+			case '%', '_', '\\':
+				b.WriteByte('\\')
+			}
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// maxSQLiteLike is SQLite's default SQLITE_LIMIT_LIKE_PATTERN_LENGTH: a
+// longer pattern fails there ("LIKE or GLOB pattern too complex").
+const maxSQLiteLike = 50_000
 
 func (r *renderer) agg(a *plan.Agg) {
 	name := strings.ToUpper(a.Name)

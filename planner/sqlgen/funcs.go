@@ -95,9 +95,9 @@ func (r *renderer) function(f *plan.Func) {
 	case "mod":
 		r.w("(")
 		r.expr(a[0])
-		r.w(" % ")
+		r.w(" % NULLIF(")
 		r.expr(a[1])
-		r.w(")")
+		r.w(", 0))") // MOD(x, 0) is NULL, as x % 0
 	case "if":
 		r.w("CASE WHEN ")
 		r.expr(a[0])
@@ -206,6 +206,14 @@ func CanEval(d Dialect, e plan.Expr, sub func(*plan.Query) bool) bool {
 		case *plan.Like:
 			// SQLite's LIKE is case-sensitive only under the pragma the
 			// connector sets; MariaDB's with the binary collation sqlgen adds.
+			// Only a literal pattern is rewritten so that every source
+			// reads it alike (see like); SQLite refuses long ones.
+			lit, isLit := v.Pattern.(*plan.Literal)
+			if !isLit {
+				ok = false
+			} else if s, isStr := lit.Value.(string); isStr && d == SQLite && len(CanonicalLike(s)) > maxSQLiteLike {
+				ok = false
+			}
 		case *plan.Neg:
 		case *plan.Binary:
 			switch v.Op {
