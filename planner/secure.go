@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"vitess.io/vitess/go/vt/sqlparser"
 
 	"lienthong/catalog"
@@ -74,8 +75,12 @@ func (b *binder) securedTable(tbl *catalog.Table, userName string, sc *scope) (p
 				&plan.Literal{Value: b.access.Purpose.Name, Typ: plan.String},
 			}}
 		default:
-			e, err = b.policyExpr(rule.Mask, inner, fmt.Sprintf("mask of %s.%s.%s", tbl.Source, tbl.Name, c.Name))
+			what := fmt.Sprintf("mask of %s.%s.%s", tbl.Source, tbl.Name, c.Name)
+			e, err = b.policyExpr(rule.Mask, inner, what)
 			if err != nil {
+				return nil, err
+			}
+			if e, err = keepType(e, c.Type, what); err != nil {
 				return nil, err
 			}
 		}
@@ -144,6 +149,51 @@ func (b *binder) restricted() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// keepType makes a mask's value have its column's type, so a query written
+// against the catalog (WHERE birth_date = '1990-05-01') means the same
+// under the mask: a NULL mask becomes a typed NULL, a year mask of a date
+// becomes the first day of that year (DATE 'YYYY-01-01'), a number another
+// number type, anything a string column's text. Other changes of type are
+// the policy's error.
+func keepType(e plan.Expr, to arrow.DataType, what string) (plan.Expr, error) {
+	from := e.Type()
+	switch {
+	case arrow.TypeEqual(from, to):
+		return e, nil
+	case from.ID() == arrow.NULL:
+		return &plan.Cast{X: e, To: to}, nil
+	case to.ID() == arrow.DATE32 && isYear(e):
+		text := &plan.Func{Name: "concat", Args: []plan.Expr{&plan.Cast{X: e, To: plan.String}, &plan.Literal{Value: "-01-01", Typ: plan.String}}, Typ: plan.String}
+		return &plan.Cast{X: text, To: to}, nil
+	case isNumeric(from) && isNumeric(to), to.ID() == arrow.STRING:
+		return &plan.Cast{X: e, To: to}, nil
+	}
+	return nil, &Error{Code: CodeDenied, Msg: fmt.Sprintf("the access policy's %s has type %s but the column is %s; a mask must keep the column's type (for a date's year write YEAR(col), which becomes DATE 'YYYY-01-01'); ask the policy administrator",
+		what, catalog.TypeName(from), catalog.TypeName(to))}
+}
+
+// isYear reports a YEAR(...) expression (possibly cast).
+func isYear(e plan.Expr) bool {
+	for {
+		switch x := e.(type) {
+		case *plan.Cast:
+			e = x.X
+		case *plan.Func:
+			return x.Name == "year"
+		default:
+			return false
+		}
+	}
+}
+
+func isNumeric(t arrow.DataType) bool {
+	switch t.ID() {
+	case arrow.FLOAT32, arrow.FLOAT64, arrow.DECIMAL128, arrow.DECIMAL256:
+		return true
+	}
+	return isInteger(t)
 }
 
 // securedRef is one table reference bound to its secured view.
