@@ -2,6 +2,8 @@ package engine_test
 
 import (
 	"context"
+	"os"
+	"sort"
 	"strings"
 	"testing"
 
@@ -72,5 +74,41 @@ func TestMaskKeepsType(t *testing.T) {
 	}
 	if err != nil || len(got) == 0 {
 		t.Errorf("masked birth dates: %v %v", got, err)
+	}
+}
+
+// Semi-join reduction writes PINs read from one agency's rows into the SQL
+// sent to another: under a policy only where [[key_sharing]] allows it.
+func TestKeySharingIsAPolicyDecision(t *testing.T) {
+	f := newPolicyFixture(t)
+	q := "SELECT d.pin, c.full_name FROM hotich.deaths d JOIN dancu.citizens c ON c.pin = d.pin"
+	opt := engine.QueryOptions{Session: an, MinReduceProbe: 1}
+	explain := func() string {
+		out, err := f.secured.Explain(context.Background(), q, false, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	before, _ := rows(t, f.secured, q, opt)
+	if out := explain(); strings.Contains(out, "reduced at run time") || !strings.Contains(out, "does not let") {
+		t.Errorf("without [[key_sharing]] no source receives another's PINs:\n%s", out)
+	}
+	pol, _ := os.ReadFile(f.policyPath)
+	share := "\n[[key_sharing]]\nto = \"dancu\"\nfrom = [\"hotich.deaths\"]\n\n[[key_sharing]]\nto = \"hotich\"\nfrom = [\"dancu\"]\n"
+	if err := os.WriteFile(f.policyPath, append(pol, share...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.secured.ReloadPolicy(); err != nil {
+		t.Fatal(err)
+	}
+	if out := explain(); !strings.Contains(out, "reduced at run time") {
+		t.Errorf("with [[key_sharing]] the reduction is planned:\n%s", out)
+	}
+	after, err := rows(t, f.secured, q, opt)
+	sort.Strings(before)
+	sort.Strings(after)
+	if err != nil || strings.Join(before, "\n") != strings.Join(after, "\n") || len(after) == 0 {
+		t.Errorf("the same rows with and without the reduction: %d vs %d (%v)", len(before), len(after), err)
 	}
 }

@@ -105,6 +105,9 @@ func Explain(cat *catalog.Snapshot, p *plan.Plan, stats map[int]RemoteStats, res
 		if k := r.ReduceBy; k != nil {
 			fmt.Fprintf(&b, "  reduced at run time: AND %s.%s IN (distinct %s of remote %d), when they are few\n", r.Alias, k.Column, k.FromColumn, k.From)
 		}
+		if r.KeysWithheld != "" {
+			fmt.Fprintf(&b, "  %s\n", r.KeysWithheld)
+		}
 		writeStats(&b, stats, r.ID)
 	}
 	return b.String(), nil

@@ -187,7 +187,7 @@ func Plan(cat *catalog.Snapshot, sql string, opt Options) (*plan.Plan, error) {
 		if opt.MinReduceProbe > 0 {
 			minProbe = opt.MinReduceProbe
 		}
-		reduceScansByJoinKeys(cat, q, p.Remotes, minProbe)
+		reduceScansByJoinKeys(cat, q, p.Remotes, minProbe, opt.Access)
 	}
 	return p, nil
 }

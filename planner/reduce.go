@@ -8,6 +8,7 @@ import (
 
 	"lienthong/catalog"
 	"lienthong/planner/plan"
+	"lienthong/policy"
 )
 
 // ReduceScanByJoinKeys marks a remote whose rows only matter when they join
@@ -26,7 +27,11 @@ import (
 // [NOT] EXISTS or of an IN (subquery) in WHERE. A row whose key is not among
 // the other side's keys can never satisfy the equality, so dropping it early
 // changes nothing. NOT IN is excluded: there a dropped NULL would matter.
-func reduceScansByJoinKeys(cat *catalog.Snapshot, q *plan.Query, remotes []*plan.Remote, minProbe float64) {
+//
+// The keys are PINs read from one agency's rows, written into the SQL sent
+// to another, where they land in its logs: under an access policy a
+// reduction needs the policy's consent (Access.MayShareKeys, [[key_sharing]]).
+func reduceScansByJoinKeys(cat *catalog.Snapshot, q *plan.Query, remotes []*plan.Remote, minProbe float64, access *policy.Access) {
 	byAlias := map[string]*plan.Remote{}
 	for _, r := range remotes {
 		if r.Scan != nil {
@@ -177,8 +182,28 @@ func reduceScansByJoinKeys(cat *catalog.Snapshot, q *plan.Query, remotes []*plan
 		if c.probe.ReduceBy != nil || estimate(c.build) > estimate(c.probe) || waitsFor(c.build, c.probe) {
 			continue
 		}
+		if access != nil {
+			if from := remoteTables(c.build); !access.MayShareKeys(c.build.Source, from, c.probe.Source) {
+				c.probe.KeysWithheld = fmt.Sprintf("not reduced by remote %d's keys: the access policy does not let %s receive PINs read from %s ([[key_sharing]])", c.build.ID, c.probe.Source, c.build.Source)
+				continue
+			}
+		}
 		c.probe.ReduceBy = &plan.KeyFilter{Column: c.pcol, From: c.build.ID, FromColumn: c.bcol}
 	}
+}
+
+// remoteTables lists the tables a remote reads.
+func remoteTables(r *plan.Remote) []string {
+	var out []string
+	if r.Scan != nil {
+		out = append(out, r.Scan.Table.Name)
+	}
+	if r.Query != nil {
+		for _, s := range Scans(r.Query) {
+			out = append(out, s.Table.Name)
+		}
+	}
+	return out
 }
 
 // resolveKey finds the remote scan column behind a column reference, also

@@ -38,6 +38,18 @@ type File struct {
 	Keys       []PseudonymKey `toml:"keys"`
 	Verify     *Verify        `toml:"verify"`
 	Privacy    Privacy        `toml:"privacy"`
+	KeySharing []KeySharing   `toml:"key_sharing"`
+}
+
+// KeySharing lets a source receive join keys (PINs) read from other
+// sources' rows, in the IN lists of semi-join reduction. Without an entry
+// no source receives another's PINs under a policy: each agency's rows
+// stay its own, at the cost of reading the other side whole.
+type KeySharing struct {
+	To string `toml:"to"` // the receiving source
+	// From lists the sources ("dancu") or tables ("dancu.citizens") whose
+	// keys it may receive; "*" for any.
+	From []string `toml:"from"`
 }
 
 // Privacy is how aggregate-only tables answer: differential privacy with
@@ -140,6 +152,7 @@ type Policy struct {
 	keys            map[string][]byte // purpose -> newest key
 	keyVersion      map[string]int
 	verify          *Verify
+	keySharing      []KeySharing
 }
 
 // Error is a problem in the policy file, with its line when known. A policy
@@ -267,6 +280,12 @@ func Parse(path string, data []byte) (*Policy, error) {
 		}
 		p.grants = append(p.grants, g)
 	}
+	for i, k := range f.KeySharing {
+		if k.To == "" || len(k.From) == 0 {
+			return nil, bad("key_sharing", i, "name the receiving source (to) and the sources or tables it may receive keys from (from)")
+		}
+	}
+	p.keySharing = f.KeySharing
 	dir := filepath.Dir(path)
 	for i, k := range f.Keys {
 		if p.purposes[k.Purpose] == nil {
@@ -655,6 +674,34 @@ func (a *Access) expand(filter string) (string, error) {
 		out = strings.ReplaceAll(out, "${"+ref+"}", "'"+strings.ReplaceAll(strings.ReplaceAll(v, `\`, `\\`), "'", "''")+"'")
 	}
 	return out, err
+}
+
+// MayShareKeys reports whether PINs read from fromTables of source from may
+// be written into SQL sent to source to (semi-join reduction). Within one
+// source they never leave it.
+func (a *Access) MayShareKeys(from string, fromTables []string, to string) bool {
+	if strings.EqualFold(from, to) {
+		return true
+	}
+	for _, k := range a.p.keySharing {
+		if !strings.EqualFold(k.To, to) {
+			continue
+		}
+		all := true
+		for _, t := range fromTables {
+			ok := false
+			for _, f := range k.From {
+				if f == "*" || strings.EqualFold(f, from) || strings.EqualFold(f, from+"."+t) {
+					ok = true
+				}
+			}
+			all = all && ok
+		}
+		if all {
+			return true
+		}
+	}
+	return false
 }
 
 // PseudonymKey returns the key pseudonyms are made with for this purpose.

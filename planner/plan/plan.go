@@ -143,6 +143,10 @@ type Remote struct {
 	// has few enough distinct keys, add "Column IN (those keys)" to this
 	// scan (semi-join reduction: only rows that can join travel).
 	ReduceBy *KeyFilter
+	// KeysWithheld says why a reduction was not planned although it could
+	// have been: the access policy does not let this source receive the
+	// other's PINs (EXPLAIN shows it).
+	KeysWithheld string
 }
 
 // KeyFilter names the join keys a remote's scan may be reduced by.
