@@ -293,7 +293,59 @@ func (b *binder) bindSelect(s *sqlparser.Select, parent *scope) (*plan.Select, *
 		return nil, nil, nil, b.errf("window", CodeUnsupported, "named WINDOW clauses are not supported; write OVER (...) in place")
 	}
 	sel.Aggregated = len(sel.GroupBy) > 0 || sc.sawAgg
+	if sel.Aggregated {
+		for _, it := range sel.Items {
+			if err := b.checkGrouped(it.Expr, sel.GroupBy, "the select list"); err != nil {
+				return nil, nil, nil, err
+			}
+		}
+		if sel.Having != nil {
+			if err := b.checkGrouped(sel.Having, sel.GroupBy, "HAVING"); err != nil {
+				return nil, nil, nil, err
+			}
+		}
+	}
 	return sel, sc, names, nil
+}
+
+// checkGrouped refuses a column of an aggregated block that is neither
+// grouped by nor inside an aggregate (ONLY_FULL_GROUP_BY): MySQL without it
+// returns any one row's value, the other sources refuse, so the answer
+// would depend on where the query runs.
+func (b *binder) checkGrouped(e plan.Expr, keys []plan.Expr, clause string) error {
+	var bad *plan.ColRef
+	var visit func(x plan.Expr) bool
+	visit = func(x plan.Expr) bool {
+		if bad != nil {
+			return false
+		}
+		for _, k := range keys {
+			if sameExpr(x, k) {
+				return false
+			}
+		}
+		switch v := x.(type) {
+		case *plan.Agg, *plan.Subquery, *plan.Exists, *plan.InSubquery:
+			return false
+		case *plan.Window:
+			for _, p := range v.PartitionBy {
+				plan.Walk(p, visit)
+			}
+			for _, o := range v.OrderBy {
+				plan.Walk(o.Expr, visit)
+			}
+			return false
+		case *plan.ColRef:
+			bad = v
+			return false
+		}
+		return true
+	}
+	plan.Walk(e, visit)
+	if bad != nil {
+		return b.errf(bad.Name, CodeType, "%s in %s is neither in GROUP BY nor inside an aggregate; group by it, or aggregate it (COUNT, MIN, MAX, ...)", bad.Name, clause)
+	}
+	return nil
 }
 
 // bindAliasOrExpr binds a GROUP BY or HAVING expression, where MySQL also
@@ -382,6 +434,15 @@ func (b *binder) bindOrderLimit(q *plan.Query, ob sqlparser.OrderBy, lim *sqlpar
 	}
 	if sel, ok := q.Body.(*plan.Select); ok && sc.sawAgg {
 		sel.Aggregated = true
+	}
+	if sel, ok := q.Body.(*plan.Select); ok && sel.Aggregated {
+		for _, o := range q.OrderBy {
+			if _, isRef := o.Expr.(*plan.OutputRef); !isRef {
+				if err := b.checkGrouped(o.Expr, sel.GroupBy, "ORDER BY"); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	if lim != nil {
 		var err error
