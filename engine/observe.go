@@ -132,6 +132,12 @@ func errorCode(err error) string {
 		return "LT-TIMEOUT"
 	case errors.Is(err, ErrAudit):
 		return "LT-AUDIT"
+	case errors.Is(err, connectors.ErrSourceTimeout):
+		return "LT-SOURCE-TIMEOUT"
+	case errors.Is(err, connectors.ErrSourceBusy):
+		return "LT-SOURCE-BUSY"
+	case errors.Is(err, connectors.ErrSourceUnavailable):
+		return string(planner.CodeUnavailable)
 	}
 	return "LT-SOURCE"
 }

@@ -111,7 +111,7 @@ func cmdCatalog(ctx context.Context, args []string) error {
 		return err
 	}
 	defer eng.Close()
-	printCatalog(os.Stdout, eng.Catalog(), "")
+	printCatalog(os.Stdout, eng.WaitCatalog(ctx), "")
 	return nil
 }
 
@@ -268,8 +268,10 @@ func (l localBackend) Refresh(ctx context.Context) (int64, error) {
 	return l.eng.Catalog().Version, nil
 }
 
-func (l localBackend) Catalog(context.Context) (*catalog.Snapshot, error) {
-	return l.eng.Catalog(), nil
+func (l localBackend) Catalog(ctx context.Context) (*catalog.Snapshot, error) {
+	// Listing waits for sources still connecting (each at most its
+	// connect_timeout); queries never do for sources they do not name.
+	return l.eng.WaitCatalog(ctx), nil
 }
 
 func (s *session) run(ctx context.Context, text string) error {
