@@ -65,8 +65,19 @@ type Config struct {
 	// Policy is the access policy file (docs/security.md). Without one the
 	// node trusts its local user: every table is readable.
 	Policy string `toml:"policy"`
+	// Limits bound the size of statements the planner accepts.
+	Limits Limits `toml:"limits"`
 	// Path of the file the config came from (not read from TOML).
 	Path string `toml:"-"`
+}
+
+// Limits is the [limits] table; zero fields take the planner's defaults
+// (docs/configuration.md).
+type Limits struct {
+	MaxExpressionDepth int `toml:"max_expression_depth"`
+	MaxInList          int `toml:"max_in_list"`
+	MaxExpressions     int `toml:"max_expressions"`
+	MaxTables          int `toml:"max_tables"`
 }
 
 // Duration is a TOML string such as "5s".
@@ -134,6 +145,14 @@ func Parse(path string, data []byte) (*Config, error) {
 		return nil, &Error{File: path, Line: keyLine(data, key.String()), Msg: fmt.Sprintf("unknown setting %q; see docs/configuration.md", key.String())}
 	}
 	c.Path = path
+	for _, l := range []struct {
+		name string
+		v    int
+	}{{"max_expression_depth", c.Limits.MaxExpressionDepth}, {"max_in_list", c.Limits.MaxInList}, {"max_expressions", c.Limits.MaxExpressions}, {"max_tables", c.Limits.MaxTables}} {
+		if l.v < 0 {
+			return nil, &Error{File: path, Line: keyLine(data, l.name), Msg: fmt.Sprintf("limits.%s must be positive", l.name)}
+		}
+	}
 	if c.TimeZone == "" {
 		c.TimeZone = "UTC"
 	}

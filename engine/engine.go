@@ -201,7 +201,9 @@ func (e *Engine) pseudonymKey(purpose string) ([]byte, bool) {
 func (e *Engine) Plan(sqlText string, opt QueryOptions) (*plan.Plan, *catalog.Snapshot, error) {
 	e.awaitSources(sqlText)
 	snap := e.Catalog()
-	popt := planner.Options{Now: time.Now().In(e.loc), NoPushdown: opt.NoPushdown}
+	l := e.cfg.Limits
+	popt := planner.Options{Now: time.Now().In(e.loc), NoPushdown: opt.NoPushdown,
+		Limits: planner.Limits{MaxExpressionDepth: l.MaxExpressionDepth, MaxInList: l.MaxInList, MaxExpressions: l.MaxExpressions, MaxTables: l.MaxTables}}
 	if pol := e.policy.Load(); pol != nil {
 		s := opt.Session
 		access, err := pol.Resolve(s.Principal, s.Purpose, s.CaseID)

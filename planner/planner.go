@@ -28,6 +28,8 @@ type Options struct {
 	// Access is the access policy's view for this session; nil when no
 	// policy is in force (a trusted local user).
 	Access *policy.Access
+	// Limits bound the statement's size (zero fields: defaults).
+	Limits Limits
 }
 
 var parser = func() *sqlparser.Parser {
@@ -78,7 +80,11 @@ func Plan(cat *catalog.Snapshot, sql string, opt Options) (*plan.Plan, error) {
 	if opt.Now.IsZero() {
 		opt.Now = time.Now().UTC()
 	}
-	b := &binder{cat: cat, sql: sql, now: opt.Now, aliases: map[string]int{}, access: opt.Access}
+	limits := opt.Limits.WithDefaults()
+	if err := checkLimits(stmt, limits); err != nil {
+		return nil, err
+	}
+	b := &binder{cat: cat, sql: sql, now: opt.Now, aliases: map[string]int{}, access: opt.Access, limits: limits}
 	q, names, err := b.bindStatement(stmt)
 	if err != nil {
 		return nil, err
