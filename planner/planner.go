@@ -42,6 +42,9 @@ var parser = func() *sqlparser.Parser {
 
 // Parse parses one statement, returning a positioned error on bad syntax.
 func Parse(sql string) (sqlparser.Statement, error) {
+	if err := checkUTF8(sql); err != nil {
+		return nil, err
+	}
 	text, edits := rewriteFullJoins(sql)
 	stmt, err := parser.Parse(text)
 	if err != nil {
