@@ -249,8 +249,17 @@ breaker_cooldown = "1500ms"`)
 			if states[0].Breaker != engine.BreakerOpen || states[1].Breaker != engine.BreakerClosed {
 				t.Errorf("states: %+v", states)
 			}
-			// The source answers again: recovered after the cool-down.
+			// The source answers again: recovered after the cool-down (a
+			// query probes), or at once when a health probe succeeds.
 			p.hole.Store(false)
+			if kind == "mysql" {
+				if _, err := e.Ping(context.Background(), "slow"); err != nil {
+					t.Fatalf("ping after the black hole: %v", err)
+				}
+				if s := e.SourceStates()[0]; s.Breaker != engine.BreakerClosed {
+					t.Fatalf("a successful probe left the breaker %s", s.Breaker)
+				}
+			}
 			deadline := time.Now().Add(10 * time.Second)
 			for {
 				_, err := timedRows(t, e, "SELECT n FROM slow.t WHERE n = 1")
