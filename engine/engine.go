@@ -88,8 +88,9 @@ func New(ctx context.Context, cfg *config.Config) (*Engine, error) {
 func (e *Engine) Catalog() *catalog.Snapshot { return e.snap.Load() }
 
 // Refresh re-reads every source's tables into a new snapshot (REFRESH
-// CATALOG), connecting those without a connection, all at once. Queries
-// already planned keep the snapshot they bound against.
+// CATALOG), connecting those without a connection, all at once; a source
+// whose breaker is open is listed as down without another attempt.
+// Queries already planned keep the snapshot they bound against.
 func (e *Engine) Refresh(ctx context.Context) error {
 	results := make([]*catalog.Source, len(e.order))
 	var wg sync.WaitGroup
@@ -97,6 +98,11 @@ func (e *Engine) Refresh(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if _, err := s.admit(); err != nil {
+				// Known down: listed so, without waiting for it again.
+				results[i] = &catalog.Source{Name: s.cfg.Name, Kind: s.cfg.Kind, Unavailable: reason(err)}
+				return
+			}
 			results[i] = e.introspect(ctx, s)
 		}()
 	}

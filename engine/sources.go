@@ -100,6 +100,8 @@ func sourceFault(err error) bool {
 func (s *srcState) report(probe bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Whatever ends while half-open decides, so the state cannot stick.
+	probe = probe || s.state == BreakerHalfOpen
 	switch {
 	case err == nil || !sourceFault(err) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded):
 		s.failures, s.state = 0, BreakerClosed
@@ -306,9 +308,7 @@ func (e *Engine) introspect(ctx context.Context, s *srcState) *catalog.Source {
 		c, err := openSource(cctx, sc)
 		cancel()
 		if err != nil {
-			if ctx.Err() == nil {
-				s.report(false, err)
-			}
+			s.report(false, orCtxErr(ctx, err))
 			src.Unavailable = reason(err)
 			return src
 		}
@@ -324,9 +324,7 @@ func (e *Engine) introspect(ctx context.Context, s *srcState) *catalog.Source {
 	cctx, cancel := context.WithTimeout(ctx, sc.ConnectTimeout.Duration+30*time.Second)
 	tables, err := conn.Tables(cctx)
 	cancel()
-	if ctx.Err() == nil {
-		s.report(false, err)
-	}
+	s.report(false, orCtxErr(ctx, err))
 	if err != nil {
 		src.Unavailable = reason(err)
 	}
@@ -337,6 +335,15 @@ func (e *Engine) introspect(ctx context.Context, s *srcState) *catalog.Source {
 	}
 	sort.Slice(src.Tables, func(a, b int) bool { return src.Tables[a].Name < src.Tables[b].Name })
 	return src
+}
+
+// orCtxErr is ctx's error when ctx ended (the failure then says nothing
+// about the source), else err.
+func orCtxErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
 }
 
 // publish stores a new snapshot with src replacing its namesake.
@@ -375,14 +382,9 @@ func (e *Engine) awaitSources(sqlText string) {
 			if err != nil {
 				continue // open: the planner reports the source down
 			}
-			if probe {
-				// The reconnect below is the probe; its outcome closes
-				// or reopens the breaker.
-				s.mu.Lock()
-				s.state = BreakerClosed
-				s.failures = max(s.failures, s.cfg.BreakerFailures-1)
-				s.mu.Unlock()
-			}
+			// When probe is set (half-open), the reconnect below is the
+			// probe: report treats its outcome so.
+			_ = probe
 			ch = e.startConnect(s)
 		}
 		waits = append(waits, ch)
