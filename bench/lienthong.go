@@ -44,7 +44,7 @@ func OpenLienthong(ctx context.Context, cfgPath, bin string) (*Lienthong, error)
 	if err != nil {
 		return nil, err
 	}
-	for _, s := range e.Catalog().Sources {
+	for _, s := range e.WaitCatalog(ctx).Sources {
 		if s.Unavailable != "" {
 			e.Close()
 			return nil, fmt.Errorf("lienthong: source %s unavailable: %s", s.Name, s.Unavailable)

@@ -32,6 +32,22 @@ type Source struct {
 	Tables    map[string]TableConfig `toml:"tables"`
 	// ConnectTimeout bounds connecting and logging in; default 5s.
 	ConnectTimeout Duration `toml:"connect_timeout"`
+	// ReadTimeout bounds each wait for the source's next bytes on a network
+	// source (postgres, mysql): a server that accepts and then goes silent
+	// fails within it; default 60s.
+	ReadTimeout Duration `toml:"read_timeout"`
+	// StatementTimeout bounds one source statement from start to last row,
+	// on every kind (the engine cancels it); default 5m.
+	StatementTimeout Duration `toml:"statement_timeout"`
+	// MaxConcurrent statements may run on the source at once; others wait
+	// up to QueueTimeout, then fail naming the source. Default 4 and 2s.
+	MaxConcurrent int      `toml:"max_concurrent"`
+	QueueTimeout  Duration `toml:"queue_timeout"`
+	// After BreakerFailures consecutive failures to connect or answer in
+	// time, queries fail at once for BreakerCooldown, then one probe is let
+	// through. Default 3 and 30s.
+	BreakerFailures int      `toml:"breaker_failures"`
+	BreakerCooldown Duration `toml:"breaker_cooldown"`
 }
 
 // TableConfig overrides per-table settings.
@@ -53,8 +69,19 @@ type Config struct {
 	// budget (aggregate-only tables); default privacy-ledger.json beside
 	// the policy file.
 	PrivacyLedger string `toml:"privacy_ledger"`
+	// Limits bound the size of statements the planner accepts.
+	Limits Limits `toml:"limits"`
 	// Path of the file the config came from (not read from TOML).
 	Path string `toml:"-"`
+}
+
+// Limits is the [limits] table; zero fields take the planner's defaults
+// (docs/configuration.md).
+type Limits struct {
+	MaxExpressionDepth int `toml:"max_expression_depth"`
+	MaxInList          int `toml:"max_in_list"`
+	MaxExpressions     int `toml:"max_expressions"`
+	MaxTables          int `toml:"max_tables"`
 }
 
 // Duration is a TOML string such as "5s".
@@ -69,8 +96,16 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// DefaultConnectTimeout applies when a source sets none.
-const DefaultConnectTimeout = 5 * time.Second
+// Defaults of a source's resource settings.
+const (
+	DefaultConnectTimeout   = 5 * time.Second
+	DefaultReadTimeout      = 60 * time.Second
+	DefaultStatementTimeout = 5 * time.Minute
+	DefaultSourceConcurrent = 4
+	DefaultSourceQueue      = 2 * time.Second
+	DefaultBreakerFailures  = 3
+	DefaultBreakerCooldown  = 30 * time.Second
+)
 
 // Error is a problem with the config file, with its position when known.
 type Error struct {
@@ -114,6 +149,14 @@ func Parse(path string, data []byte) (*Config, error) {
 		return nil, &Error{File: path, Line: keyLine(data, key.String()), Msg: fmt.Sprintf("unknown setting %q; see docs/configuration.md", key.String())}
 	}
 	c.Path = path
+	for _, l := range []struct {
+		name string
+		v    int
+	}{{"max_expression_depth", c.Limits.MaxExpressionDepth}, {"max_in_list", c.Limits.MaxInList}, {"max_expressions", c.Limits.MaxExpressions}, {"max_tables", c.Limits.MaxTables}} {
+		if l.v < 0 {
+			return nil, &Error{File: path, Line: keyLine(data, l.name), Msg: fmt.Sprintf("limits.%s must be positive", l.name)}
+		}
+	}
 	if c.TimeZone == "" {
 		c.TimeZone = "UTC"
 	}
@@ -188,11 +231,46 @@ func Parse(path string, data []byte) (*Config, error) {
 		if s.PINColumn == "" {
 			s.PINColumn = "pin"
 		}
-		if s.ConnectTimeout.Duration == 0 {
-			s.ConnectTimeout.Duration = DefaultConnectTimeout
+		if err := s.applyDefaults(); err != nil {
+			return nil, &Error{File: path, Line: line, Msg: fmt.Sprintf("source %d (%q): ", i+1, s.Name) + err.Error()}
 		}
 	}
 	return &c, nil
+}
+
+// applyDefaults fills unset resource settings and refuses negative ones.
+func (s *Source) applyDefaults() error {
+	for _, d := range []struct {
+		name string
+		v    *Duration
+		def  time.Duration
+	}{{"connect_timeout", &s.ConnectTimeout, DefaultConnectTimeout}, {"read_timeout", &s.ReadTimeout, DefaultReadTimeout},
+		{"statement_timeout", &s.StatementTimeout, DefaultStatementTimeout}, {"queue_timeout", &s.QueueTimeout, DefaultSourceQueue},
+		{"breaker_cooldown", &s.BreakerCooldown, DefaultBreakerCooldown}} {
+		if d.v.Duration < 0 {
+			return fmt.Errorf("%s must not be negative", d.name)
+		}
+		if d.v.Duration == 0 {
+			d.v.Duration = d.def
+		}
+	}
+	if s.MaxConcurrent < 0 || s.BreakerFailures < 0 {
+		return errors.New("max_concurrent and breaker_failures must not be negative")
+	}
+	if s.MaxConcurrent == 0 {
+		s.MaxConcurrent = DefaultSourceConcurrent
+	}
+	if s.BreakerFailures == 0 {
+		s.BreakerFailures = DefaultBreakerFailures
+	}
+	return nil
+}
+
+// WithDefaults returns s with unset resource settings filled (for sources
+// built in code rather than read from a file).
+func (s Source) WithDefaults() Source {
+	_ = s.applyDefaults()
+	return s
 }
 
 func validName(s string) bool {

@@ -50,7 +50,16 @@ type SourceError struct {
 	Source string
 	Op     string // "connect", "introspect", "query", "convert"
 	Err    error
+	// Data: the source refused a value of the data (SQLSTATE class 22: a
+	// conversion, a range, a division): the query asked of some row's
+	// value what it cannot give. A user's error, not the source's.
+	Data bool
 }
+
+// ErrSourceData matches (errors.Is) a SourceError with Data set.
+var ErrSourceData = errors.New("a value in the source's data does not fit the query")
+
+func (e *SourceError) Is(target error) bool { return e.Data && target == ErrSourceData }
 
 func (e *SourceError) Error() string {
 	return fmt.Sprintf("source %s: %s: %v", e.Source, e.Op, e.Err)

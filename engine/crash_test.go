@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"strings"
 	"testing"
 
 	"lienthong/engine"
@@ -24,6 +25,42 @@ func TestResidualFilterOnUnprojectedColumn(t *testing.T) {
 		got, err := rows(t, c.e, c.sql, c.opt)
 		if err != nil || len(got) != 1 || got[0] != "0" {
 			t.Errorf("%s: got %v %v, want one row 0", c.sql, got, err)
+		}
+	}
+}
+
+// No error a client sees carries data, whatever the source or DuckDB said:
+// a value that fails a cast is a PIN or a name here.
+func TestErrorsCarryNoData(t *testing.T) {
+	f := newPolicyFixture(t)
+	name := f.citizen[1]
+	for _, c := range []struct {
+		sql string
+		opt engine.QueryOptions
+	}{
+		{"SELECT COUNT(*) FROM dancu.citizens WHERE CAST(pin AS DATE) = DATE '2020-01-01'", engine.QueryOptions{}},
+		{"SELECT COUNT(*) FROM dancu.citizens WHERE CAST(pin AS DATE) = DATE '2020-01-01'", engine.QueryOptions{NoPushdown: true}},
+		{"SELECT CAST(full_name AS SIGNED) FROM dancu.citizens", engine.QueryOptions{}},
+		{"SELECT CAST(CASE WHEN pin = '" + f.citizen[0] + "' THEN full_name ELSE '1' END AS SIGNED) FROM dancu.citizens", engine.QueryOptions{NoPushdown: true}},
+		{"SELECT CAST(d.pin AS DATE) FROM hotich.deaths d JOIN dancu.citizens c ON c.pin = d.pin", engine.QueryOptions{}},
+		{"SELECT COUNT(*) FROM dancu.citizens WHERE CAST(full_name AS DECIMAL(5,2)) > 1", engine.QueryOptions{}},
+	} {
+		_, err := rows(t, f.open, c.sql, c.opt)
+		if err == nil {
+			t.Errorf("%s: want a cast error", c.sql)
+			continue
+		}
+		msg := err.Error()
+		if engine.ErrorCode(err) != "LT-TYPE" {
+			t.Errorf("%s: a bad value is the user's error (LT-TYPE), got %s", c.sql, msg)
+		}
+		for _, v := range append([]string{name}, f.pins...) {
+			if strings.Contains(msg, v) {
+				t.Fatalf("%s: the error carries %q: %s", c.sql, v, msg)
+			}
+		}
+		if strings.Contains(msg, "Nguyễn") || strings.Contains(msg, "Trần") || strings.Contains(msg, "Conversion Error") {
+			t.Errorf("%s: the error carries the source's words: %s", c.sql, msg)
 		}
 	}
 }

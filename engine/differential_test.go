@@ -97,7 +97,7 @@ func build(pgDSN, myDSN string) (*fixture, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, s := range e.Catalog().Sources {
+		for _, s := range e.WaitCatalog(ctx).Sources {
 			if s.Unavailable != "" {
 				return nil, fmt.Errorf("%s: source %s unavailable: %s", x.path, s.Name, s.Unavailable)
 			}
@@ -375,7 +375,7 @@ type queryGen struct {
 
 func newQueryGen(t *testing.T, oracle *engine.Engine, seed uint64) *queryGen {
 	g := &queryGen{r: rand.New(rand.NewPCG(seed, seed)), values: map[string][]string{}}
-	for _, s := range oracle.Catalog().Sources {
+	for _, s := range oracle.WaitCatalog(context.Background()).Sources {
 		for _, tb := range s.Tables {
 			if tb.PINColumn == "" {
 				continue

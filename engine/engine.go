@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,20 +32,25 @@ type Engine struct {
 	loc  *time.Location
 	snap atomic.Pointer[catalog.Snapshot]
 
-	mu    sync.Mutex // guards conns during refresh
-	conns map[string]connectors.Connector
+	snapMu  sync.Mutex // serialises publishing snapshots
+	version int64
+	srcs    map[string]*srcState // by lower-case name
+	order   []*srcState          // config order
 
-	residual *sql.DB // in-memory DuckDB that runs residual fragments
-	version  int64
+	residual *sql.DB  // in-memory DuckDB that runs residual fragments
 	observer Observer // the audit log; nil: none
 	policy   atomic.Pointer[policy.Policy]
 	verifies verifyLimiter
 	ledgerState
 }
 
-// New connects every source and builds the first catalog snapshot. A source
-// that cannot be reached does not stop the engine: it is listed as
-// unavailable and queries that touch it fail naming it.
+// New starts connecting every source in the background and returns at
+// once: no source, however slow, delays the engine or queries on other
+// sources. Until its connection completes a source is listed as
+// unavailable ("connecting"); a query that names it waits for that
+// connection (at most its connect_timeout plus introspection). A source
+// that cannot be reached is listed as unavailable and queries that touch
+// it fail naming it.
 func New(ctx context.Context, cfg *config.Config) (*Engine, error) {
 	loc, err := time.LoadLocation(cfg.TimeZone)
 	if err != nil {
@@ -56,7 +60,7 @@ func New(ctx context.Context, cfg *config.Config) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine: starting DuckDB: %w", err)
 	}
-	e := &Engine{cfg: cfg, loc: loc, conns: map[string]connectors.Connector{}, residual: db}
+	e := &Engine{cfg: cfg, loc: loc, srcs: map[string]*srcState{}, residual: db}
 	if cfg.Policy != "" {
 		if err := e.ReloadPolicy(); err != nil {
 			db.Close()
@@ -67,9 +71,17 @@ func New(ctx context.Context, cfg *config.Config) (*Engine, error) {
 		db.Close()
 		return nil, fmt.Errorf("engine: %w", err)
 	}
-	if err := e.Refresh(ctx); err != nil {
-		e.Close()
-		return nil, err
+	e.version = 1
+	snap := &catalog.Snapshot{Version: e.version}
+	for _, sc := range cfg.Sources {
+		s := newSrcState(sc)
+		e.srcs[strings.ToLower(sc.Name)] = s
+		e.order = append(e.order, s)
+		snap.Sources = append(snap.Sources, &catalog.Source{Name: sc.Name, Kind: sc.Kind, Unavailable: connectingReason})
+	}
+	e.snap.Store(snap)
+	for _, s := range e.order {
+		e.startConnect(s)
 	}
 	return e, nil
 }
@@ -78,58 +90,29 @@ func New(ctx context.Context, cfg *config.Config) (*Engine, error) {
 func (e *Engine) Catalog() *catalog.Snapshot { return e.snap.Load() }
 
 // Refresh re-reads every source's tables into a new snapshot (REFRESH
-// CATALOG). Queries already planned keep the snapshot they bound against.
+// CATALOG), connecting those without a connection, all at once; a source
+// whose breaker is open is listed as down without another attempt.
+// Queries already planned keep the snapshot they bound against.
 func (e *Engine) Refresh(ctx context.Context) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	type result struct {
-		src  *catalog.Source
-		conn connectors.Connector
-	}
-	results := make([]result, len(e.cfg.Sources))
+	results := make([]*catalog.Source, len(e.order))
 	var wg sync.WaitGroup
-	for i, sc := range e.cfg.Sources {
+	for i, s := range e.order {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			src := &catalog.Source{Name: sc.Name, Kind: sc.Kind}
-			conn := e.conns[sc.Name]
-			if conn == nil {
-				cctx, cancel := context.WithTimeout(ctx, sc.ConnectTimeout.Duration)
-				c, err := openSource(cctx, sc)
-				cancel()
-				if err != nil {
-					src.Unavailable = reason(err)
-					results[i] = result{src: src}
-					return
-				}
-				conn = c
+			if _, err := s.admit(); err != nil {
+				// Known down: listed so, without waiting for it again.
+				results[i] = &catalog.Source{Name: s.cfg.Name, Kind: s.cfg.Kind, Unavailable: reason(err)}
+				return
 			}
-			cctx, cancel := context.WithTimeout(ctx, sc.ConnectTimeout.Duration+30*time.Second)
-			tables, err := conn.Tables(cctx)
-			cancel()
-			if err != nil {
-				src.Unavailable = reason(err)
-			}
-			for _, t := range tables {
-				t.Source = sc.Name
-				applyTableConfig(t, sc)
-				src.Tables = append(src.Tables, t)
-			}
-			sort.Slice(src.Tables, func(a, b int) bool { return src.Tables[a].Name < src.Tables[b].Name })
-			results[i] = result{src: src, conn: conn}
+			results[i] = e.introspect(ctx, s)
 		}()
 	}
 	wg.Wait()
+	e.snapMu.Lock()
+	defer e.snapMu.Unlock()
 	e.version++
-	snap := &catalog.Snapshot{Version: e.version}
-	for _, r := range results {
-		snap.Sources = append(snap.Sources, r.src)
-		if r.conn != nil {
-			e.conns[r.src.Name] = r.conn
-		}
-	}
-	e.snap.Store(snap)
+	e.snap.Store(&catalog.Snapshot{Version: e.version, Sources: results})
 	return nil
 }
 
@@ -169,13 +152,15 @@ func applyTableConfig(t *catalog.Table, sc config.Source) {
 
 // Close releases every connection.
 func (e *Engine) Close() error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	var errs []error
-	for _, c := range e.conns {
-		errs = append(errs, c.Close())
+	for _, s := range e.order {
+		s.mu.Lock()
+		if s.conn != nil {
+			errs = append(errs, s.conn.Close())
+			s.conn = nil
+		}
+		s.mu.Unlock()
 	}
-	e.conns = map[string]connectors.Connector{}
 	if e.residual != nil {
 		errs = append(errs, e.residual.Close())
 	}
@@ -230,8 +215,11 @@ func (e *Engine) pseudonymKey(purpose string) ([]byte, bool) {
 // Plan plans sql against the current snapshot, under the access policy
 // when one is in force.
 func (e *Engine) Plan(sqlText string, opt QueryOptions) (*plan.Plan, *catalog.Snapshot, error) {
+	e.awaitSources(sqlText)
 	snap := e.Catalog()
-	popt := planner.Options{Now: time.Now().In(e.loc), NoPushdown: opt.NoPushdown, MinReduceProbe: opt.MinReduceProbe, Disable: opt.DisableRules}
+	l := e.cfg.Limits
+	popt := planner.Options{Now: time.Now().In(e.loc), NoPushdown: opt.NoPushdown, MinReduceProbe: opt.MinReduceProbe, Disable: opt.DisableRules,
+		Limits: planner.Limits{MaxExpressionDepth: l.MaxExpressionDepth, MaxInList: l.MaxInList, MaxExpressions: l.MaxExpressions, MaxTables: l.MaxTables}}
 	if pol := e.policy.Load(); pol != nil {
 		s := opt.Session
 		access, err := pol.Resolve(s.Principal, s.Purpose, s.CaseID)
@@ -248,49 +236,59 @@ func (e *Engine) Plan(sqlText string, opt QueryOptions) (*plan.Plan, *catalog.Sn
 }
 
 func (e *Engine) conn(name string) (connectors.Connector, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	c := e.conns[name]
-	if c == nil {
+	s := e.source(name)
+	if s == nil {
+		return nil, &catalog.UnavailableError{Source: name, Reason: "not in the config"}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn == nil {
 		return nil, &catalog.UnavailableError{Source: name, Reason: "not connected"}
 	}
-	return c, nil
+	return &guarded{Connector: s.conn, s: s}, nil
 }
 
 // Ping checks that source answers, through the engine's own connection
 // (connecting first when the source has none, e.g. it was down at
-// start-up; the connection is kept, and REFRESH CATALOG then lists its
-// tables). It returns how long the check took. The health monitor calls it.
+// start-up; the catalog then lists its tables). It returns how long the
+// check took. The health monitor calls it; a ping is a probe of the
+// source's breaker: its outcome closes or opens it.
 func (e *Engine) Ping(ctx context.Context, source string) (time.Duration, error) {
-	var sc *config.Source
-	for i := range e.cfg.Sources {
-		if e.cfg.Sources[i].Name == source {
-			sc = &e.cfg.Sources[i]
-		}
-	}
-	if sc == nil {
+	s := e.source(source)
+	if s == nil {
 		return 0, &catalog.UnavailableError{Source: source, Reason: "not in the config"}
 	}
+	sc := s.cfg
 	ctx, cancel := context.WithTimeout(ctx, sc.ConnectTimeout.Duration)
 	defer cancel()
 	start := time.Now()
-	e.mu.Lock()
-	c := e.conns[source]
-	e.mu.Unlock()
+	s.mu.Lock()
+	c := s.conn
+	s.mu.Unlock()
 	if c == nil {
-		nc, err := openSource(ctx, *sc)
+		nc, err := openSource(ctx, sc)
 		if err != nil {
+			s.probed(err)
 			return time.Since(start), err
 		}
-		e.mu.Lock()
-		if c = e.conns[source]; c == nil {
-			e.conns[source], c = nc, nc
+		s.mu.Lock()
+		if c = s.conn; c == nil {
+			s.conn, c = nc, nc
 		} else {
 			nc.Close()
 		}
-		e.mu.Unlock()
+		s.mu.Unlock()
 	}
 	err := c.Ping(ctx)
+	if err != nil && ctx.Err() != nil && !sourceFault(err) {
+		err = &connectors.SourceError{Source: source, Op: "connect", Err: &connectors.TimeoutError{Setting: "connect_timeout", After: sc.ConnectTimeout.Duration}}
+	}
+	s.probed(err)
+	if err == nil {
+		if src := e.Catalog().Source(source); src != nil && src.Unavailable != "" {
+			e.startConnect(s) // back: list its tables
+		}
+	}
 	return time.Since(start), err
 }
 
@@ -308,6 +306,11 @@ func (e *Engine) SourceNames() []string {
 // EXPLAIN ANALYZE reads sources, so it is audited like a query (its
 // result is the profile, so it has no result hash).
 func (e *Engine) Explain(ctx context.Context, sqlText string, analyze bool, opt QueryOptions) (string, error) {
+	out, err := e.explain(ctx, sqlText, analyze, opt)
+	return out, clientError(err)
+}
+
+func (e *Engine) explain(ctx context.Context, sqlText string, analyze bool, opt QueryOptions) (string, error) {
 	if !analyze {
 		p, snap, err := e.Plan(sqlText, opt)
 		if err != nil {
@@ -466,8 +469,8 @@ func (e *Engine) ConfigureResidual(memoryLimit, tempDirectory string) error {
 // purposes when none is declared), and of those only the granted columns.
 // Without a policy it is the whole catalog. Every front-end's listing
 // (HTTP, Flight SQL, the shell) goes through here.
-func (e *Engine) CatalogFor(s Session) (*catalog.Snapshot, error) {
-	snap := e.Catalog()
+func (e *Engine) CatalogFor(ctx context.Context, s Session) (*catalog.Snapshot, error) {
+	snap := e.WaitCatalog(ctx)
 	pol := e.policy.Load()
 	if pol == nil {
 		return snap, nil

@@ -74,7 +74,7 @@ connect_timeout = "1s"
 func TestSourceDownAffectsOnlyItsQueries(t *testing.T) {
 	e, _ := pgEngine(t)
 	var off bool
-	for _, s := range e.Catalog().Sources {
+	for _, s := range e.WaitCatalog(context.Background()).Sources {
 		if s.Name == "offline" {
 			off = s.Unavailable != ""
 		}

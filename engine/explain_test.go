@@ -52,7 +52,7 @@ func TestExplainAnalyzeHidesCounts(t *testing.T) {
 func TestCatalogForPrincipal(t *testing.T) {
 	f := newPolicyFixture(t)
 	list := func(s engine.Session) map[string]bool {
-		snap, err := f.secured.CatalogFor(s)
+		snap, err := f.secured.CatalogFor(context.Background(), s)
 		if err != nil {
 			t.Fatalf("%s: %v", s.Principal, err)
 		}
@@ -84,10 +84,10 @@ func TestCatalogForPrincipal(t *testing.T) {
 	if b := list(engine.Session{Principal: "binh"}); !b["yte.visits"] || b["dancu.citizens.full_name"] || !b["dancu.citizens.sex"] {
 		t.Errorf("binh, any purpose: %v", b)
 	}
-	if _, err := f.secured.CatalogFor(engine.Session{Principal: "mallory"}); err == nil {
+	if _, err := f.secured.CatalogFor(context.Background(), engine.Session{Principal: "mallory"}); err == nil {
 		t.Error("an unknown principal sees nothing")
 	}
-	if all, _ := f.open.CatalogFor(engine.Session{}); len(all.Sources) < 4 {
+	if all, _ := f.open.CatalogFor(context.Background(), engine.Session{}); len(all.Sources) < 4 {
 		t.Errorf("without a policy the whole catalog: %d sources", len(all.Sources))
 	}
 }

@@ -155,7 +155,7 @@ path = %q
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Close() })
-	for _, s := range e.Catalog().Sources {
+	for _, s := range e.WaitCatalog(ctx).Sources {
 		if s.Unavailable != "" {
 			t.Fatalf("%s: %s", s.Name, s.Unavailable)
 		}

@@ -44,7 +44,7 @@ func TestPolicyFuzz(t *testing.T) {
 		"cost":       {"ROUND(cost, -3)", "NULL"},
 	}
 	filters := []string{"", "hometown_province = ${user.province}", "sex = 'F'", "death_date IS NULL", "pin LIKE '0%'"}
-	deadline := time.Now().Add(12 * time.Second)
+	deadline := time.Now().Add(8 * time.Second)
 	policies, queries := 0, 0
 	for time.Now().Before(deadline) {
 		var g strings.Builder

@@ -18,6 +18,7 @@ import (
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"lienthong/catalog"
+	lduckdb "lienthong/connectors/duckdb"
 	"lienthong/planner"
 	"lienthong/planner/plan"
 	"lienthong/planner/sqlgen"
@@ -411,9 +412,9 @@ func (r *Result) Err() error {
 	if r.endErr != nil || r.finished {
 		// Once the stream has ended its outcome is fixed: a context
 		// cancelled after a complete result does not unmake it.
-		return r.endErr
+		return clientError(r.endErr)
 	}
-	return r.streamErr()
+	return clientError(r.streamErr())
 }
 
 func (r *Result) streamErr() error {
@@ -480,6 +481,11 @@ func schemaOf(cols []plan.Column) *arrow.Schema {
 // Query plans and starts sql. The caller reads the result and must Release
 // it; cancelling ctx stops every source query.
 func (e *Engine) Query(ctx context.Context, sqlText string, opt QueryOptions) (*Result, error) {
+	res, err := e.query(ctx, sqlText, opt)
+	return res, clientError(err)
+}
+
+func (e *Engine) query(ctx context.Context, sqlText string, opt QueryOptions) (*Result, error) {
 	a := &Attempt{ID: newAttemptID(), Start: time.Now(), Session: opt.Session, SQL: sqlText}
 	obs := e.observer
 	fail := func(err error) (*Result, error) {
@@ -686,16 +692,12 @@ func residualError(err error) error {
 		msg = msg[:i] // the rest is DuckDB's echo of the SQL and a caret
 	}
 	msg = quoted.ReplaceAllString(msg, "'…'")
-	var de *duckdb.Error
-	if errors.As(err, &de) {
-		switch de.Type {
-		case duckdb.ErrorTypeConversion, duckdb.ErrorTypeOutOfRange, duckdb.ErrorTypeInvalidInput,
-			duckdb.ErrorTypeDivideByZero, duckdb.ErrorTypeDecimal, duckdb.ErrorTypeMismatchType:
-			// A value in the data did not fit what the query asked of it
-			// (a CAST, a function's argument): the user's to fix, not a bug.
-			pe := &planner.Error{Code: planner.CodeType, Msg: msg + "; a value in the data does not fit the query's CAST or function"}
-			return fmt.Errorf("%w: %w", ErrResidual, pe)
-		}
+	if lduckdb.IsDataError(err) {
+		// A value in the data did not fit what the query asked of it (a
+		// CAST, a function's argument): the user's to fix, not a bug. The
+		// message is fixed: DuckDB's names the value.
+		pe := &planner.Error{Code: planner.CodeType, Msg: "a value in the data does not fit the query's CAST, function or arithmetic; the value is not shown"}
+		return fmt.Errorf("%w: %w", ErrResidual, pe)
 	}
 	return fmt.Errorf("%w: %s", ErrResidual, msg)
 }

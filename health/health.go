@@ -242,7 +242,7 @@ func cleanError(err error) string {
 // checkCodes may or may not (a timeout: a slow source, or a heavy query),
 // so they only prompt a probe.
 var (
-	sourceCodes = map[string]bool{"LT-SOURCE": true, "LT-SOURCE-DOWN": true, "LT-SOURCE-ERROR": true}
+	sourceCodes = map[string]bool{"LT-SOURCE": true, "LT-SOURCE-DOWN": true, "LT-SOURCE-ERROR": true, "LT-SOURCE-TIMEOUT": true}
 	checkCodes  = map[string]bool{"LT-TIMEOUT": true}
 )
 

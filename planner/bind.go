@@ -31,6 +31,8 @@ type binder struct {
 	aliases   map[string]int
 	ctes      []map[string]*cteDef
 	scans     []*plan.Scan
+	limits    Limits
+	tables    int // table references bound so far (countTable)
 }
 
 type cteDef struct {
@@ -668,6 +670,9 @@ func (b *binder) bindAliased(t *sqlparser.AliasedTableExpr, sc *scope) (plan.Rel
 	}
 	switch x := t.Expr.(type) {
 	case sqlparser.TableName:
+		if err := b.countTable(); err != nil {
+			return nil, err
+		}
 		src, name := x.Qualifier.String(), x.Name.String()
 		if src == "" {
 			if d := b.lookupCTE(name); d != nil {

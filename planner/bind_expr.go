@@ -498,6 +498,12 @@ func (b *binder) bindCast(e sqlparser.Expr, ct *sqlparser.ConvertType, sc *scope
 	if err != nil {
 		return nil, b.errf(ct.Type, CodeType, "%v", err)
 	}
+	// Dates and times have no one number every source agrees on (MySQL
+	// gives 20240101, others refuse): say so at bind time.
+	from := v.Type().ID()
+	if (from == arrow.DATE32 || from == arrow.TIMESTAMP) && (isNum(t) || t.ID() == arrow.BOOL) {
+		return nil, b.errf(ct.Type, CodeType, "cannot CAST a %s to %s; use YEAR(), MONTH(), DAY() or DATEDIFF() for numbers from dates", typeName(v.Type()), typeName(t))
+	}
 	return &plan.Cast{X: v, To: t}, nil
 }
 

@@ -152,3 +152,24 @@ func syntaxError(sql, text string, edits []edit, err error) *Error {
 	}
 	return errAt(sql, off, CodeSyntax, "%s", msg)
 }
+
+// checkUTF8 refuses a statement that is not valid UTF-8, at the first bad
+// byte: sources disagree on such literals (PostgreSQL refuses them,
+// MariaDB and DuckDB differ), so none is sent anywhere. The excerpt shows
+// the bad bytes as U+FFFD.
+func checkUTF8(sql string) error {
+	if utf8.ValidString(sql) {
+		return nil
+	}
+	off := 0
+	for off < len(sql) {
+		r, n := utf8.DecodeRuneInString(sql[off:])
+		if r == utf8.RuneError && n <= 1 {
+			break
+		}
+		off += n
+	}
+	e := errAt(sql, off, CodeSyntax, "the statement is not valid UTF-8: byte 0x%02x at byte offset %d; send text as UTF-8", sql[off], off)
+	e.Excerpt = strings.ToValidUTF8(e.Excerpt, "\uFFFD")
+	return e
+}

@@ -38,6 +38,8 @@ type Options struct {
 	// Disable names rewrite rules not to apply (see Rules), for testing
 	// that each rule alone never changes an answer.
 	Disable []string
+	// Limits bound the statement's size (zero fields: defaults).
+	Limits Limits
 }
 
 // Rules are the names of the rewrite rules Options.Disable can turn off,
@@ -77,6 +79,9 @@ var parser = func() *sqlparser.Parser {
 
 // Parse parses one statement, returning a positioned error on bad syntax.
 func Parse(sql string) (sqlparser.Statement, error) {
+	if err := checkUTF8(sql); err != nil {
+		return nil, err
+	}
 	text, edits := rewriteFullJoins(sql)
 	stmt, err := parser.Parse(text)
 	if err != nil {
@@ -118,7 +123,11 @@ func Plan(cat *catalog.Snapshot, sql string, opt Options) (*plan.Plan, error) {
 	if opt.Now.IsZero() {
 		opt.Now = time.Now().UTC()
 	}
-	b := &binder{cat: cat, sql: sql, now: opt.Now, aliases: map[string]int{}, access: opt.Access}
+	limits := opt.Limits.WithDefaults()
+	if err := checkLimits(stmt, limits); err != nil {
+		return nil, err
+	}
+	b := &binder{cat: cat, sql: sql, now: opt.Now, aliases: map[string]int{}, access: opt.Access, limits: limits}
 	q, names, err := b.bindStatement(stmt)
 	if err != nil {
 		return nil, err
@@ -135,7 +144,7 @@ func Plan(cat *catalog.Snapshot, sql string, opt Options) (*plan.Plan, error) {
 		if err != nil {
 			return nil, fmt.Errorf("internal: the differential-privacy rewrite does not parse: %w", err)
 		}
-		b = &binder{cat: cat, sql: text, now: opt.Now, aliases: map[string]int{}, access: opt.Access, internal: true}
+		b = &binder{cat: cat, sql: text, now: opt.Now, aliases: map[string]int{}, access: opt.Access, internal: true, limits: limits}
 		if q, names, err = b.bindStatement(stmt2); err != nil {
 			return nil, fmt.Errorf("internal: the differential-privacy rewrite does not bind: %w", err)
 		}

@@ -29,6 +29,12 @@ const (
 	CodeInternal     = "LT-INTERNAL"      // a bug (500)
 )
 
+// Codes of a source's resource limits (docs/configuration.md).
+const (
+	CodeSourceTimeout = "LT-SOURCE-TIMEOUT" // a source did not answer within its read_timeout or statement_timeout (504)
+	CodeSourceBusy    = "LT-SOURCE-BUSY"    // a source already runs its max_concurrent statements (503)
+)
+
 // Error is what clients receive: a stable code, a message saying what to
 // do, and the position in the SQL when there is one.
 type Error struct {
@@ -69,8 +75,10 @@ func (e *Error) GRPCCode() codes.Code {
 		return codes.PermissionDenied
 	case CodeBusy, CodeShuttingDown, CodeNotReady, string(planner.CodeUnavailable), CodeSourceError:
 		return codes.Unavailable
-	case CodeTimeout:
+	case CodeTimeout, CodeSourceTimeout:
 		return codes.DeadlineExceeded
+	case CodeSourceBusy:
+		return codes.Unavailable
 	case CodeResultLimit:
 		return codes.ResourceExhausted
 	case CodeCancelled:
@@ -93,8 +101,10 @@ func (e *Error) outcome() string {
 	switch e.Code {
 	case CodeBusy, CodeShuttingDown, CodeNotReady:
 		return "busy"
-	case CodeTimeout:
+	case CodeTimeout, CodeSourceTimeout:
 		return "timeout"
+	case CodeSourceBusy:
+		return "busy"
 	case CodeCancelled:
 		return "cancelled"
 	case CodeResultLimit:
@@ -139,11 +149,16 @@ func toError(err error) *Error {
 	}
 	var se *connectors.SourceError
 	if errors.As(err, &se) {
-		code := CodeSourceError
-		if errors.Is(err, connectors.ErrSourceUnavailable) {
+		code, status := CodeSourceError, http.StatusBadGateway
+		switch {
+		case errors.Is(err, connectors.ErrSourceTimeout):
+			code, status = CodeSourceTimeout, http.StatusGatewayTimeout
+		case errors.Is(err, connectors.ErrSourceBusy):
+			code, status = CodeSourceBusy, http.StatusServiceUnavailable
+		case errors.Is(err, connectors.ErrSourceUnavailable):
 			code = string(planner.CodeUnavailable)
 		}
-		return &Error{Code: code, Message: se.Error(), Source: se.Source, status: http.StatusBadGateway, cause: err}
+		return &Error{Code: code, Message: se.Error(), Source: se.Source, status: status, cause: err}
 	}
 	return &Error{Code: CodeInternal, Message: err.Error(), status: http.StatusInternalServerError, cause: err}
 }

@@ -118,6 +118,9 @@ func testEngine(t testing.TB) *engine.Engine {
 			return
 		}
 		sharedEng, fixtureErr = engine.New(context.Background(), fixtureConfig(t, ""))
+		if fixtureErr == nil {
+			sharedEng.WaitCatalog(context.Background())
+		}
 	})
 	if fixtureErr != nil {
 		t.Fatalf("fixture: %v", fixtureErr)

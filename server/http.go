@@ -105,7 +105,12 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 type readySource struct {
 	Name   string `json:"name"`
 	Kind   string `json:"kind"`
-	Status string `json:"status"` // ok or unavailable
+	Status string `json:"status"` // ok, connecting, unavailable or down (sourceStatus)
+	// Breaker is closed, open or half-open; Running counts the statements
+	// the source runs now, of at most MaxConcurrent.
+	Breaker       string `json:"breaker,omitempty"`
+	Running       int    `json:"running"`
+	MaxConcurrent int    `json:"max_concurrent,omitempty"`
 }
 
 // handleReadyz answers 200 when the engine is open and its catalog loaded
@@ -129,12 +134,11 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	if eng != nil {
 		snap := eng.Catalog()
 		out.CatalogVersion = snap.Version
+		states := sourceStates(eng)
 		for _, src := range snap.Sources {
-			st := "ok"
-			if src.Unavailable != "" {
-				st = "unavailable"
-			}
-			out.Sources = append(out.Sources, readySource{Name: src.Name, Kind: string(src.Kind), Status: st})
+			ss := states[strings.ToLower(src.Name)]
+			st, br := sourceStatus(src, ss)
+			out.Sources = append(out.Sources, readySource{Name: src.Name, Kind: string(src.Kind), Status: st, Breaker: br, Running: ss.Running, MaxConcurrent: ss.MaxConcurrent})
 		}
 	}
 	writeJSON(w, status, out)
@@ -357,6 +361,10 @@ type SourceJSON struct {
 	Status      string      `json:"status"`
 	Unavailable string      `json:"unavailable,omitempty"`
 	Tables      []TableJSON `json:"tables"`
+	// Breaker is closed, open or half-open; LastError the source's last
+	// connect or timeout failure while the breaker is not closed.
+	Breaker   string `json:"breaker,omitempty"`
+	LastError string `json:"last_error,omitempty"`
 }
 
 // TableJSON is one table in CatalogJSON.
@@ -406,7 +414,7 @@ func (s *Server) handleCatalog(w http.ResponseWriter, r *http.Request, _ Princip
 		writeError(w, newError(http.StatusServiceUnavailable, CodeNotReady, "the node is starting (connecting sources); retry in a moment"))
 		return
 	}
-	writeJSON(w, http.StatusOK, CatalogToJSON(eng.Catalog()))
+	writeJSON(w, http.StatusOK, catalogWithStates(eng))
 }
 
 // decodeBase64 reads standard base64 with or without padding.

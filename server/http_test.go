@@ -162,7 +162,7 @@ func TestHTTPQuery(t *testing.T) {
 			t.Fatal(r.status)
 		}
 		r := get(t, base+"/readyz", "")
-		if r.status != 200 || !strings.Contains(string(r.body), `{"name":"d","kind":"duckdb","status":"ok"}`) {
+		if r.status != 200 || !strings.Contains(string(r.body), `{"name":"d","kind":"duckdb","status":"ok","breaker":"closed"`) {
 			t.Fatalf("%d %s", r.status, r.body)
 		}
 		wantError(t, get(t, base+"/metrics", ""), 401, CodeAuth)

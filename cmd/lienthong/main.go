@@ -119,7 +119,7 @@ func cmdCatalog(ctx context.Context, args []string) error {
 		return err
 	}
 	defer eng.Close()
-	printCatalog(os.Stdout, eng.Catalog(), "")
+	printCatalog(os.Stdout, eng.WaitCatalog(ctx), "")
 	return nil
 }
 
@@ -284,8 +284,10 @@ func (l localBackend) Refresh(ctx context.Context) (int64, error) {
 	return l.eng.Catalog().Version, nil
 }
 
-func (l localBackend) Catalog(context.Context) (*catalog.Snapshot, error) {
-	return l.eng.Catalog(), nil
+func (l localBackend) Catalog(ctx context.Context) (*catalog.Snapshot, error) {
+	// Listing waits for sources still connecting (each at most its
+	// connect_timeout); queries never do for sources they do not name.
+	return l.eng.WaitCatalog(ctx), nil
 }
 
 // describeRe matches DESCRIBE t / DESC t, which the CLI answers from the

@@ -285,5 +285,21 @@ func (c *Connector) queryErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		err = ctx.Err()
 	}
-	return &connectors.SourceError{Source: c.name, Op: "query", Err: err}
+	return &connectors.SourceError{Source: c.name, Op: "query", Err: err, Data: IsDataError(err)}
+}
+
+// IsDataError reports a DuckDB error about a value of the data (a CAST or
+// function argument that does not fit, a range, a division): the query's
+// fault, SQLSTATE class 22 elsewhere. The residual uses it too.
+func IsDataError(err error) bool {
+	var de *dd.Error
+	if !errors.As(err, &de) {
+		return false
+	}
+	switch de.Type {
+	case dd.ErrorTypeConversion, dd.ErrorTypeOutOfRange, dd.ErrorTypeInvalidInput,
+		dd.ErrorTypeDivideByZero, dd.ErrorTypeDecimal, dd.ErrorTypeMismatchType:
+		return true
+	}
+	return false
 }

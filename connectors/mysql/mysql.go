@@ -38,6 +38,8 @@ type Connector struct {
 	db   *sql.DB
 	dbn  string
 	mem  memory.Allocator
+
+	deadlines *connectors.Deadlines
 }
 
 var _ connectors.Connector = (*Connector)(nil)
@@ -95,6 +97,7 @@ func Open(ctx context.Context, s config.Source) (*Connector, error) {
 	}
 	cfg.Params["time_zone"] = "'+00:00'"
 	cfg.Params["sql_mode"] = sessionSQLMode
+	deadlines := applyTimeouts(cfg, s)
 	conn, err := drv.NewConnector(cfg)
 	if err != nil {
 		return nil, arrowconv.Unavailable(s.Name, err)
@@ -107,7 +110,7 @@ func Open(ctx context.Context, s config.Source) (*Connector, error) {
 		db.Close()
 		return nil, arrowconv.Unavailable(s.Name, err)
 	}
-	return &Connector{name: s.Name, db: db, dbn: cfg.DBName, mem: memory.DefaultAllocator}, nil
+	return &Connector{name: s.Name, db: db, dbn: cfg.DBName, mem: memory.DefaultAllocator, deadlines: deadlines}, nil
 }
 
 // SetAllocator sets the allocator for record batches (tests check leaks).
@@ -137,7 +140,8 @@ func (c *Connector) redact(op string, err error) error {
 		}
 		err = &arrowconv.Redacted{Msg: msg, Err: err}
 	}
-	return &connectors.SourceError{Source: c.name, Op: op, Err: err}
+	data := errors.As(err, &me) && me.SQLState[0] == '2' && me.SQLState[1] == '2'
+	return &connectors.SourceError{Source: c.name, Op: op, Err: c.timeoutCause(err), Data: data}
 }
 
 const tablesSQL = `

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -60,6 +61,7 @@ func Open(ctx context.Context, s config.Source) (*Connector, error) {
 	cc.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
 		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: 2 * time.Second}
 	}
+	applyTimeouts(cc, s)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, arrowconv.Unavailable(s.Name, err)
@@ -111,7 +113,7 @@ func (c *Connector) redact(op string, err error) error {
 	if op == "query" && isConnErr(err) {
 		return arrowconv.Unavailable(c.name, err)
 	}
-	return &connectors.SourceError{Source: c.name, Op: op, Err: err}
+	return &connectors.SourceError{Source: c.name, Op: op, Err: err, Data: errors.As(err, &pe) && strings.HasPrefix(pe.Code, "22")}
 }
 
 func isConnErr(err error) bool {
@@ -248,6 +250,18 @@ func (c *Connector) Query(ctx context.Context, q sqlgen.Statement, schema *arrow
 	}
 	pg := pc.Conn().PgConn()
 	sd, err := pg.Prepare(ctx, "", q.SQL, nil)
+	if err != nil && ctx.Err() == nil && brokenBeforeStream(pg, err) {
+		// Nothing was read: once more on a fresh connection.
+		pc.Release()
+		if pc, err = c.pool.Acquire(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil, &connectors.SourceError{Source: c.name, Op: "query", Err: ctx.Err()}
+			}
+			return nil, arrowconv.Unavailable(c.name, err)
+		}
+		pg = pc.Conn().PgConn()
+		sd, err = pg.Prepare(ctx, "", q.SQL, nil)
+	}
 	if err != nil {
 		pc.Release()
 		return nil, c.redact("query", err)
