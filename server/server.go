@@ -165,7 +165,7 @@ func (s *Server) Start() error {
 	}
 	if s.httpLn != nil {
 		s.httpSrv = &http.Server{
-			Handler:           s.httpHandler(),
+			Handler:           s.recoverHTTP(s.httpHandler()),
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       2 * time.Minute,
 			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
@@ -351,12 +351,19 @@ func sqlDigest(sql string) string {
 
 // startQuery admits and starts one statement (a query, EXPLAIN [ANALYZE] or
 // REFRESH CATALOG). On error the query has been finished (logged, counted).
-func (s *Server) startQuery(parent context.Context, p Principal, meta reqMeta, sqlText string) (*query, error) {
+func (s *Server) startQuery(parent context.Context, p Principal, meta reqMeta, sqlText string) (_ *query, err error) {
 	q := &query{s: s, id: newID(), meta: meta, p: p, sqlHash: sqlDigest(sqlText), sqlLen: len(sqlText), start: time.Now()}
 	fail := func(err error) (*query, error) {
 		q.finish(err)
 		return nil, q.err
 	}
+	// A panic below (planner, engine) must still free the slot and log the
+	// query: it ends as LT-INTERNAL under the query's id.
+	defer func() {
+		if v := recover(); v != nil {
+			_, err = fail(s.recovered(meta.proto, "query", q.id, v))
+		}
+	}()
 	if e := checkMeta(meta); e != nil {
 		return fail(e)
 	}
