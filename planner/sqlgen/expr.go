@@ -288,7 +288,7 @@ func (r *renderer) like(x *plan.Like) {
 		// utf8mb4_bin LIKE is case-sensitive and matches '_' per character.
 		r.w(" COLLATE utf8mb4_bin")
 	case Postgres, SQLite, DuckDB:
-		r.w(` ESCAPE '\'`)
+		r.w(" ESCAPE ", QuoteString(r.d, `\`))
 	}
 	r.w(")")
 }

@@ -206,6 +206,13 @@ func CanEval(d Dialect, e plan.Expr, sub func(*plan.Query) bool) bool {
 		case *plan.Like:
 			// SQLite's LIKE is case-sensitive only under the pragma the
 			// connector sets; MariaDB's with the binary collation sqlgen adds.
+			// SQLite refuses patterns longer than 50,000 bytes
+			// (SQLITE_MAX_LIKE_PATTERN_LENGTH): those run in the residual.
+			if p, lit := v.Pattern.(*plan.Literal); d == SQLite && lit {
+				if s, _ := p.Value.(string); len(s) > 50000 {
+					ok = false
+				}
+			}
 		case *plan.Neg:
 		case *plan.Binary:
 			switch v.Op {
