@@ -232,3 +232,99 @@ func TestConnectTimeout(t *testing.T) {
 	}
 	t.Logf("%v after %s", err, time.Since(start).Round(time.Millisecond))
 }
+
+// hostileBuild is Build for a database reached as a user whose sessions
+// start in MariaDB's most hostile sql_mode for rendered SQL
+// (NO_BACKSLASH_ESCAPES, ANSI_QUOTES, PIPES_AS_CONCAT), another time zone
+// and a latin1 connection. MariaDB has no per-user or per-database
+// sql_mode, so the user is a fresh non-SUPER account and the global
+// init_connect (which MariaDB runs for non-SUPER logins only) sets the
+// mode for that account alone: root's and other accounts' sessions, other
+// tests' included, are untouched. init_connect is restored afterwards.
+func hostileBuild(t *testing.T, _ []string, stmts []string) config.Source {
+	dsn := testenv.MySQLDSN(t)
+	myExec(t, dsn, stmts...)
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := cfg.DBName
+	user := "lt_hostile_" + strings.TrimPrefix(db, "lt_")
+	if len(user) > 80 {
+		user = user[:80]
+	}
+	const pw = "lt-hostile-pw"
+	admin, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	var prev string
+	if err := admin.QueryRow("SELECT @@GLOBAL.init_connect").Scan(&prev); err != nil {
+		t.Fatal(err)
+	}
+	if prev != "" && !strings.Contains(prev, "lt\\_hostile\\_") {
+		t.Skipf("the server has an init_connect of its own (%q); not replacing it", prev)
+	}
+	hostile := "SET SESSION sql_mode = IF(CURRENT_USER() LIKE 'lt\\_hostile\\_%', 'NO_BACKSLASH_ESCAPES,ANSI_QUOTES,PIPES_AS_CONCAT,IGNORE_SPACE', @@SESSION.sql_mode), " +
+		"time_zone = IF(CURRENT_USER() LIKE 'lt\\_hostile\\_%', '+07:00', @@SESSION.time_zone), " +
+		"character_set_client = IF(CURRENT_USER() LIKE 'lt\\_hostile\\_%', 'latin1', @@SESSION.character_set_client)"
+	for _, s := range []string{
+		fmt.Sprintf("CREATE USER '%s'@'127.0.0.1' IDENTIFIED BY '%s'", user, pw),
+		fmt.Sprintf("CREATE USER '%s'@'localhost' IDENTIFIED BY '%s'", user, pw),
+		fmt.Sprintf("GRANT SELECT ON `%s`.* TO '%s'@'127.0.0.1'", db, user),
+		fmt.Sprintf("GRANT SELECT ON `%s`.* TO '%s'@'localhost'", db, user),
+		"SET GLOBAL init_connect = " + myString(hostile),
+	} {
+		if _, err := admin.Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	t.Cleanup(func() {
+		a, err := sql.Open("mysql", testenv.MySQLBase())
+		if err != nil {
+			t.Log(err)
+			return
+		}
+		defer a.Close()
+		for _, s := range []string{
+			"SET GLOBAL init_connect = " + myString(prev),
+			fmt.Sprintf("DROP USER IF EXISTS '%s'@'127.0.0.1', '%s'@'localhost'", user, user),
+		} {
+			if _, err := a.Exec(s); err != nil {
+				t.Logf("%s: %v", s, err)
+			}
+		}
+	})
+	hcfg := cfg.Clone()
+	hcfg.User, hcfg.Passwd = user, pw
+	hdsn := hcfg.FormatDSN()
+	// The hostile mode is in force for a plain new session of that user:
+	// the suite is not vacuous.
+	hdb, err := sql.Open("mysql", hdsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hdb.Close()
+	var mode string
+	if err := hdb.QueryRow("SELECT @@SESSION.sql_mode").Scan(&mode); err != nil || !strings.Contains(mode, "NO_BACKSLASH_ESCAPES") || !strings.Contains(mode, "ANSI_QUOTES") {
+		t.Fatalf("hostile sql_mode not in force: %q (%v)", mode, err)
+	}
+	return config.Source{Name: "hotich", Kind: catalog.MySQL, DSN: hdsn, ConnectTimeout: config.Duration{Duration: 5 * time.Second}}
+}
+
+// TestInjection: the tricky-literal corpus in every pushable predicate
+// form, as a user whose sessions start in the most hostile sql_mode.
+func TestInjection(t *testing.T) {
+	h := harness()
+	h.Hostile = hostileBuild
+	h.LongText = "longtext"
+	conformance.RunInjection(t, h)
+}
+
+// TestConformanceHostile: the whole suite under that user.
+func TestConformanceHostile(t *testing.T) {
+	h := harness()
+	h.Build = hostileBuild
+	conformance.Run(t, h)
+}
