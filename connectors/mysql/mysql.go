@@ -9,10 +9,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -31,6 +33,31 @@ import (
 // NO_BACKSLASH_ESCAPES, no ANSI_QUOTES, no PIPES_AS_CONCAT, whatever the
 // server default says.
 const sessionSQLMode = "'NO_ENGINE_SUBSTITUTION'"
+
+// driverLog receives go-sql-driver's own messages (connection resets, bad
+// idle connections...), which it would otherwise print as plain text lines
+// on stderr, in the middle of a node's JSON log.
+var driverLog atomic.Pointer[slog.Logger]
+
+// SetLogger sends the driver's messages to l (at warn level, as message
+// "mysql driver"); nil sends them to slog.Default(). It applies to every
+// connector, open or not.
+func SetLogger(l *slog.Logger) {
+	driverLog.Store(l)
+	_ = drv.SetLogger(driverLogger{})
+}
+
+type driverLogger struct{}
+
+// Print never quotes a value: the driver logs network errors and
+// connection events only.
+func (driverLogger) Print(v ...any) {
+	l := driverLog.Load()
+	if l == nil {
+		l = slog.Default()
+	}
+	l.Warn("mysql driver", "message", strings.TrimSpace(fmt.Sprint(v...)))
+}
 
 // Connector is one MySQL or MariaDB source.
 type Connector struct {
@@ -83,6 +110,7 @@ func Open(ctx context.Context, s config.Source) (*Connector, error) {
 	if cfg.DBName == "" {
 		return nil, &connectors.SourceError{Source: s.Name, Op: "connect", Err: errors.New("mysql dsn names no database")}
 	}
+	cfg.Logger = driverLogger{}
 	cfg.ParseTime = true
 	cfg.Loc = time.UTC
 	cfg.Timeout = timeout

@@ -3,9 +3,12 @@ package mysql_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -327,4 +330,93 @@ func TestConformanceHostile(t *testing.T) {
 	h := harness()
 	h.Build = hostileBuild
 	conformance.Run(t, h)
+}
+
+// TestDriverLogsStructured: the driver's own messages (here: a pooled
+// connection the server killed) go to the logger SetLogger installs, as
+// JSON, not as plain lines on stderr.
+func TestDriverLogsStructured(t *testing.T) {
+	var buf syncBuf
+	mysql.SetLogger(slog.New(slog.NewJSONHandler(&buf, nil)))
+	t.Cleanup(func() { mysql.SetLogger(nil) })
+	dsn := testenv.MySQLDSN(t)
+	db := dbOf(t, dsn)
+	c, err := mysql.Open(context.Background(), config.Source{Name: "hotich", Kind: catalog.MySQL, DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	schema := arrow.NewSchema([]arrow.Field{{Name: "x", Type: arrow.PrimitiveTypes.Int64, Nullable: true}}, nil)
+	run := func() {
+		rr, err := c.Query(context.Background(), sqlgen.Statement{SQL: "SELECT 1 AS x"}, schema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rr.Next() {
+		}
+		if err := rr.Err(); err != nil {
+			t.Fatal(err)
+		}
+		rr.Release()
+	}
+	run()
+	// Kill the connector's idle pooled connection from another session.
+	admin, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	admin.SetMaxIdleConns(0)
+	var me int64
+	if err := admin.QueryRow("SELECT CONNECTION_ID()").Scan(&me); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := admin.Query("SELECT id FROM information_schema.processlist WHERE db = ? AND id <> ?", db, me)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		_ = rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if len(ids) == 0 {
+		t.Fatal("no pooled connection to kill")
+	}
+	for _, id := range ids {
+		if _, err := admin.Exec(fmt.Sprintf("KILL %d", id)); err != nil && !strings.Contains(err.Error(), "1094") { // gone already
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	run() // the driver finds the dead connection, logs, and uses a new one
+	out := buf.String()
+	if !strings.Contains(out, `"msg":"mysql driver"`) {
+		t.Fatalf("no structured driver line; got %q", out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("not JSON: %q", line)
+		}
+	}
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
