@@ -34,6 +34,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc"
 
+	connmysql "lienthong/connectors/mysql"
 	"lienthong/engine"
 )
 
@@ -55,6 +56,11 @@ type Server struct {
 	limiter *limiter
 	metrics *metrics
 	tls     *tls.Config
+	// httpTLS is tls for the HTTP port: with require_client_cert it asks
+	// for a certificate without requiring one in the handshake, so
+	// /healthz and /readyz answer without; requireCert refuses every other
+	// path without a verified one.
+	httpTLS *tls.Config
 	mem     memory.Allocator
 
 	httpLn, flightLn net.Listener
@@ -87,6 +93,9 @@ func New(cfg *Config, opt Options) (*Server, error) {
 	if s.log == nil {
 		s.log = NewLogger(os.Stderr, cfg.LogLevel)
 	}
+	// go-sql-driver prints its own messages as plain lines on stderr; they
+	// go through this logger instead, so the log stays JSON.
+	connmysql.SetLogger(s.log)
 	if s.auth == nil {
 		var entries *TokenAuthenticator
 		var err error
@@ -106,6 +115,7 @@ func New(cfg *Config, opt Options) (*Server, error) {
 			return nil, err
 		}
 		s.tls = t
+		s.httpTLS = httpTLS(t)
 	}
 	s.limiter = newLimiter(cfg.MaxConcurrent, max(cfg.Queue, 0), cfg.QueueTimeout.Duration)
 	s.hardCtx, s.hardCancel = context.WithCancel(context.Background())
@@ -165,14 +175,14 @@ func (s *Server) Start() error {
 	}
 	if s.httpLn != nil {
 		s.httpSrv = &http.Server{
-			Handler:           s.recoverHTTP(s.httpHandler()),
+			Handler:           s.recoverHTTP(s.requireCert(s.httpHandler())),
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       2 * time.Minute,
 			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		}
 		ln := s.httpLn
 		if s.tls != nil {
-			ln = tls.NewListener(ln, s.tls)
+			ln = tls.NewListener(ln, s.httpTLS)
 		}
 		go func() {
 			if err := s.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
