@@ -210,6 +210,42 @@ func (f *fuzzTarget) checkAction(t testing.TB, typ string, body []byte) {
 	}
 }
 
+// checkCredentials sends garbage authorization and session headers to a
+// unary call and to the handshake.
+func (f *fuzzTarget) checkCredentials(t testing.TB, g gen) {
+	t.Helper()
+	auth := g.pick([]string{"Bearer", "Bearer " + g.str(), "Basic " + g.str(), "Basic !!", "Basic YTpi", g.str(), "Bearer " + testToken})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// grpc-go sends printable ASCII header values only.
+	printable := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if r < 0x20 || r > 0x7e {
+				return '?'
+			}
+			return r
+		}, s)
+	}
+	auth = printable(auth)
+	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", auth,
+		FlightHeaderPurpose, printable(g.pick([]string{"%", "%zz", "%0a", "%00", "%C3%28", strings.Repeat("p", 300), g.str()})),
+		FlightHeaderCase, printable(g.str()))
+	if _, err := f.flight.GetFlightInfo(ctx, &flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: packed(&pb.CommandGetCatalogs{})}); grpcOK(err) != nil {
+		t.Fatalf("GetFlightInfo with authorization %.80q: %v", auth, grpcOK(err))
+	}
+	hs, err := f.flight.Handshake(ctx)
+	if err == nil {
+		_ = hs.Send(&flight.HandshakeRequest{Payload: g.bytes(40)})
+		_ = hs.CloseSend()
+		for err == nil {
+			_, err = hs.Recv()
+		}
+	}
+	if e := grpcOK(err); e != nil {
+		t.Fatalf("Handshake with authorization %.80q: %v", auth, e)
+	}
+}
+
 // The generator: garbage, and valid shapes holding garbage.
 
 var (
@@ -432,6 +468,7 @@ func TestFrontEndsSurviveGarbage(t *testing.T) {
 		}
 	}()
 	for range n {
+		f.checkCredentials(t, g)
 		f.checkCommand(t, g.command())
 		f.checkTicket(t, g.command())
 		msgs := make([]*flight.FlightData, g.r.IntN(4))
@@ -446,7 +483,7 @@ func TestFrontEndsSurviveGarbage(t *testing.T) {
 	}
 	wg.Wait()
 	f.alive(t)
-	t.Logf("%d HTTP requests and %d Flight calls in %s", 2*n, 5*n, time.Since(start).Round(time.Millisecond))
+	t.Logf("%d HTTP requests and %d Flight calls in %s", 2*n, 7*n, time.Since(start).Round(time.Millisecond))
 }
 
 // TestDoPutWithoutDescriptor: arrow-go's Flight SQL server dereferences
@@ -484,8 +521,7 @@ func (a panicAuth) Authenticate(ctx context.Context, c Credentials) (Principal, 
 }
 
 func TestPanicsAreRecovered(t *testing.T) {
-	ts := startServer(t, nil, nil)
-	ts.Server.auth = panicAuth{ts.Server.auth}
+	ts := startServerAuth(t, nil, nil, func(a Authenticator) Authenticator { return panicAuth{a} })
 	check := func(what, msg string) {
 		t.Helper()
 		if !strings.Contains(msg, CodeInternal) || !strings.Contains(msg, "request id ") {
