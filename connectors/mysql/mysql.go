@@ -7,6 +7,7 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -57,6 +58,32 @@ func (driverLogger) Print(v ...any) {
 		l = slog.Default()
 	}
 	l.Warn("mysql driver", "message", strings.TrimSpace(fmt.Sprint(v...)))
+}
+
+// pinSQL has the last word on every new connection. The driver sends the
+// DSN's own parameters (system variables, in one SET, in map order) after
+// ours, so a DSN holding SQL_MODE=... or Time_Zone=... in another letter
+// case could otherwise win.
+const pinSQL = "SET SESSION sql_mode = " + sessionSQLMode + ", time_zone = '+00:00', NAMES utf8mb4 COLLATE utf8mb4_bin"
+
+// pinnedConnector runs pinSQL on each connection it makes.
+type pinnedConnector struct{ driver.Connector }
+
+func (p pinnedConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	c, err := p.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ex, ok := c.(driver.ExecerContext)
+	if !ok {
+		c.Close()
+		return nil, errors.New("mysql driver connection cannot execute statements")
+	}
+	if _, err := ex.ExecContext(ctx, pinSQL, nil); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
 // Connector is one MySQL or MariaDB source.
@@ -127,7 +154,7 @@ func Open(ctx context.Context, s config.Source) (*Connector, error) {
 	if err != nil {
 		return nil, arrowconv.Unavailable(s.Name, err)
 	}
-	db := sql.OpenDB(conn)
+	db := sql.OpenDB(pinnedConnector{conn})
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -420,3 +420,42 @@ func (s *syncBuf) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestSessionSettingsOverrideDSN: a DSN naming the pinned variables itself
+// (in another letter case, so the driver sends both) cannot change them.
+func TestSessionSettingsOverrideDSN(t *testing.T) {
+	dsn := testenv.MySQLDSN(t)
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	dsn += sep + "SQL_MODE=%27ANSI_QUOTES,NO_BACKSLASH_ESCAPES,PIPES_AS_CONCAT%27&Time_Zone=%27%2B07:00%27&character_set_results=latin1"
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "tz", Type: arrow.BinaryTypes.String}, {Name: "cs", Type: arrow.BinaryTypes.String},
+		{Name: "mode", Type: arrow.BinaryTypes.String}, {Name: "bs", Type: arrow.BinaryTypes.String},
+	}, nil)
+	// The driver's SET lists the DSN's variables in map order: try often.
+	for range 8 {
+		c, err := mysql.Open(context.Background(), config.Source{Name: "hotich", Kind: catalog.MySQL, DSN: dsn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rr, err := c.Query(context.Background(), sqlgen.Statement{SQL: `SELECT @@session.time_zone, @@character_set_results, @@session.sql_mode, 'a\\b'`}, schema)
+		if err != nil {
+			c.Close()
+			t.Fatal(err)
+		}
+		if !rr.Next() {
+			t.Fatal(rr.Err())
+		}
+		var got []string
+		for _, col := range rr.RecordBatch().Columns() {
+			got = append(got, conformance.Canon(col, 0))
+		}
+		rr.Release()
+		c.Close()
+		if g := strings.Join(got, "|"); g != `+00:00|utf8mb4|NO_ENGINE_SUBSTITUTION|a\b` {
+			t.Fatalf("session: %s", g)
+		}
+	}
+}
