@@ -82,15 +82,16 @@ func (s *Server) newGRPCServer() *grpc.Server {
 	s.flight = fs
 	fs.registerSqlInfo()
 	opts := []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(s.unaryAuth),
-		grpc.ChainStreamInterceptor(s.streamAuth),
+		// Recovery is outermost, so a panic in authentication is caught too.
+		grpc.ChainUnaryInterceptor(s.recoverUnary, s.unaryAuth),
+		grpc.ChainStreamInterceptor(s.recoverStream, s.streamAuth),
 		grpc.MaxRecvMsgSize(16 << 20),
 	}
 	if s.tls != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(s.tls)))
 	}
 	g := grpc.NewServer(opts...)
-	flight.RegisterFlightServiceServer(g, flightsql.NewFlightServerWithAllocator(fs, s.mem))
+	flight.RegisterFlightServiceServer(g, guardedFlight{flightsql.NewFlightServerWithAllocator(fs, s.mem)})
 	return g
 }
 
@@ -290,6 +291,17 @@ func (fs *flightServer) run(ctx context.Context, t ticket) (*arrow.Schema, <-cha
 			delete(fs.running, t.ID)
 			fs.mu.Unlock()
 			q.finish(err)
+		}()
+		// This goroutine is outside the interceptors' reach.
+		defer func() {
+			if v := recover(); v != nil {
+				e := fs.s.recovered("flight", "DoGet", q.id, v)
+				err = e
+				select {
+				case ch <- flight.StreamChunk{Err: e}:
+				case <-ctx.Done():
+				}
+			}
 		}()
 		for {
 			var rec arrow.RecordBatch

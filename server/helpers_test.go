@@ -156,6 +156,13 @@ type testServer struct {
 // on loopback ports chosen by the kernel; mutate adjusts the settings.
 func startServer(t testing.TB, eng *engine.Engine, mutate func(*Config)) *testServer {
 	t.Helper()
+	return startServerAuth(t, eng, mutate, nil)
+}
+
+// startServerAuth is startServer with the test principals' authenticator
+// wrapped by wrap (when not nil) before the server starts.
+func startServerAuth(t testing.TB, eng *engine.Engine, mutate func(*Config), wrap func(Authenticator) Authenticator) *testServer {
+	t.Helper()
 	if eng == nil {
 		eng = testEngine(t)
 	} else {
@@ -174,7 +181,11 @@ func startServer(t testing.TB, eng *engine.Engine, mutate func(*Config)) *testSe
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	s, err := New(cfg, Options{Logger: NewLogger(logs, "debug"), Auth: auth})
+	var a Authenticator = auth
+	if wrap != nil {
+		a = wrap(auth)
+	}
+	s, err := New(cfg, Options{Logger: NewLogger(logs, "debug"), Auth: a})
 	if err != nil {
 		t.Fatal(err)
 	}

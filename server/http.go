@@ -50,6 +50,24 @@ func (s *Server) httpHandler() http.Handler {
 	return mux
 }
 
+// requireCert refuses, with require_client_cert, every request but
+// /healthz and /readyz that came without a verified client certificate.
+func (s *Server) requireCert(next http.Handler) http.Handler {
+	if !s.cfg.RequireClientCert || s.tls == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" && r.URL.Path != "/readyz" &&
+			(r.TLS == nil || len(r.TLS.VerifiedChains) == 0) {
+			s.metrics.add(mAuthFailures, 1, "http")
+			s.log.Warn("authentication refused", "protocol", "http", "remote", r.RemoteAddr, "path", r.URL.Path, "error_code", CodeAuth, "reason", "no client certificate")
+			writeError(w, newError(http.StatusUnauthorized, CodeAuth, "this node requires a client certificate (require_client_cert); only /healthz and /readyz answer without"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -171,6 +189,12 @@ func readRequest(w http.ResponseWriter, r *http.Request) (queryRequest, *Error) 
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
 			return req, newError(http.StatusBadRequest, CodeBadRequest, `request body is not {"sql": "..."}: %v`, err)
+		}
+		// One object and nothing after it: a second object or stray text
+		// would otherwise be silently ignored.
+		var extra json.RawMessage
+		if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+			return req, newError(http.StatusBadRequest, CodeBadRequest, `request body has data after the {"sql": "..."} object; send one JSON object`)
 		}
 	} else {
 		req.SQL = string(body)

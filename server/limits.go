@@ -25,9 +25,21 @@ func newLimiter(maxConcurrent, queue int, queueTimeout time.Duration) *limiter {
 func (l *limiter) running() int { return len(l.slots) }
 func (l *limiter) queued() int  { return int(l.waiting.Load()) }
 
-func (l *limiter) busy() *Error {
-	e := newError(http.StatusServiceUnavailable, CodeBusy, "the node is busy: %d queries running and %d waiting, the most it takes; retry in a moment", cap(l.slots), l.maxQueue)
-	return e
+// busyFull is the refusal when every slot and the queue are taken. The
+// counts are the limits (they are what was reached), named so.
+func (l *limiter) busyFull() *Error {
+	return newError(http.StatusServiceUnavailable, CodeBusy,
+		"the node is busy: %d queries running (max_concurrent) and %d waiting (queue), the most it takes; retry in a moment",
+		cap(l.slots), l.maxQueue)
+}
+
+// busyTimeout is the refusal of a query that waited queue_timeout: the
+// queue was not full, so the counts are those of the moment, the query
+// itself not among the waiting.
+func (l *limiter) busyTimeout(waited time.Duration) *Error {
+	return newError(http.StatusServiceUnavailable, CodeBusy,
+		"the node is busy: no query slot freed within %s (queue_timeout); %d of %d slots (max_concurrent) taken, %d other queries waiting; retry in a moment",
+		waited.Round(time.Millisecond), l.running(), cap(l.slots), max(l.queued()-1, 0))
 }
 
 // acquire waits for a slot; release must be called once the query ends.
@@ -40,7 +52,7 @@ func (l *limiter) acquire(ctx context.Context) (release func(), waited time.Dura
 	}
 	if l.waiting.Add(1) > l.maxQueue {
 		l.waiting.Add(-1)
-		return nil, 0, l.busy()
+		return nil, 0, l.busyFull()
 	}
 	defer l.waiting.Add(-1)
 	start := time.Now()
@@ -50,7 +62,7 @@ func (l *limiter) acquire(ctx context.Context) (release func(), waited time.Dura
 	case l.slots <- struct{}{}:
 		return release, time.Since(start), nil
 	case <-t.C:
-		return nil, time.Since(start), l.busy()
+		return nil, time.Since(start), l.busyTimeout(l.queueTimeout)
 	case <-ctx.Done():
 		return nil, time.Since(start), ctx.Err()
 	}

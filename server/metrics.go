@@ -183,6 +183,7 @@ const (
 	mSourceBytes  = "lienthong_source_bytes_total"
 	mSourceErrors = "lienthong_source_errors_total"
 	mAuthFailures = "lienthong_auth_failures_total"
+	mPanics       = "lienthong_panics_total"
 )
 
 var latencyBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300}
@@ -198,6 +199,7 @@ func (s *Server) registerMetrics() {
 	m.counter(mSourceBytes, "Arrow bytes read from each source.", "source")
 	m.counter(mSourceErrors, "Queries failed by each source (down or query error).", "source")
 	m.counter(mAuthFailures, "Refused authentications by protocol.", "protocol")
+	m.counter(mPanics, "Requests that panicked (a bug), recovered and answered LT-INTERNAL, by protocol.", "protocol")
 	m.gauge("lienthong_queries_running", "Queries holding a slot.", func() float64 { return float64(s.limiter.running()) })
 	m.gauge("lienthong_queries_queued", "Queries waiting for a slot (queue depth).", func() float64 { return float64(s.limiter.queued()) })
 	m.gauge("lienthong_catalog_version", "Catalog snapshot version (0 while starting).", func() float64 {

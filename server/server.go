@@ -34,6 +34,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc"
 
+	connmysql "lienthong/connectors/mysql"
 	"lienthong/engine"
 )
 
@@ -55,6 +56,11 @@ type Server struct {
 	limiter *limiter
 	metrics *metrics
 	tls     *tls.Config
+	// httpTLS is tls for the HTTP port: with require_client_cert it asks
+	// for a certificate without requiring one in the handshake, so
+	// /healthz and /readyz answer without; requireCert refuses every other
+	// path without a verified one.
+	httpTLS *tls.Config
 	mem     memory.Allocator
 
 	httpLn, flightLn net.Listener
@@ -87,6 +93,9 @@ func New(cfg *Config, opt Options) (*Server, error) {
 	if s.log == nil {
 		s.log = NewLogger(os.Stderr, cfg.LogLevel)
 	}
+	// go-sql-driver prints its own messages as plain lines on stderr; they
+	// go through this logger instead, so the log stays JSON.
+	connmysql.SetLogger(s.log)
 	if s.auth == nil {
 		var entries *TokenAuthenticator
 		var err error
@@ -106,6 +115,7 @@ func New(cfg *Config, opt Options) (*Server, error) {
 			return nil, err
 		}
 		s.tls = t
+		s.httpTLS = httpTLS(t)
 	}
 	s.limiter = newLimiter(cfg.MaxConcurrent, max(cfg.Queue, 0), cfg.QueueTimeout.Duration)
 	s.hardCtx, s.hardCancel = context.WithCancel(context.Background())
@@ -165,14 +175,14 @@ func (s *Server) Start() error {
 	}
 	if s.httpLn != nil {
 		s.httpSrv = &http.Server{
-			Handler:           s.httpHandler(),
+			Handler:           s.recoverHTTP(s.requireCert(s.httpHandler())),
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       2 * time.Minute,
 			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		}
 		ln := s.httpLn
 		if s.tls != nil {
-			ln = tls.NewListener(ln, s.tls)
+			ln = tls.NewListener(ln, s.httpTLS)
 		}
 		go func() {
 			if err := s.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -351,12 +361,19 @@ func sqlDigest(sql string) string {
 
 // startQuery admits and starts one statement (a query, EXPLAIN [ANALYZE] or
 // REFRESH CATALOG). On error the query has been finished (logged, counted).
-func (s *Server) startQuery(parent context.Context, p Principal, meta reqMeta, sqlText string) (*query, error) {
+func (s *Server) startQuery(parent context.Context, p Principal, meta reqMeta, sqlText string) (_ *query, err error) {
 	q := &query{s: s, id: newID(), meta: meta, p: p, sqlHash: sqlDigest(sqlText), sqlLen: len(sqlText), start: time.Now()}
 	fail := func(err error) (*query, error) {
 		q.finish(err)
 		return nil, q.err
 	}
+	// A panic below (planner, engine) must still free the slot and log the
+	// query: it ends as LT-INTERNAL under the query's id.
+	defer func() {
+		if v := recover(); v != nil {
+			_, err = fail(s.recovered(meta.proto, "query", q.id, v))
+		}
+	}()
 	if e := checkMeta(meta); e != nil {
 		return fail(e)
 	}

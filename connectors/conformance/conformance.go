@@ -50,6 +50,15 @@ type Harness struct {
 	Running func(t *testing.T, src config.Source, marker string) bool
 	// Down is a source of this kind that cannot be reached.
 	Down func(t *testing.T) config.Source
+	// Hostile, when set, is Build for a source whose sessions start with the
+	// kind's most hostile settings (database or user defaults every new
+	// connection inherits: PostgreSQL standard_conforming_strings=off,
+	// MariaDB NO_BACKSLASH_ESCAPES,ANSI_QUOTES,PIPES_AS_CONCAT...), which
+	// the connector must override. RunInjection uses it, and Run can too.
+	Hostile func(t *testing.T, tables []string, stmts []string) config.Source
+	// LongText is the DDL type for text of 100 KB and more (default
+	// TypeName(Text)).
+	LongText string
 }
 
 // Quote quotes an identifier in the harness's dialect.

@@ -99,9 +99,12 @@ func Open(ctx context.Context, s config.Source) (*Connector, error) {
 		return nil, &connectors.SourceError{Source: s.Name, Op: "connect", Err: fmt.Errorf("kind %s is not read by DuckDB", s.Kind)}
 	}
 	c.dc, err = dd.NewConnector(dsn, func(ex driver.ExecerContext) error {
-		// Arrow timestamps with time zone then carry "UTC".
-		_, err := ex.ExecContext(context.Background(), "SET TimeZone = 'UTC'", nil)
-		return err
+		for _, set := range sessionSettings {
+			if _, err := ex.ExecContext(context.Background(), set, nil); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, arrowconv.Unavailable(s.Name, err)
@@ -118,6 +121,22 @@ func Open(ctx context.Context, s config.Source) (*Connector, error) {
 		return nil, arrowconv.Unavailable(s.Name, err)
 	}
 	return c, nil
+}
+
+// sessionSettings are pinned on every connection: the settings that change
+// what rendered SQL means (collation of string comparisons, / on integers,
+// NULL placement and direction of an ORDER BY key written without them,
+// implicit casts, the calendar of date parts). They are DuckDB's defaults
+// today; pinning keeps them so whatever a later version or an extension
+// changes. TimeZone makes Arrow timestamps with time zone carry "UTC".
+var sessionSettings = []string{
+	"SET TimeZone = 'UTC'",
+	"SET Calendar = 'gregorian'",
+	"SET default_collation = ''",
+	"SET integer_division = false",
+	"SET default_null_order = 'NULLS_LAST'",
+	"SET default_order = 'ASCENDING'",
+	"SET old_implicit_casting = false",
 }
 
 func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

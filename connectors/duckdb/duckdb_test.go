@@ -101,6 +101,7 @@ func TestConformanceDuckDB(t *testing.T) {
 			ConnectTimeout: config.Duration{Duration: time.Second}}
 	}
 	conformance.Run(t, h)
+	t.Run("Injection", func(t *testing.T) { conformance.RunInjection(t, h) })
 }
 
 // fileHarness writes each fixture table to dir/<table>.<ext> with COPY TO.

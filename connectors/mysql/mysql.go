@@ -7,12 +7,15 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -31,6 +34,57 @@ import (
 // NO_BACKSLASH_ESCAPES, no ANSI_QUOTES, no PIPES_AS_CONCAT, whatever the
 // server default says.
 const sessionSQLMode = "'NO_ENGINE_SUBSTITUTION'"
+
+// driverLog receives go-sql-driver's own messages (connection resets, bad
+// idle connections...), which it would otherwise print as plain text lines
+// on stderr, in the middle of a node's JSON log.
+var driverLog atomic.Pointer[slog.Logger]
+
+// SetLogger sends the driver's messages to l (at warn level, as message
+// "mysql driver"); nil sends them to slog.Default(). It applies to every
+// connector, open or not.
+func SetLogger(l *slog.Logger) {
+	driverLog.Store(l)
+	_ = drv.SetLogger(driverLogger{})
+}
+
+type driverLogger struct{}
+
+// Print never quotes a value: the driver logs network errors and
+// connection events only.
+func (driverLogger) Print(v ...any) {
+	l := driverLog.Load()
+	if l == nil {
+		l = slog.Default()
+	}
+	l.Warn("mysql driver", "message", strings.TrimSpace(fmt.Sprint(v...)))
+}
+
+// pinSQL has the last word on every new connection. The driver sends the
+// DSN's own parameters (system variables, in one SET, in map order) after
+// ours, so a DSN holding SQL_MODE=... or Time_Zone=... in another letter
+// case could otherwise win.
+const pinSQL = "SET SESSION sql_mode = " + sessionSQLMode + ", time_zone = '+00:00', NAMES utf8mb4 COLLATE utf8mb4_bin"
+
+// pinnedConnector runs pinSQL on each connection it makes.
+type pinnedConnector struct{ driver.Connector }
+
+func (p pinnedConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	c, err := p.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ex, ok := c.(driver.ExecerContext)
+	if !ok {
+		c.Close()
+		return nil, errors.New("mysql driver connection cannot execute statements")
+	}
+	if _, err := ex.ExecContext(ctx, pinSQL, nil); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
 
 // Connector is one MySQL or MariaDB source.
 type Connector struct {
@@ -85,6 +139,7 @@ func Open(ctx context.Context, s config.Source) (*Connector, error) {
 	if cfg.DBName == "" {
 		return nil, &connectors.SourceError{Source: s.Name, Op: "connect", Err: errors.New("mysql dsn names no database")}
 	}
+	cfg.Logger = driverLogger{}
 	cfg.ParseTime = true
 	cfg.Loc = time.UTC
 	cfg.Timeout = timeout
@@ -102,7 +157,7 @@ func Open(ctx context.Context, s config.Source) (*Connector, error) {
 	if err != nil {
 		return nil, arrowconv.Unavailable(s.Name, err)
 	}
-	db := sql.OpenDB(conn)
+	db := sql.OpenDB(pinnedConnector{conn})
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

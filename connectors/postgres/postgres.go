@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -48,14 +49,33 @@ func Open(ctx context.Context, s config.Source) (*Connector, error) {
 	}
 	cc := cfg.ConnConfig
 	cc.ConnectTimeout = timeout
-	// Fixed session settings so values mean the same on every connection.
-	cc.RuntimeParams["TimeZone"] = "UTC"
-	cc.RuntimeParams["DateStyle"] = "ISO, YMD"
-	cc.RuntimeParams["IntervalStyle"] = "iso_8601"
-	cc.RuntimeParams["extra_float_digits"] = "3"
-	cc.RuntimeParams["application_name"] = "lienthong"
+	schema := s.Schema
+	if schema == "" {
+		schema = "public"
+	}
+	// Every setting rendered SQL or decoding depends on is pinned in the
+	// startup packet, as postgres_fdw does, so it overrides the database's
+	// and role's defaults and the DSN's options: an agency database left
+	// with standard_conforming_strings = off must not turn a quoted literal
+	// into SQL (sqlgen also writes backslashes in the E'' form, which reads
+	// the same under either setting).
+	for k, v := range sessionParams(schema) {
+		cc.RuntimeParams[k] = v
+	}
 	// The engine only reads.
 	cc.RuntimeParams["default_transaction_read_only"] = "on"
+	// A pooler or proxy may drop startup parameters: the server reports
+	// these back (ParameterStatus), so a session that did not take them is
+	// refused rather than used.
+	cfg.AfterConnect = func(_ context.Context, conn *pgx.Conn) error {
+		pg := conn.PgConn()
+		for _, k := range reportedParams {
+			if got, want := pg.ParameterStatus(k), sessionParams(schema)[k]; !strings.EqualFold(strings.ReplaceAll(got, " ", ""), strings.ReplaceAll(want, " ", "")) {
+				return fmt.Errorf("the server did not take session setting %s (reports %q, need %q)", k, got, want)
+			}
+		}
+		return nil
+	}
 	// A cancelled context must stop the server-side query, not only close
 	// our socket (PostgreSQL would run pg_sleep or a long scan to the end).
 	cc.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
@@ -72,12 +92,34 @@ func Open(ctx context.Context, s config.Source) (*Connector, error) {
 		pool.Close()
 		return nil, arrowconv.Unavailable(s.Name, err)
 	}
-	schema := s.Schema
-	if schema == "" {
-		schema = "public"
-	}
 	return &Connector{name: s.Name, schema: schema, pool: pool, mem: memory.DefaultAllocator}, nil
 }
+
+// sessionParams are the settings every connection starts with. search_path
+// puts pg_catalog first, so nothing in the source's schema can shadow a
+// built-in function or operator the rendered SQL names (tables are always
+// schema-qualified). IntervalStyle is iso_8601 (not postgres_fdw's
+// postgres) because intervals are read as their text and lienthong's text
+// for them is ISO 8601; interval input reads alike under both.
+func sessionParams(schema string) map[string]string {
+	return map[string]string{
+		"standard_conforming_strings": "on",
+		"backslash_quote":             "safe_encoding",
+		"client_encoding":             "UTF8",
+		"search_path":                 "pg_catalog, " + sqlgen.Quote(sqlgen.Postgres, schema),
+		"DateStyle":                   "ISO, YMD",
+		"IntervalStyle":               "iso_8601",
+		"TimeZone":                    "UTC",
+		"extra_float_digits":          "3",
+		"transform_null_equals":       "off",
+		"bytea_output":                "hex",
+		"application_name":            "lienthong",
+	}
+}
+
+// reportedParams are the pinned settings the server reports in
+// ParameterStatus (GUC_REPORT in every supported version).
+var reportedParams = []string{"standard_conforming_strings", "client_encoding", "DateStyle", "IntervalStyle", "TimeZone"}
 
 // SetAllocator sets the allocator for record batches (tests check leaks).
 func (c *Connector) SetAllocator(mem memory.Allocator) { c.mem = mem }

@@ -236,3 +236,105 @@ func TestConnectTimeout(t *testing.T) {
 		t.Fatalf("took %s", d)
 	}
 }
+
+// hostileBuild is Build for a database whose defaults are the most hostile
+// an agency could leave: every new session starts with backslash escapes
+// in plain literals, backslash-quote accepted, a search path, date, time
+// zone and float settings unlike lienthong's, and x = NULL read as IS NULL.
+func hostileBuild(t *testing.T, _ []string, stmts []string) config.Source {
+	dsn := testenv.PostgresDSN(t)
+	pgExec(t, dsn, stmts...)
+	pgExec(t, dsn, "CREATE SCHEMA lt_evil")
+	db := strings.TrimPrefix(mustParseURLPath(t, dsn), "/")
+	pgExec(t, dsn,
+		"ALTER DATABASE "+db+" SET standard_conforming_strings = off",
+		"ALTER DATABASE "+db+" SET backslash_quote = on",
+		"ALTER DATABASE "+db+" SET escape_string_warning = off",
+		"ALTER DATABASE "+db+" SET search_path = lt_evil",
+		"ALTER DATABASE "+db+" SET DateStyle = 'SQL, DMY'",
+		"ALTER DATABASE "+db+" SET IntervalStyle = 'sql_standard'",
+		"ALTER DATABASE "+db+" SET TimeZone = 'Asia/Ho_Chi_Minh'",
+		"ALTER DATABASE "+db+" SET extra_float_digits = -15",
+		"ALTER DATABASE "+db+" SET transform_null_equals = on",
+		"ALTER DATABASE "+db+" SET bytea_output = 'escape'",
+	)
+	// The settings are in force for a plain new session: the suite is not
+	// vacuous.
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var scs, bq string
+	if err := c.QueryRow(ctx, "SELECT current_setting('standard_conforming_strings'), current_setting('backslash_quote')").Scan(&scs, &bq); err != nil || scs != "off" || bq != "on" {
+		t.Fatalf("hostile defaults not in force: standard_conforming_strings=%s backslash_quote=%s (%v)", scs, bq, err)
+	}
+	return config.Source{Name: "dancu", Kind: catalog.Postgres, DSN: dsn, Schema: "public",
+		ConnectTimeout: config.Duration{Duration: 5 * time.Second}}
+}
+
+func mustParseURLPath(t *testing.T, dsn string) string {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "/" + cfg.Database
+}
+
+// TestInjection: the tricky-literal corpus in every pushable predicate
+// form, on a database with hostile defaults.
+func TestInjection(t *testing.T) {
+	h := harness()
+	h.Hostile = hostileBuild
+	conformance.RunInjection(t, h)
+}
+
+// TestConformanceHostile: the whole suite on a database with hostile
+// defaults (types, dates, time zones, streaming, cancel).
+func TestConformanceHostile(t *testing.T) {
+	h := harness()
+	h.Build = hostileBuild
+	conformance.Run(t, h)
+}
+
+// TestSessionPinned: on a database with hostile defaults, and with a DSN
+// asking for them too, every session runs with the settings rendered SQL
+// depends on.
+func TestSessionPinned(t *testing.T) {
+	src := hostileBuild(t, nil, nil)
+	src.DSN += "?options=" + strings.NewReplacer(" ", "%20", "=", "%3D").Replace("-c standard_conforming_strings=off -c search_path=lt_evil")
+	c, err := open.Source(context.Background(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	names := []string{"standard_conforming_strings", "backslash_quote", "client_encoding", "search_path", "DateStyle",
+		"IntervalStyle", "TimeZone", "extra_float_digits", "transform_null_equals", "bytea_output", "transaction_read_only"}
+	var cols []string
+	var fields []arrow.Field
+	for _, n := range names {
+		cols = append(cols, "current_setting('"+n+"')")
+		fields = append(fields, arrow.Field{Name: n, Type: arrow.BinaryTypes.String, Nullable: true})
+	}
+	// Several connections: the pool's, one after another.
+	for range 3 {
+		rr, err := c.Query(context.Background(), sqlgen.Statement{SQL: "SELECT " + strings.Join(cols, ", ")}, arrow.NewSchema(fields, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rr.Next() {
+			t.Fatal(rr.Err())
+		}
+		var got []string
+		for _, col := range rr.RecordBatch().Columns() {
+			got = append(got, conformance.Canon(col, 0))
+		}
+		rr.Release()
+		want := `on|safe_encoding|UTF8|pg_catalog, "public"|ISO, YMD|iso_8601|UTC|3|off|hex|on`
+		if g := strings.Join(got, "|"); g != want {
+			t.Fatalf("session settings:\n got  %s\n want %s", g, want)
+		}
+	}
+}

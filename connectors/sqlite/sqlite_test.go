@@ -201,3 +201,8 @@ func TestInvalidUTF8(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestInjection: the tricky-literal corpus in every pushable predicate
+// form (SQLite keeps no session defaults in the file: the connector's
+// pragmas are the settings).
+func TestInjection(t *testing.T) { conformance.RunInjection(t, harness()) }

@@ -100,11 +100,21 @@ func Quote(d Dialect, id string) string {
 // QuoteString renders a string literal for dialect d. NUL bytes cannot be
 // represented in any source's text and are refused by the binder.
 func QuoteString(d Dialect, s string) string {
-	if d == MySQL {
+	switch d {
+	case MySQL:
 		// MariaDB treats backslash as an escape in string literals unless
 		// NO_BACKSLASH_ESCAPES is set; escaping both quote and backslash is
 		// right in the default mode the connector enforces.
 		s = strings.ReplaceAll(s, `\`, `\\`)
+	case Postgres:
+		if strings.Contains(s, `\`) {
+			// A plain '...' with a backslash means something else under
+			// standard_conforming_strings = off (the backslash escapes, and
+			// \' ends nothing): the escape-string form with backslashes and
+			// quotes both escaped reads the same under any setting. Strings
+			// without a backslash read the same either way.
+			return "E'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", "''") + "'"
+		}
 	}
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
