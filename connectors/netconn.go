@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -137,4 +138,16 @@ func (e *timeoutErr) Timeout() bool   { return true }
 func (e *timeoutErr) Temporary() bool { return true }
 func (e *timeoutErr) Unwrap() []error {
 	return []error{&e.TimeoutError, os.ErrDeadlineExceeded}
+}
+
+// SyscallConn exposes the socket beneath, so go-sql-driver's check of a
+// pooled connection before reuse (a non-blocking read on the raw fd) still
+// runs: without it a connection the server closed is written to and fails
+// as "invalid connection" instead of being replaced (driver.ErrBadConn).
+func (c *deadlineConn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errors.New("connection has no file descriptor")
+	}
+	return sc.SyscallConn()
 }

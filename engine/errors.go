@@ -79,11 +79,11 @@ func Message(err error) string {
 	case CodeSourceError:
 		return code + ": source " + src + " failed while running its part of the query; the operator's log has its message"
 	case CodeCancelled, CodeTimeout:
-		return (&CancelledError{Cause: err}).Error()
+		return (&CancelledError{Cause: err}).Error() + at
 	case CodeAudit:
 		return code + ": the audit log could not be written, so nothing was answered; the operator's log says why"
 	}
-	return CodeInternal + ": an internal error; the operator's log has the details"
+	return CodeInternal + ": an internal error" + at + "; the operator's log has the details"
 }
 
 // ClientError is an engine error as a client sees it: Error() is Message,

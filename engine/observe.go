@@ -131,6 +131,9 @@ func deniedCode(code string) bool {
 }
 
 // failedSource is the source err blames, if any.
+// FailedSource is the source err blames, if any.
+func FailedSource(err error) string { return failedSource(err) }
+
 func failedSource(err error) string {
 	var se *connectors.SourceError
 	var ue *catalog.UnavailableError

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"lienthong/catalog"
-	"lienthong/connectors"
+	"lienthong/engine"
 	"lienthong/planner"
 )
 
@@ -143,24 +143,24 @@ func toError(err error) *Error {
 		}
 		return out
 	}
-	var ue *catalog.UnavailableError
-	if errors.As(err, &ue) {
-		return &Error{Code: string(planner.CodeUnavailable), Message: ue.Error(), Source: ue.Source, status: http.StatusBadGateway, cause: err}
+	// Everything else gets the engine's fixed message for its class: no
+	// words of a source or of DuckDB (values, hosts, users) reach a client.
+	code := engine.ErrorCode(err)
+	status := http.StatusInternalServerError
+	switch code {
+	case string(planner.CodeType):
+		status = http.StatusBadRequest
+	case string(planner.CodeUnavailable), CodeSourceError:
+		status = http.StatusBadGateway
+	case CodeSourceTimeout, CodeTimeout:
+		status = http.StatusGatewayTimeout
+	case CodeSourceBusy, engine.CodeAudit:
+		status = http.StatusServiceUnavailable
+	case CodeCancelled:
+		status = 499
 	}
-	var se *connectors.SourceError
-	if errors.As(err, &se) {
-		code, status := CodeSourceError, http.StatusBadGateway
-		switch {
-		case errors.Is(err, connectors.ErrSourceTimeout):
-			code, status = CodeSourceTimeout, http.StatusGatewayTimeout
-		case errors.Is(err, connectors.ErrSourceBusy):
-			code, status = CodeSourceBusy, http.StatusServiceUnavailable
-		case errors.Is(err, connectors.ErrSourceUnavailable):
-			code = string(planner.CodeUnavailable)
-		}
-		return &Error{Code: code, Message: se.Error(), Source: se.Source, status: status, cause: err}
-	}
-	return &Error{Code: CodeInternal, Message: err.Error(), status: http.StatusInternalServerError, cause: err}
+	msg := strings.TrimPrefix(engine.Message(err), code+": ")
+	return &Error{Code: code, Message: msg, Source: engine.FailedSource(err), status: status, cause: err}
 }
 
 // logRedact strips what could be data from an error message before it is

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"lienthong/catalog"
 	"lienthong/engine"
 )
 
@@ -202,6 +203,21 @@ func (fs *flightServer) engine() (*engine.Engine, error) {
 		return nil, newError(http.StatusServiceUnavailable, CodeNotReady, "the node is starting (connecting sources); retry in a moment")
 	}
 	return e, nil
+}
+
+// catalogFor is the catalog as the caller may see it (GetDbSchemas,
+// GetTables): only what its grants let it read.
+func (fs *flightServer) catalogFor(ctx context.Context) (*catalog.Snapshot, error) {
+	eng, err := fs.engine()
+	if err != nil {
+		return nil, err
+	}
+	c := callerOf(ctx)
+	snap, err := eng.CatalogFor(ctx, engine.Session{Principal: c.p.Name, Agency: c.p.Agency, Purpose: c.meta.purpose})
+	if err != nil {
+		return nil, toError(err)
+	}
+	return snap, nil
 }
 
 // planSchema plans sql (without running it) and returns its result schema.
@@ -594,8 +610,8 @@ func (fs *flightServer) GetFlightInfoSchemas(_ context.Context, _ flightsql.GetD
 	return fs.infoFor(desc, schema_ref.DBSchemas)
 }
 
-func (fs *flightServer) DoGetDBSchemas(_ context.Context, cmd flightsql.GetDBSchemas) (*arrow.Schema, <-chan flight.StreamChunk, error) {
-	eng, err := fs.engine()
+func (fs *flightServer) DoGetDBSchemas(ctx context.Context, cmd flightsql.GetDBSchemas) (*arrow.Schema, <-chan flight.StreamChunk, error) {
+	snap, err := fs.catalogFor(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -603,7 +619,7 @@ func (fs *flightServer) DoGetDBSchemas(_ context.Context, cmd flightsql.GetDBSch
 	defer b.Release()
 	if catalogMatches(cmd.GetCatalog()) {
 		cat := CatalogName
-		for _, src := range eng.Catalog().Sources {
+		for _, src := range snap.Sources {
 			if likeMatch(cmd.GetDBSchemaFilterPattern(), src.Name) {
 				name := src.Name
 				strs(b.Field(0), &cat)
@@ -621,8 +637,8 @@ func (fs *flightServer) GetFlightInfoTables(_ context.Context, cmd flightsql.Get
 	return fs.infoFor(desc, schema_ref.Tables)
 }
 
-func (fs *flightServer) DoGetTables(_ context.Context, cmd flightsql.GetTables) (*arrow.Schema, <-chan flight.StreamChunk, error) {
-	eng, err := fs.engine()
+func (fs *flightServer) DoGetTables(ctx context.Context, cmd flightsql.GetTables) (*arrow.Schema, <-chan flight.StreamChunk, error) {
+	snap, err := fs.catalogFor(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -640,7 +656,7 @@ func (fs *flightServer) DoGetTables(_ context.Context, cmd flightsql.GetTables) 
 	defer b.Release()
 	if catalogMatches(cmd.GetCatalog()) && wantTable {
 		cat, typ := CatalogName, "TABLE"
-		for _, src := range eng.Catalog().Sources {
+		for _, src := range snap.Sources {
 			if !likeMatch(cmd.GetDBSchemaFilterPattern(), src.Name) {
 				continue
 			}

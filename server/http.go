@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 
 	"lienthong/catalog"
+	"lienthong/engine"
 )
 
 // HTTP header names.
@@ -432,13 +433,19 @@ func CatalogToJSON(snap *catalog.Snapshot) CatalogJSON {
 	return out
 }
 
-func (s *Server) handleCatalog(w http.ResponseWriter, r *http.Request, _ Principal) {
+func (s *Server) handleCatalog(w http.ResponseWriter, r *http.Request, p Principal) {
 	eng := s.engine()
 	if eng == nil {
 		writeError(w, newError(http.StatusServiceUnavailable, CodeNotReady, "the node is starting (connecting sources); retry in a moment"))
 		return
 	}
-	writeJSON(w, http.StatusOK, catalogWithStates(eng))
+	meta := httpMeta(r)
+	snap, err := eng.CatalogFor(r.Context(), engine.Session{Principal: p.Name, Agency: p.Agency, Purpose: meta.purpose})
+	if err != nil {
+		writeError(w, toError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, catalogWithStates(eng, snap))
 }
 
 // decodeBase64 reads standard base64 with or without padding.

@@ -554,6 +554,10 @@ func (q *query) record() {
 			// Operators need something to go on; quoted text and digit runs
 			// are removed so no value can reach the log.
 			attrs = append(attrs, "error", logRedact(q.err.Message))
+			var d interface{ Detail() string }
+			if errors.As(q.err.cause, &d) {
+				attrs = append(attrs, "detail", logRedact(d.Detail()))
+			}
 		}
 	}
 	s.log.Info("query", attrs...)

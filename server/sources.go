@@ -34,9 +34,9 @@ func sourceStates(eng *engine.Engine) map[string]engine.SourceState {
 	return out
 }
 
-// catalogWithStates is the catalog with each source's live state.
-func catalogWithStates(eng *engine.Engine) CatalogJSON {
-	snap := eng.Catalog()
+// catalogWithStates is snap (the catalog as the caller may see it) with
+// each source's live state.
+func catalogWithStates(eng *engine.Engine, snap *catalog.Snapshot) CatalogJSON {
 	out := CatalogToJSON(snap)
 	states := sourceStates(eng)
 	for i := range out.Sources {

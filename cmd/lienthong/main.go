@@ -287,7 +287,8 @@ func (l localBackend) Refresh(ctx context.Context) (int64, error) {
 func (l localBackend) Catalog(ctx context.Context) (*catalog.Snapshot, error) {
 	// Listing waits for sources still connecting (each at most its
 	// connect_timeout); queries never do for sources they do not name.
-	return l.eng.WaitCatalog(ctx), nil
+	// Under a policy, only what the session's principal may read.
+	return l.eng.CatalogFor(ctx, l.opt.Session)
 }
 
 // describeRe matches DESCRIBE t / DESC t, which the CLI answers from the
