@@ -20,6 +20,7 @@ import (
 	"lienthong/catalog"
 	"lienthong/config"
 	"lienthong/connectors"
+	"lienthong/internal/defence"
 	"lienthong/planner"
 	"lienthong/planner/plan"
 	"lienthong/planner/sqlgen"
@@ -392,7 +393,7 @@ func (e *Engine) explain(ctx context.Context, sqlText string, analyze bool, opt 
 		rows = -1 // DuckDB's profile below counts them per operator
 	}
 	stats := res.Stats()
-	secured := e.policy.Load() != nil
+	secured := e.policy.Load() != nil && defence.On(defence.ExplainCounts)
 	if secured {
 		hideRestricted(p, stats)
 	}
@@ -472,7 +473,7 @@ func (e *Engine) ConfigureResidual(memoryLimit, tempDirectory string) error {
 func (e *Engine) CatalogFor(ctx context.Context, s Session) (*catalog.Snapshot, error) {
 	snap := e.WaitCatalog(ctx)
 	pol := e.policy.Load()
-	if pol == nil {
+	if pol == nil || !defence.On(defence.Catalog) {
 		return snap, nil
 	}
 	accs, err := pol.Accesses(s.Principal, s.Purpose)

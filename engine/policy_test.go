@@ -5,131 +5,45 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
-	"lienthong/bench/gen"
-	"lienthong/config"
 	"lienthong/engine"
+	"lienthong/internal/attacks"
 	"lienthong/planner"
 	"lienthong/policy"
 )
 
 const (
-	keyDeath = "death-followup-test-key-0123456789"
-	keyStats = "population-stats-test-key-9876543210"
+	keyDeath = attacks.KeyDeath
+	keyStats = attacks.KeyStats
 )
 
+// policyFixture is internal/attacks' fixture under the names these tests
+// use.
 type policyFixture struct {
 	open, secured *engine.Engine // without and with the access policy
 	pins          []string       // every raw PIN in the data
-	forbidden     []string       // strings that must never reach "an"
-	citizen       [3]string      // one citizen's pin, full_name, birth_date
+	citizen       [3]string      // one citizen's pin, full_name, birth_date (outside province 079)
 	policyPath    string
+	*attacks.Fixture
 }
 
 func newPolicyFixture(t *testing.T) *policyFixture {
 	t.Helper()
-	t.Setenv("LT_TEST_KEY_DEATH", keyDeath)
-	t.Setenv("LT_TEST_KEY_STATS", keyStats)
-	dir := t.TempDir()
-	f := &policyFixture{}
-	if _, err := gen.Generate(context.Background(), gen.Options{Scale: 0.003, Seed: 11, Out: dir}); err != nil {
-		t.Fatal(err)
-	}
-	// A copy, so a test may rewrite it and reload.
-	polText, err := os.ReadFile("testdata/policy.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pol := filepath.Join(dir, "policy.toml")
-	if err := os.WriteFile(pol, polText, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f.policyPath = pol
-	base, err := os.ReadFile(filepath.Join(dir, "lienthong.toml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	securedPath := filepath.Join(dir, "secured.toml")
-	if err := os.WriteFile(securedPath, []byte(fmt.Sprintf("policy = %q\n", pol)+string(base)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, x := range []struct {
-		path string
-		dst  **engine.Engine
-	}{{filepath.Join(dir, "lienthong.toml"), &f.open}, {securedPath, &f.secured}} {
-		cfg, err := config.Load(x.path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e, err := engine.New(context.Background(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { e.Close() })
-		*x.dst = e
-	}
-	all := func(sql string) []string {
-		out, err := rows(t, f.open, sql, engine.QueryOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
-	f.pins = all("SELECT pin FROM dancu.citizens UNION SELECT pin FROM hotich.deaths UNION SELECT pin FROM bhxh.funeral_allowances")
-	// What "an" must never see: raw PINs, special categories, full birth
-	// dates, and the names of people outside province 079 (which only the
-	// filtered citizens table could reveal).
-	f.forbidden = append(f.forbidden, f.pins...)
-	f.forbidden = append(f.forbidden, all("SELECT DISTINCT religion FROM dancu.citizens WHERE religion IS NOT NULL")...)
-	// (1 January is what the year mask shows, so it cannot tell.)
-	f.forbidden = append(f.forbidden, all("SELECT DISTINCT CAST(birth_date AS CHAR) FROM dancu.citizens WHERE NOT (MONTH(birth_date) = 1 AND DAY(birth_date) = 1) AND birth_date NOT IN (SELECT death_date FROM hotich.deaths) AND birth_date NOT IN (SELECT paid_on FROM bhxh.funeral_allowances) AND birth_date NOT IN (SELECT valid_from FROM bhxh.health_cards) AND birth_date NOT IN (SELECT valid_to FROM bhxh.health_cards) AND birth_date NOT IN (SELECT registered_on FROM hotich.deaths) AND (death_date IS NULL OR birth_date NOT IN (SELECT death_date FROM dancu.citizens WHERE death_date IS NOT NULL))")...)
-	f.forbidden = append(f.forbidden, all("SELECT DISTINCT full_name FROM dancu.citizens WHERE hometown_province <> '079' AND full_name NOT IN (SELECT full_name FROM dancu.citizens WHERE hometown_province = '079')")...)
-	// Pseudonyms under another purpose's key must not appear either.
-	for _, p := range f.pins {
-		f.forbidden = append(f.forbidden, policy.PseudonymOf([]byte(keyStats), p))
-	}
-	c := all("SELECT CONCAT(pin, '|', full_name, '|', CAST(birth_date AS CHAR)) FROM dancu.citizens WHERE hometown_province <> '079' ORDER BY pin LIMIT 1")
-	copy(f.citizen[:], strings.Split(c[0], "|"))
-	if len(f.forbidden) < 100 {
-		t.Fatalf("the fixture is too small to test anything: %d forbidden values", len(f.forbidden))
-	}
-	return f
+	f := attacks.NewFixture(t)
+	return &policyFixture{open: f.Open, secured: f.Secured, pins: f.PINs, citizen: f.Citizen, policyPath: f.PolicyPath, Fixture: f}
 }
 
 var (
-	an    = engine.Session{Principal: "an", Agency: "BHXH", Purpose: "DEATH_FOLLOWUP", CaseID: "HS-2026-001"}
-	binh  = engine.Session{Principal: "binh", Agency: "SO_Y_TE", Purpose: "POPULATION_STATISTICS"}
-	cuong = engine.Session{Principal: "cuong", Agency: "UBND_XA", Purpose: "IDENTITY_CHECK"}
+	an    = attacks.An
+	binh  = attacks.Binh
+	cuong = attacks.Cuong
 )
 
-// leak returns the first forbidden value found, other than those the
-// attacker wrote into the query (EXPLAIN echoes them): any cell equal to
-// one, or any PIN or pseudonym inside messages and plans.
-func (f *policyFixture) leak(cells []string, text, query string) string {
-	bad := map[string]bool{}
-	for _, v := range f.forbidden {
-		if !strings.Contains(query, v) {
-			bad[v] = true
-		}
-	}
-	for _, row := range cells {
-		for _, c := range strings.Split(row, " | ") {
-			if bad[c] {
-				return c
-			}
-		}
-	}
-	for v := range bad {
-		if (len(v) == 12 || len(v) == 32) && strings.Contains(text, v) {
-			return v
-		}
-	}
-	return ""
-}
+// leak returns the first forbidden value found (attacks.Fixture.Leak).
+func (f *policyFixture) leak(cells []string, text, query string) string { return f.Leak(cells, text, query) }
 
 // TestPolicyAttacks tries to get around the access policy. Whatever each
 // attempt returns, rows, error message or plan, must carry no protected

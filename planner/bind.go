@@ -11,6 +11,7 @@ import (
 	"vitess.io/vitess/go/vt/sqlparser"
 
 	"lienthong/catalog"
+	"lienthong/internal/defence"
 	"lienthong/planner/plan"
 	"lienthong/policy"
 )
@@ -712,7 +713,7 @@ func (b *binder) bindAliased(t *sqlparser.AliasedTableExpr, sc *scope) (plan.Rel
 		if userName == "" {
 			userName = tbl.Name
 		}
-		if b.access != nil {
+		if b.access != nil && defence.On(defence.SecuredView) {
 			return b.securedTable(tbl, userName, sc)
 		}
 		for _, rb := range sc.rels {

@@ -13,6 +13,7 @@ import (
 	"vitess.io/vitess/go/vt/sqlparser"
 
 	"lienthong/catalog"
+	"lienthong/internal/defence"
 	"lienthong/planner/plan"
 	"lienthong/planner/sqlgen"
 	"lienthong/policy"
@@ -133,7 +134,7 @@ func Plan(cat *catalog.Snapshot, sql string, opt Options) (*plan.Plan, error) {
 		return nil, err
 	}
 	var priv *plan.Privacy
-	if len(b.protected) > 0 {
+	if len(b.protected) > 0 && defence.On(defence.Private) {
 		// Checked as the user wrote it (errors point into their SQL), then
 		// planned as the bounded rewrite.
 		text, pv, err := b.privateStatement(stmt, q, names)

@@ -10,6 +10,7 @@ import (
 	"vitess.io/vitess/go/vt/sqlparser"
 
 	"lienthong/catalog"
+	"lienthong/internal/defence"
 	"lienthong/planner/plan"
 	"lienthong/policy"
 )
@@ -228,6 +229,10 @@ func (b *binder) policyExpr(text string, sc *scope, what string) (plan.Expr, err
 // from a name and birth date, or a birth date from a PIN, in one query.
 func (b *binder) checkVerifyStatement(stmt sqlparser.Statement) error {
 	calls := 0
+	if !defence.On(defence.VerifyForm) {
+		b.verify = true
+		return nil
+	}
 	_ = sqlparser.Walk(func(n sqlparser.SQLNode) (bool, error) {
 		if f, ok := n.(*sqlparser.FuncExpr); ok && f.Name.Lowered() == "pin_verify" {
 			calls++

@@ -19,6 +19,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"lienthong/internal/defence"
 )
 
 // File is the policy file as written (see docs/security.md).
@@ -592,7 +594,7 @@ func (a *Access) Table(source, table string, columns []string, sensitive map[str
 					rule.Mask = strings.TrimSpace(m)
 				}
 			}
-			if sensitive[c] && !a.SensitiveAllowed(c) {
+			if sensitive[c] && !a.SensitiveAllowed(c) && defence.On(defence.Sensitive) {
 				// Special categories stay hidden unless the purpose allows
 				// them, masked or not: a mask such as religion = "religion"
 				// or LEFT(religion, 3) would otherwise lift the rule.
