@@ -43,7 +43,9 @@ var (
 )
 
 // leak returns the first forbidden value found (attacks.Fixture.Leak).
-func (f *policyFixture) leak(cells []string, text, query string) string { return f.Leak(cells, text, query) }
+func (f *policyFixture) leak(cells []string, text, query string) string {
+	return f.Leak(cells, text, query)
+}
 
 // TestPolicyAttacks tries to get around the access policy. Whatever each
 // attempt returns, rows, error message or plan, must carry no protected
