@@ -522,13 +522,9 @@ func pushFiltersIntoDerived(q *plan.Query) {
 }
 
 func pushIntoDerived(c plan.Expr, from plan.Relation) bool {
-	rels, hasSub := plan.RelsOf(c)
-	if hasSub || len(rels) != 1 {
+	alias, ok := oneRelation(c)
+	if !ok {
 		return false
-	}
-	var alias string
-	for a := range rels {
-		alias = a
 	}
 	d, nullable := findDerived(from, alias)
 	if d == nil || nullable || len(d.Query.OrderBy) > 0 {
@@ -538,11 +534,36 @@ func pushIntoDerived(c plan.Expr, from plan.Relation) bool {
 	if !ok {
 		return false
 	}
+	moved, ok := overItems(c, alias, d.Query.Columns, inner)
+	if !ok {
+		return false
+	}
+	inner.Where = plan.And(append(plan.Conjuncts(inner.Where), moved))
+	return true
+}
+
+// oneRelation is the alias of the one relation c reads, when c reads
+// exactly one and no subquery.
+func oneRelation(c plan.Expr) (string, bool) {
+	rels, hasSub := plan.RelsOf(c)
+	if hasSub || len(rels) != 1 {
+		return "", false
+	}
+	for a := range rels {
+		return a, true
+	}
+	return "", false
+}
+
+// overItems rewrites c, which reads columns of the derived table alias
+// (columns cols, block inner), over that block's items: what it means
+// inside the block.
+func overItems(c plan.Expr, alias string, cols []plan.Column, inner *plan.Select) (plan.Expr, bool) {
 	byName := map[string]plan.Expr{}
 	for i, it := range inner.Items {
-		byName[d.Query.Columns[i].Name] = it.Expr
+		byName[cols[i].Name] = it.Expr
 	}
-	ok = true
+	ok := true
 	moved := plan.Map(c, func(x plan.Expr) plan.Expr {
 		if ref, isRef := x.(*plan.ColRef); isRef && ref.Rel == alias {
 			e, found := byName[ref.Name]
@@ -554,11 +575,7 @@ func pushIntoDerived(c plan.Expr, from plan.Relation) bool {
 		}
 		return x
 	})
-	if !ok {
-		return false
-	}
-	inner.Where = plan.And(append(plan.Conjuncts(inner.Where), moved))
-	return true
+	return moved, ok
 }
 
 func findDerived(r plan.Relation, alias string) (*plan.Derived, bool) {

@@ -396,13 +396,9 @@ func guardInto(c plan.Expr, from plan.Relation) bool {
 	if leakproof(c) {
 		return false
 	}
-	rels, hasSub := plan.RelsOf(c)
-	if hasSub || len(rels) != 1 {
+	alias, ok := oneRelation(c)
+	if !ok {
 		return false
-	}
-	var alias string
-	for a := range rels {
-		alias = a
 	}
 	d, nullable := findDerived(from, alias)
 	if d == nil || !d.Secured || nullable {
@@ -412,22 +408,7 @@ func guardInto(c plan.Expr, from plan.Relation) bool {
 	if !ok || inner.Where == nil {
 		return false // no row filter: the view hides no row
 	}
-	byName := map[string]plan.Expr{}
-	for i, it := range inner.Items {
-		byName[d.Query.Columns[i].Name] = it.Expr
-	}
-	ok = true
-	moved := plan.Map(c, func(x plan.Expr) plan.Expr {
-		if ref, isRef := x.(*plan.ColRef); isRef && ref.Rel == alias {
-			e, found := byName[ref.Name]
-			if !found {
-				ok = false
-				return x
-			}
-			return e
-		}
-		return x
-	})
+	moved, ok := overItems(c, alias, d.Query.Columns, inner)
 	if !ok {
 		return false
 	}
