@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"lienthong/engine"
+	"lienthong/errcode"
 	"lienthong/planner"
 )
 
@@ -58,36 +59,17 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.cause }
 
-// HTTPStatus is the status an HTTP response carries for e.
+// HTTPStatus is the status an HTTP response carries for e (the error
+// registry's, unless the error set its own).
 func (e *Error) HTTPStatus() int {
 	if e.status != 0 {
 		return e.status
 	}
-	return http.StatusInternalServerError
+	return errcode.Lookup(e.Code).HTTP
 }
 
 // GRPCCode is the gRPC status code a Flight response carries for e.
-func (e *Error) GRPCCode() codes.Code {
-	switch e.Code {
-	case CodeAuth:
-		return codes.Unauthenticated
-	case CodeForbidden:
-		return codes.PermissionDenied
-	case CodeBusy, CodeShuttingDown, CodeNotReady, string(planner.CodeUnavailable), CodeSourceError:
-		return codes.Unavailable
-	case CodeTimeout, CodeSourceTimeout:
-		return codes.DeadlineExceeded
-	case CodeSourceBusy:
-		return codes.Unavailable
-	case CodeResultLimit:
-		return codes.ResourceExhausted
-	case CodeCancelled:
-		return codes.Canceled
-	case CodeInternal:
-		return codes.Internal
-	}
-	return codes.InvalidArgument
-}
+func (e *Error) GRPCCode() codes.Code { return errcode.Lookup(e.Code).GRPC }
 
 // GRPCStatus lets grpc-go send e with its code.
 func (e *Error) GRPCStatus() *status.Status { return status.New(e.GRPCCode(), e.Error()) }
@@ -99,21 +81,23 @@ func newError(status int, code, format string, args ...any) *Error {
 // outcome is the metrics label for an error class.
 func (e *Error) outcome() string {
 	switch e.Code {
-	case CodeBusy, CodeShuttingDown, CodeNotReady:
-		return "busy"
 	case CodeTimeout, CodeSourceTimeout:
 		return "timeout"
 	case CodeSourceBusy:
 		return "busy"
-	case CodeCancelled:
+	}
+	switch errcode.Lookup(e.Code).Class {
+	case errcode.Unavailable:
+		return "busy"
+	case errcode.Cancelled:
 		return "cancelled"
-	case CodeResultLimit:
+	case errcode.Limit:
 		return "limit"
-	case string(planner.CodeUnavailable), CodeSourceError:
+	case errcode.Source:
 		return "source_error"
-	case CodeInternal:
+	case errcode.Internal:
 		return "internal_error"
-	case CodeAuth, CodeForbidden:
+	case errcode.Denied:
 		return "denied"
 	}
 	return "user_error"
@@ -137,30 +121,13 @@ func toError(err error) *Error {
 	}
 	var pe *planner.Error
 	if errors.As(err, &pe) {
-		out := &Error{Code: string(pe.Code), Message: pe.Msg, Line: pe.Line, Column: pe.Col, status: http.StatusBadRequest, cause: err}
-		if pe.Code == planner.CodeUnavailable {
-			out.status = http.StatusBadGateway
-		}
-		return out
+		return &Error{Code: string(pe.Code), Message: pe.Msg, Line: pe.Line, Column: pe.Col, cause: err}
 	}
 	// Everything else gets the engine's fixed message for its class: no
 	// words of a source or of DuckDB (values, hosts, users) reach a client.
 	code := engine.ErrorCode(err)
-	status := http.StatusInternalServerError
-	switch code {
-	case string(planner.CodeType):
-		status = http.StatusBadRequest
-	case string(planner.CodeUnavailable), CodeSourceError:
-		status = http.StatusBadGateway
-	case CodeSourceTimeout, CodeTimeout:
-		status = http.StatusGatewayTimeout
-	case CodeSourceBusy, engine.CodeAudit:
-		status = http.StatusServiceUnavailable
-	case CodeCancelled:
-		status = 499
-	}
 	msg := strings.TrimPrefix(engine.Message(err), code+": ")
-	return &Error{Code: code, Message: msg, Source: engine.FailedSource(err), status: status, cause: err}
+	return &Error{Code: code, Message: msg, Source: engine.FailedSource(err), cause: err}
 }
 
 // logRedact strips what could be data from an error message before it is

@@ -20,6 +20,7 @@ import (
 	"lienthong/catalog"
 	"lienthong/config"
 	"lienthong/engine"
+	"lienthong/errcode"
 )
 
 const usage = `lienthong: federated SQL over agency databases
@@ -92,8 +93,18 @@ func main() {
 		if !errors.Is(err, errReported) {
 			fmt.Fprintf(os.Stderr, "error: %v\n", err)
 		}
-		os.Exit(1)
+		os.Exit(exitStatus(err))
 	}
+}
+
+// exitStatus is the error registry's exit status for a query's error
+// (errcode: 1 user, 3 denied, 4 source, 5 limit, 130 cancelled), 1 for
+// anything else (a config file, a usage error).
+func exitStatus(err error) int {
+	if code := engine.ErrorCode(err); code != engine.CodeInternal {
+		return errcode.Lookup(code).Exit
+	}
+	return 1
 }
 
 // errReported means the failure was already printed.
