@@ -5,6 +5,7 @@
 package planner
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -86,11 +87,16 @@ func Parse(sql string) (sqlparser.Statement, error) {
 	text, edits := rewriteFullJoins(sql)
 	stmt, err := parser.Parse(text)
 	if err != nil {
-		if strings.Contains(err.Error(), "syntax error") {
-			return nil, syntaxError(sql, text, edits, err)
-		}
-		if strings.Contains(err.Error(), "Query was empty") {
+		// vitess's sentinels by identity; its Parse flattens a positioned
+		// syntax error into text (vterrors.New of the tokenizer's
+		// PositionedErr), so that one can only be read back from the text.
+		switch {
+		case errors.Is(err, sqlparser.ErrEmpty):
 			return nil, &Error{Code: CodeSyntax, Msg: "empty query: write a SELECT statement"}
+		case errors.Is(err, sqlparser.ErrMultipleStatements):
+			return nil, &Error{Code: CodeSyntax, Msg: "one statement at a time: split the script at its semicolons"}
+		case strings.Contains(err.Error(), "syntax error"):
+			return nil, syntaxError(sql, text, edits, err)
 		}
 		return nil, &Error{Code: CodeSyntax, Msg: err.Error()}
 	}
