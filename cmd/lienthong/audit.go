@@ -253,6 +253,9 @@ func cmdAuditSearch(args []string) error {
 	n := 0
 	errLimit := errors.New("limit")
 	err = audit.Attempts(rd, start, f, func(a *audit.AttemptView) error {
+		if *limit > 0 && n >= *limit {
+			return errLimit // in every format
+		}
 		n++
 		info := a.Info()
 		if tw == nil {
@@ -273,9 +276,6 @@ func cmdAuditSearch(args []string) error {
 		}
 		fmt.Fprintf(tw, "%s\t%.8s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", info.Start.In(loc).Format("2006-01-02 15:04:05"), info.Attempt,
 			info.Principal, info.Agency, info.Purpose, info.CaseID, a.Outcome(), code, rows, ms, strings.Join(a.Sources(), ","), sql)
-		if *limit > 0 && n >= *limit {
-			return errLimit
-		}
 		return nil
 	})
 	if tw != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,5 +84,45 @@ func TestWithAuditStripsFlags(t *testing.T) {
 	}
 	if err := withAudit([]string{"--audit-key", "k"}, func([]string) error { return nil }); err == nil {
 		t.Fatal("--audit-key without --audit-log must be refused")
+	}
+}
+
+// audit search --limit N stops after N attempts in every format.
+func TestAuditSearchLimit(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := gen.Generate(context.Background(), gen.Options{Scale: 0.002, Seed: 5, Out: dir}); err != nil {
+		t.Fatal(err)
+	}
+	logPath, key := filepath.Join(dir, "audit.log"), filepath.Join(dir, "audit.key")
+	if err := cmdAuditKeygen([]string{"--out", key}); err != nil {
+		t.Fatal(err)
+	}
+	stdout := os.Stdout
+	defer func() { os.Stdout = stdout }()
+	os.Stdout, _ = os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	for i := 0; i < 3; i++ {
+		args := []string{"--config", filepath.Join(dir, "lienthong.toml"), "--audit-log", logPath, "--audit-key=" + key, "--format", "csv", "SELECT COUNT(*) FROM dancu.citizens"}
+		if err := withAudit(args, func(a []string) error { return cmdQuery(context.Background(), a, false) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, format := range []string{"json", "table"} {
+		r, w, _ := os.Pipe()
+		os.Stdout = w
+		err := cmdAuditSearch([]string{"--log", logPath, "--format", format, "--limit", "2"})
+		w.Close()
+		os.Stdout = stdout
+		out, _ := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		want := 2
+		if format == "table" {
+			want = 3 // the header
+		}
+		if len(lines) != want {
+			t.Errorf("--format %s --limit 2: %d lines:\n%s", format, len(lines), out)
+		}
 	}
 }
