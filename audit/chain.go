@@ -136,3 +136,10 @@ func (c *Chain) close() {
 		c.err = ErrClosed
 	}
 }
+
+// Err is the failure that stopped the chain, or nil while it writes.
+func (c *Chain) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}

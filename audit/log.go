@@ -171,3 +171,9 @@ func (l *Log) Close() error {
 	l.chain.close()
 	return errors.Join(err, l.store.Close())
 }
+
+// Healthy is nil while the log can record attempts. After a failed write
+// (a full or read-only disk) the log refuses every record until the node
+// is restarted, which reopens it and repairs its tail: the node answers no
+// query meanwhile (LT-AUDIT), and /readyz says so.
+func (l *Log) Healthy() error { return l.chain.Err() }

@@ -76,6 +76,16 @@ type Observer interface {
 // ErrAudit wraps an observer's failure.
 var ErrAudit = errors.New("audit log unavailable: the query was not answered")
 
+// AuditHealth is nil unless the observer can no longer record attempts
+// (observers that can tell implement Healthy() error): every query is then
+// refused with LT-AUDIT, and readiness checks should say so.
+func (e *Engine) AuditHealth() error {
+	if h, ok := e.observer.(interface{ Healthy() error }); ok {
+		return h.Healthy()
+	}
+	return nil
+}
+
 // SetObserver installs the observer every later query reports to.
 func (e *Engine) SetObserver(o Observer) { e.observer = o }
 

@@ -139,6 +139,7 @@ type readySource struct {
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	out := struct {
 		Status         string        `json:"status"`
+		Audit          string        `json:"audit,omitempty"`
 		CatalogVersion int64         `json:"catalog_version,omitempty"`
 		Sources        []readySource `json:"sources,omitempty"`
 	}{Status: "ready"}
@@ -149,6 +150,10 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 		out.Status, status = "shutting down", http.StatusServiceUnavailable
 	case eng == nil:
 		out.Status, status = "starting", http.StatusServiceUnavailable
+	case eng.AuditHealth() != nil:
+		// Every query would be refused (fail closed); the cause (with the
+		// log's path) is in the operator's log, not here.
+		out.Status, out.Audit, status = "audit log unavailable", "failed", http.StatusServiceUnavailable
 	}
 	if eng != nil {
 		snap := eng.Catalog()
