@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"lienthong/audit"
+	"lienthong/catalog"
 	"lienthong/config"
 	"lienthong/connectors"
 	"lienthong/connectors/open"
@@ -156,7 +157,7 @@ func cmdSourcesStatus(ctx context.Context, args []string) error {
 				if err != nil {
 					st, msg = "DOWN", err.Error()
 				}
-				results[i] = fmt.Sprintf("%s\t%s\t%s\t%.2f ms\t%s", name, cfg.Sources[i].Kind, st, float64(lat.Microseconds())/1000, audit.Scrub(firstLine(msg)))
+				results[i] = fmt.Sprintf("%s\t%s\t%s\t%.2f ms\t%s", name, cfg.Sources[i].Kind, st, float64(lat.Microseconds())/1000, audit.Scrub(catalog.Reason(firstLine(msg))))
 			}()
 		}
 		wg.Wait()
