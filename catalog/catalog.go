@@ -129,7 +129,45 @@ type UnavailableError struct {
 }
 
 func (e *UnavailableError) Error() string {
-	return fmt.Sprintf("source %s is unavailable (%s); check that it is up and the config's dsn or path, then REFRESH CATALOG", e.Source, e.Reason)
+	return fmt.Sprintf("source %s is unavailable (%s); check that it is up and the config's dsn or path, then REFRESH CATALOG", e.Source, Reason(e.Reason))
+}
+
+// Reason shortens why a source is unavailable for people: a driver that
+// tries several times (pgx tries each address, with and without TLS)
+// reports every attempt, often with the same text; each distinct cause is
+// said once, with how many attempts ended in it.
+func Reason(reason string) string {
+	parts := strings.Split(reason, "; ")
+	var order []string
+	count := map[string]int{}
+	for _, p := range parts {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if count[p] == 0 {
+			order = append(order, p)
+		}
+		count[p]++
+	}
+	if len(order) == len(parts) {
+		return reason
+	}
+	var b strings.Builder
+	for i, p := range order {
+		if i > 0 {
+			if strings.HasSuffix(order[i-1], ":") {
+				b.WriteString(" ")
+			} else {
+				b.WriteString("; ")
+			}
+		}
+		b.WriteString(p)
+		if n := count[p]; n > 1 {
+			fmt.Fprintf(&b, " (%d attempts)", n)
+		}
+	}
+	return b.String()
 }
 
 // LookupTable resolves source.table, or explains which part is unknown.

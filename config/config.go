@@ -6,12 +6,17 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
+	mysqldrv "github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"lienthong/catalog"
 )
@@ -134,13 +139,31 @@ func Load(path string) (*Config, error) {
 // relative paths.
 func Parse(path string, data []byte) (*Config, error) {
 	var c Config
+	// [sources] (one table) instead of [[sources]] (an array of tables) is
+	// the commonest slip; the TOML library would say "incompatible types".
+	for ln, l := range strings.Split(string(data), "\n") {
+		if stripComment(l) == "[sources]" {
+			return nil, &Error{File: path, Line: ln + 1, Msg: "use [[sources]] (an array of tables), not [sources]"}
+		}
+	}
 	md, err := toml.Decode(string(data), &c)
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, &Error{File: path, Line: pe.Position.Line, Msg: pe.Message}
+			msg := pe.Message
+			if pe.LastKey != "" && !strings.HasPrefix(msg, "expected") {
+				// A value of the wrong form: name the key it was given for.
+				msg = pe.LastKey + ": " + msg
+			}
+			return nil, &Error{File: path, Line: pe.Position.Line, Msg: msg}
 		}
-		return nil, &Error{File: path, Msg: err.Error()}
+		msg := err.Error()
+		line := 0
+		if m := tomlLine.FindStringSubmatch(msg); m != nil {
+			line, _ = strconv.Atoi(m[1])
+			msg = strings.TrimSpace(msg[len(m[0]):])
+		}
+		return nil, &Error{File: path, Line: line, Msg: msg}
 	}
 	for _, key := range md.Undecoded() {
 		if len(key) > 0 && (key[0] == "server" || key[0] == "audit") {
@@ -178,18 +201,20 @@ func Parse(path string, data []byte) (*Config, error) {
 	dir := filepath.Dir(path)
 	for i := range c.Sources {
 		s := &c.Sources[i]
-		line := sourceLine(data, i)
-		bad := func(format string, args ...any) error {
-			return &Error{File: path, Line: line, Msg: fmt.Sprintf("source %d (%q): ", i+1, s.Name) + fmt.Sprintf(format, args...)}
+		// badAt reports a problem at the line that sets key in this
+		// source's table (its [[sources]] header when key is not set).
+		badAt := func(key, format string, args ...any) error {
+			return &Error{File: path, Line: sourceKeyLine(data, i, key), Msg: fmt.Sprintf("source %d (%q): ", i+1, s.Name) + fmt.Sprintf(format, args...)}
 		}
+		bad := func(format string, args ...any) error { return badAt("", format, args...) }
 		if s.Name == "" {
 			return nil, bad("missing name")
 		}
 		if !validName(s.Name) {
-			return nil, bad("name must be letters, digits and _ (SQL names tables %s.<table>)", s.Name)
+			return nil, badAt("name", "name must be letters, digits and _ (SQL names tables %s.<table>)", s.Name)
 		}
 		if seen[strings.ToLower(s.Name)] {
-			return nil, bad("duplicate source name")
+			return nil, badAt("name", "duplicate source name")
 		}
 		seen[strings.ToLower(s.Name)] = true
 		known := false
@@ -203,23 +228,33 @@ func Parse(path string, data []byte) (*Config, error) {
 			for _, k := range catalog.Kinds {
 				ks = append(ks, string(k))
 			}
-			return nil, bad("kind %q is not one of %s", s.Kind, strings.Join(ks, ", "))
+			return nil, badAt("kind", "kind %q is not one of %s", s.Kind, strings.Join(ks, ", "))
 		}
 		switch s.Kind {
 		case catalog.Postgres, catalog.MySQL:
+			dsnKey := "dsn"
 			if s.DSNEnv != "" {
+				dsnKey = "dsn_env"
 				v, ok := os.LookupEnv(s.DSNEnv)
 				if !ok {
-					return nil, bad("dsn_env names %s, which is not set", s.DSNEnv)
+					return nil, badAt("dsn_env", "dsn_env names %s, which is not set", s.DSNEnv)
 				}
 				s.DSN = v
 			}
 			if s.DSN == "" {
 				return nil, bad("kind %s needs dsn (or dsn_env)", s.Kind)
 			}
+			if msg := checkDSN(s.Kind, s.DSN); msg != "" {
+				if dsnKey == "dsn_env" {
+					msg = "the dsn in $" + s.DSNEnv + " " + msg
+				} else {
+					msg = "dsn " + msg
+				}
+				return nil, badAt(dsnKey, "%s", msg)
+			}
 		default:
 			if s.Path == "" {
-				return nil, bad("kind %s needs path", s.Kind)
+				return nil, badAt("kind", "kind %s needs path", s.Kind)
 			}
 			if !filepath.IsAbs(s.Path) {
 				s.Path = filepath.Join(dir, s.Path)
@@ -232,7 +267,7 @@ func Parse(path string, data []byte) (*Config, error) {
 			s.PINColumn = "pin"
 		}
 		if err := s.applyDefaults(); err != nil {
-			return nil, &Error{File: path, Line: line, Msg: fmt.Sprintf("source %d (%q): ", i+1, s.Name) + err.Error()}
+			return nil, bad("%v", err)
 		}
 	}
 	return &c, nil
@@ -282,29 +317,112 @@ func validName(s string) bool {
 	return s != ""
 }
 
-// sourceLine finds the line of the i-th [[sources]] header.
-func sourceLine(data []byte, i int) int {
-	n := -1
-	for ln, l := range strings.Split(string(data), "\n") {
-		if strings.TrimSpace(l) == "[[sources]]" {
-			n++
-			if n == i {
-				return ln + 1
+// tomlLine finds the line in a TOML library error that is not a ParseError
+// (a type mismatch such as a number where a string belongs).
+var tomlLine = regexp.MustCompile(`^toml: line (\d+)(?: \(last key "[^"]*"\))?:`)
+
+// checkDSN says what is wrong with a postgres or mysql DSN, or "". It never
+// repeats the DSN, which may hold a password.
+func checkDSN(kind catalog.Kind, dsn string) string {
+	switch kind {
+	case catalog.Postgres:
+		if _, err := pgconn.ParseConfig(dsn); err != nil {
+			return "is malformed (want postgres://user:pass@host:port/db or key=value pairs such as \"host=... dbname=...\"; percent-encode special characters in a URL)"
+		}
+	case catalog.MySQL:
+		if strings.HasPrefix(dsn, "mysql://") {
+			// The connector accepts this URL form and passes its query
+			// parameters through the driver's parser.
+			u, err := url.Parse(dsn)
+			if err == nil {
+				_, err = mysqldrv.ParseDSN("tcp(127.0.0.1:3306)/x?" + u.RawQuery)
 			}
+			if err != nil {
+				return "is malformed (want mysql://user:pass@host:port/db; percent-encode special characters)"
+			}
+			if strings.TrimPrefix(u.Path, "/") == "" {
+				return "names no database (want mysql://user:pass@host:port/db)"
+			}
+			return ""
+		}
+		cfg, err := mysqldrv.ParseDSN(dsn)
+		if err != nil {
+			return "is malformed (want user:pass@tcp(host:port)/db?param=value or mysql://user:pass@host:port/db)"
+		}
+		if cfg.DBName == "" {
+			return "names no database (want user:pass@tcp(host:port)/db)"
 		}
 	}
-	return 0
+	return ""
 }
 
-// keyLine finds the first line that sets the last part of a dotted key.
-func keyLine(data []byte, key string) int {
-	parts := strings.Split(key, ".")
-	last := parts[len(parts)-1]
+// stripComment trims a line and drops a trailing # comment (a header line
+// holds no strings, so # cannot be inside quotes there).
+func stripComment(l string) string {
+	if i := strings.IndexByte(l, '#'); i >= 0 && strings.HasPrefix(strings.TrimSpace(l), "[") {
+		l = l[:i]
+	}
+	return strings.TrimSpace(l)
+}
+
+// isHeader tells a table header ([x] or [[x]]) from other lines.
+func isHeader(l string) bool { return strings.HasPrefix(stripComment(l), "[") }
+
+// setsKey tells whether a line sets key (key = ..., not keyboard = ...).
+func setsKey(l, key string) bool {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(l), key)
+	if !ok {
+		rest, ok = strings.CutPrefix(strings.TrimSpace(l), `"`+key+`"`)
+	}
+	return ok && strings.HasPrefix(strings.TrimSpace(rest), "=")
+}
+
+// sourceKeyLine finds the line that sets key in the i-th [[sources]] table,
+// or that table's header line when key is "" or not set there.
+func sourceKeyLine(data []byte, i int, key string) int {
+	n, header := -1, 0
 	for ln, l := range strings.Split(string(data), "\n") {
-		t := strings.TrimSpace(l)
-		if strings.HasPrefix(t, last) && strings.Contains(t, "=") {
+		if isHeader(l) {
+			if header > 0 {
+				break // the i-th table ended
+			}
+			if stripComment(l) == "[[sources]]" {
+				n++
+				if n == i {
+					header = ln + 1
+				}
+			}
+			continue
+		}
+		if header > 0 && key != "" && setsKey(l, key) {
 			return ln + 1
 		}
 	}
-	return 0
+	return header
+}
+
+// keyLine finds the line that sets a dotted key such as time_zone or
+// sources.paht: the top-level part is looked for outside any table, a
+// deeper key under a header naming its table.
+func keyLine(data []byte, key string) int {
+	parts := strings.Split(key, ".")
+	last := parts[len(parts)-1]
+	table := strings.Join(parts[:len(parts)-1], ".")
+	cur := ""
+	first := 0
+	for ln, l := range strings.Split(string(data), "\n") {
+		if isHeader(l) {
+			cur = strings.Trim(stripComment(l), "[] ")
+			continue
+		}
+		if setsKey(l, last) {
+			if cur == table {
+				return ln + 1
+			}
+			if first == 0 {
+				first = ln + 1
+			}
+		}
+	}
+	return first
 }

@@ -13,14 +13,22 @@ func TestParseErrorsNameLine(t *testing.T) {
 		want       string
 	}{
 		{"syntax", "[[sources]]\nname = \"a\"\nkind = \n", 3, "expected"},
-		{"unknown kind", "[[sources]]\nname = \"a\"\nkind = \"oracle\"\npath = \"x\"\n", 1, `kind "oracle" is not one of postgres`},
+		{"unknown kind", "[[sources]]\nname = \"a\"\nkind = \"oracle\"\npath = \"x\"\n", 3, `kind "oracle" is not one of postgres`},
+		{"misspelt kind, second source", "[[sources]]\nname = \"a\"\nkind = \"sqlite\"\npath = \"x\"\n\n[[sources]]\n# the citizens\nname = \"b\"\ndsn = \"postgres://h/db\"\nkind = \"postgress\"\n", 10, `kind "postgress" is not one of`},
 		{"unknown key", "[[sources]]\nname = \"a\"\nkind = \"sqlite\"\npaht = \"x\"\n", 4, `unknown setting "sources.paht"`},
 		{"missing dsn", "[[sources]]\nname = \"a\"\nkind = \"postgres\"\n", 1, "needs dsn"},
-		{"duplicate", "[[sources]]\nname = \"a\"\nkind = \"sqlite\"\npath = \"x\"\n\n[[sources]]\nname = \"A\"\nkind = \"sqlite\"\npath = \"y\"\n", 6, "duplicate source name"},
-		{"bad name", "[[sources]]\nname = \"a-b\"\nkind = \"sqlite\"\npath = \"x\"\n", 1, "letters, digits and _"},
+		{"duplicate", "[[sources]]\nname = \"a\"\nkind = \"sqlite\"\npath = \"x\"\n\n[[sources]]\nname = \"A\"\nkind = \"sqlite\"\npath = \"y\"\n", 7, "duplicate source name"},
+		{"bad name", "[[sources]]\nname = \"a-b\"\nkind = \"sqlite\"\npath = \"x\"\n", 2, "letters, digits and _"},
 		{"bad zone", "time_zone = \"Mars/Olympus\"\n[[sources]]\nname = \"a\"\nkind = \"sqlite\"\npath = \"x\"\n", 1, "not a known zone"},
 		{"bad timeout", "[[sources]]\nname = \"a\"\nkind = \"sqlite\"\npath = \"x\"\nconnect_timeout = \"soon\"\n", 5, "duration"},
-		{"dsn_env unset", "[[sources]]\nname = \"a\"\nkind = \"mysql\"\ndsn_env = \"LT_TEST_SURELY_UNSET\"\n", 1, "not set"},
+		{"timeout not a string", "[[sources]]\nname = \"a\"\nkind = \"sqlite\"\npath = \"x\"\n\n[[sources]]\nname = \"b\"\nkind = \"sqlite\"\npath = \"x\"\nconnect_timeout = 5\n", 10, "connect_timeout"},
+		{"dsn_env unset", "[[sources]]\nname = \"a\"\nkind = \"mysql\"\ndsn_env = \"LT_TEST_SURELY_UNSET\"\n", 4, "not set"},
+		{"single brackets", "[sources]\nname = \"a\"\nkind = \"sqlite\"\npath = \"x\"\n", 1, "use [[sources]] (an array of tables), not [sources]"},
+		{"single brackets later", "[[sources]]\nname = \"a\"\nkind = \"sqlite\"\npath = \"x\"\n[sources]  # b\nname = \"b\"\n", 5, "use [[sources]]"},
+		{"malformed postgres dsn", "[[sources]]\nname = \"a\"\nkind = \"postgres\"\ndsn = \"postgres://%zz\"\n", 4, "dsn is malformed"},
+		{"malformed mysql dsn", "[[sources]]\nname = \"a\"\nkind = \"mysql\"\n\ndsn = \"root@127.0.0.1:3306/x\"\n", 5, "dsn is malformed"},
+		{"mysql url bad param", "[[sources]]\nname = \"a\"\nkind = \"mysql\"\ndsn = \"mysql://root@h/x?parseTime=maybe\"\n", 4, "dsn is malformed"},
+		{"mysql dsn without database", "[[sources]]\nname = \"a\"\nkind = \"mysql\"\ndsn = \"root@tcp(127.0.0.1:3306)/\"\n", 4, "names no database"},
 		{"no sources", "time_zone = \"UTC\"\n", 0, "no [[sources]]"},
 	}
 	for _, c := range cases {
@@ -34,6 +42,15 @@ func TestParseErrorsNameLine(t *testing.T) {
 				t.Fatalf("got %s (line %d), want line %d containing %q", ce, ce.Line, c.line, c.want)
 			}
 		})
+	}
+}
+
+// A DSN may hold a password: a malformed one is reported without it.
+func TestMalformedDSNNotEchoed(t *testing.T) {
+	t.Setenv("LT_TEST_BAD_DSN", "postgres://u:s3cret%zz@h/db")
+	_, err := Parse("node.toml", []byte("[[sources]]\nname = \"a\"\nkind = \"postgres\"\ndsn_env = \"LT_TEST_BAD_DSN\"\n"))
+	if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "node.toml:4:") || !strings.Contains(err.Error(), "$LT_TEST_BAD_DSN") {
+		t.Fatalf("got %v", err)
 	}
 }
 

@@ -604,7 +604,8 @@ func (e *Engine) run(ctx context.Context, snap *catalog.Snapshot, p *plan.Plan, 
 	}
 	// Views live in the shared DuckDB's catalog: each query names its own.
 	prefix := fmt.Sprintf("_lt_q%d_", querySeq.Add(1))
-	view := func(id int) string { return fmt.Sprintf("%sremote_%d", prefix, id) }
+	p.ViewPrefix = prefix // EXPLAIN ANALYZE names the views as DuckDB's profile does
+	view := func(id int) string { return sqlgen.PrefixedViewName(prefix, id) }
 	st, err := planner.ResidualStatement(p, view)
 	if err != nil {
 		stopAll()

@@ -91,7 +91,13 @@ func Explain(cat *catalog.Snapshot, p *plan.Plan, stats map[int]RemoteStats, res
 		writeStats(&b, stats, p.Single.ID)
 		return b.String(), nil
 	}
-	st, err := ResidualStatement(p, sqlgen.ViewName)
+	view := sqlgen.ViewName
+	if p.ViewPrefix != "" {
+		view = func(id int) string { return sqlgen.PrefixedViewName(p.ViewPrefix, id) }
+	}
+	// Shown without the LIMIT wrapper DuckDB needs around each view
+	// (docs/sql.md, "Reading EXPLAIN").
+	st, err := sqlgen.RenderResidualForReading(p.Root, view)
 	if err != nil {
 		return "", err
 	}
@@ -101,7 +107,7 @@ func Explain(cat *catalog.Snapshot, p *plan.Plan, stats map[int]RemoteStats, res
 		if err != nil {
 			return "", err
 		}
-		fmt.Fprintf(&b, "Remote %d -> %s (%s) as %s:\n  %s\n", r.ID, r.Source, d, sqlgen.ViewName(r.ID), st.SQL)
+		fmt.Fprintf(&b, "Remote %d -> %s (%s) as %s:\n  %s\n", r.ID, r.Source, d, view(r.ID), st.SQL)
 		if k := r.ReduceBy; k != nil {
 			fmt.Fprintf(&b, "  reduced at run time: AND %s.%s IN (distinct %s of remote %d), when they are few\n", r.Alias, k.Column, k.FromColumn, k.From)
 		}

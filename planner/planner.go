@@ -45,15 +45,16 @@ type Options struct {
 }
 
 // Rules are the names of the rewrite rules Options.Disable can turn off,
-// in the order they run. PruneScanColumns is not among them: with pushdown
-// on it always runs, because a remote column that the residual never reads
-// crashes DuckDB's Arrow scan (the C API's arrow_scan mis-maps pruned
-// columns); with pushdown off every scan column is read by the residual.
+// in the order they run. PruneScanColumns may be disabled too: a remote
+// column the residual never reads once crashed DuckDB's Arrow scan, which
+// the engine's residual connections now avoid (SET disabled_optimizers =
+// 'unused_columns'); TestDifferentialPerRule runs with it disabled.
 var Rules = []string{
 	"PushQueryIntoRemote",
 	"PushFilterIntoDerived",
 	"PushFilterIntoScan",
 	"PruneDerivedColumns",
+	"PruneScanColumns",
 	"PushDerivedIntoRemote",
 	"ReduceScanByJoinKeys",
 }
@@ -189,7 +190,7 @@ func Plan(cat *catalog.Snapshot, sql string, opt Options) (*plan.Plan, error) {
 	if opt.enabled("PruneDerivedColumns") {
 		pruneDerivedColumns(q)
 	}
-	if !opt.NoPushdown {
+	if opt.enabled("PruneScanColumns") {
 		pruneScanColumns(q, b.scans)
 	}
 	p.Root = q

@@ -21,6 +21,7 @@ import (
 	"lienthong/audit"
 	"lienthong/engine"
 	"lienthong/health"
+	"lienthong/planner"
 )
 
 // Options steer a simulation.
@@ -585,9 +586,13 @@ func (s *sim) attempt(ctx context.Context, t time.Time) error {
 	r2 := s.rng.Float64()
 	switch {
 	case failing != "":
-		a.Outcome, a.ErrorCode = engine.Failed, "LT-SOURCE"
+		// The codes the engine emits: a source that does not answer within
+		// connect_timeout is LT-SOURCE-DOWN; one failing the query it was
+		// sent is LT-SOURCE-ERROR (engine/errors.go).
+		a.Outcome, a.ErrorCode = engine.Failed, engine.CodeSourceError
 		a.Duration = s.lognormal(40*time.Millisecond, 0.5)
 		if s.rng.Float64() < 0.3 { // connect timeout
+			a.ErrorCode = string(planner.CodeUnavailable)
 			a.Duration = 5*time.Second + s.lognormal(20*time.Millisecond, 0.3)
 		}
 		a.RowsPerSource = read(0)

@@ -94,6 +94,8 @@ func TestAuditSearchLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	logPath, key := filepath.Join(dir, "audit.log"), filepath.Join(dir, "audit.key")
+	// withAudit keeps the command's audit settings; later tests run without.
+	t.Cleanup(func() { _ = withAudit(nil, func([]string) error { return nil }) })
 	if err := cmdAuditKeygen([]string{"--out", key}); err != nil {
 		t.Fatal(err)
 	}

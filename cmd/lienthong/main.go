@@ -130,50 +130,92 @@ func cmdCatalog(ctx context.Context, args []string) error {
 		return err
 	}
 	defer eng.Close()
-	printCatalog(os.Stdout, eng.WaitCatalog(ctx), "")
+	printCatalog(os.Stdout, eng.WaitCatalog(ctx), true)
 	return nil
 }
 
-// printCatalog lists every table, or one table's columns when only names it.
-func printCatalog(out io.Writer, snap *catalog.Snapshot, only string) {
-	if only != "" {
-		for _, src := range snap.Sources {
-			for _, t := range src.Tables {
-				if strings.EqualFold(src.Name+"."+t.Name, only) || strings.EqualFold(t.Name, only) {
-					fmt.Fprintf(out, "%s.%s (%s)", src.Name, t.Name, src.Kind)
-					if t.PINColumn != "" {
-						fmt.Fprintf(out, ", citizen-linked on %s", t.PINColumn)
-					}
-					fmt.Fprintln(out)
-					for _, c := range t.Columns {
-						flags := ""
-						if c.Name == t.PINColumn {
-							flags += " PIN"
-						}
-						if c.Sensitive {
-							flags += " sensitive"
-						}
-						fmt.Fprintf(out, "  %-24s %-28s %s%s\n", c.Name, catalog.TypeName(c.Type), c.SourceType, flags)
-					}
-					return
+// describeTable prints one table's columns (\d TABLE, DESCRIBE TABLE);
+// name is source.table or a table name one source holds. An unknown name
+// is an error with the planner's did-you-mean suggestion.
+func describeTable(out io.Writer, snap *catalog.Snapshot, name string) error {
+	var all []string
+	for _, src := range snap.Sources {
+		for _, t := range src.Tables {
+			all = append(all, src.Name+"."+t.Name)
+			if !strings.EqualFold(src.Name+"."+t.Name, name) && !strings.EqualFold(t.Name, name) {
+				continue
+			}
+			fmt.Fprintf(out, "%s.%s (%s)", src.Name, t.Name, src.Kind)
+			if t.PINColumn != "" {
+				fmt.Fprintf(out, ", citizen-linked on %s", t.PINColumn)
+			}
+			fmt.Fprintln(out)
+			for _, c := range t.Columns {
+				flags := ""
+				if c.Name == t.PINColumn {
+					flags += " PIN"
 				}
+				if c.Sensitive {
+					flags += " sensitive"
+				}
+				fmt.Fprintf(out, "  %-24s %-28s %s%s\n", c.Name, catalog.TypeName(c.Type), c.SourceType, flags)
+			}
+			return nil
+		}
+	}
+	if src, table, ok := strings.Cut(name, "."); ok {
+		// The planner's own lookup: it suggests the source or the table.
+		if _, err := snap.LookupTable(src, table); err != nil {
+			var nf *catalog.NotFoundError
+			if errors.As(err, &nf) && nf.Suggestion != "" {
+				return fmt.Errorf("LT-UNKNOWN: no table %s; did you mean %s? (\\d lists the tables)", name, suggestedTable(nf, table))
+			}
+			var ue *catalog.UnavailableError
+			if errors.As(err, &ue) {
+				return fmt.Errorf("LT-SOURCE-DOWN: %s", err)
 			}
 		}
-		fmt.Fprintf(out, "no table %s; \\d lists them\n", only)
-		return
+	} else {
+		// A bare name: near one of the tables' own names.
+		var bare []string
+		for _, full := range all {
+			bare = append(bare, full[strings.IndexByte(full, '.')+1:])
+		}
+		if sug := catalog.Closest(name, bare); sug != "" {
+			return fmt.Errorf("LT-UNKNOWN: no table %s; did you mean %s? (\\d lists the tables)", name, strings.Join(snap.TablesNamed(sug), " or "))
+		}
 	}
+	return fmt.Errorf("LT-UNKNOWN: no table %s; \\d lists the tables", name)
+}
+
+// suggestedTable turns a NotFoundError's suggestion into a table name: a
+// suggested source keeps the table the user wrote.
+func suggestedTable(nf *catalog.NotFoundError, table string) string {
+	if nf.What == "source" {
+		return nf.Suggestion + "." + table
+	}
+	return nf.Suggestion
+}
+
+// printCatalog lists every source and table; with columns, each table's
+// columns too (lienthong catalog), else one line a table (\d).
+func printCatalog(out io.Writer, snap *catalog.Snapshot, columns bool) {
 	fmt.Fprintf(out, "catalog version %d\n", snap.Version)
 	for _, src := range snap.Sources {
 		fmt.Fprintf(out, "source %s (%s)", src.Name, src.Kind)
 		if src.Unavailable != "" {
-			fmt.Fprintf(out, ": UNAVAILABLE: %s\n", src.Unavailable)
+			fmt.Fprintf(out, ": UNAVAILABLE: %s\n", catalog.Reason(src.Unavailable))
 			continue
 		}
-		fmt.Fprintf(out, ": %d tables\n", len(src.Tables))
+		fmt.Fprintf(out, ": %s\n", plural(len(src.Tables), "table"))
 		for _, t := range src.Tables {
 			link := "not citizen-linked"
 			if t.PINColumn != "" {
 				link = "citizen-linked on " + t.PINColumn
+			}
+			if !columns {
+				fmt.Fprintf(out, "  %-28s %-11s %s\n", src.Name+"."+t.Name, plural(len(t.Columns), "column"), link)
+				continue
 			}
 			fmt.Fprintf(out, "  %s.%s  (%s)\n", src.Name, t.Name, link)
 			for _, c := range t.Columns {
@@ -185,6 +227,16 @@ func printCatalog(out io.Writer, snap *catalog.Snapshot, only string) {
 			}
 		}
 	}
+	if !columns {
+		fmt.Fprintln(out, `\d TABLE shows a table's columns`)
+	}
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 func cmdQuery(ctx context.Context, args []string, explain bool) error {
@@ -314,13 +366,7 @@ func (s *session) run(ctx context.Context, text string) error {
 			return err
 		}
 		name := strings.NewReplacer("`", "", `"`, "").Replace(m[1])
-		var buf strings.Builder
-		printCatalog(&buf, snap, name)
-		if strings.HasPrefix(buf.String(), "no table ") {
-			return fmt.Errorf("LT-UNKNOWN: no table %s; \\d lists the tables", name)
-		}
-		_, err = io.WriteString(s.out, buf.String())
-		return err
+		return describeTable(s.out, snap, name)
 	}
 	kind, inner := engine.Classify(text)
 	switch kind {

@@ -181,7 +181,11 @@ func (s *session) meta(cmd string) bool {
 			fmt.Fprintln(os.Stderr, "error:", err)
 			break
 		}
-		printCatalog(s.out, snap, only)
+		if only == "" {
+			printCatalog(s.out, snap, false)
+		} else if err := describeTable(s.out, snap, only); err != nil {
+			fmt.Fprintln(os.Stderr, "error:", err)
+		}
 	default:
 		fmt.Fprintf(s.out, "unknown command %s: \\d [TABLE], \\x, \\q\n", fields[0])
 	}

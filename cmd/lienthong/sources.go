@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"lienthong/audit"
+	"lienthong/catalog"
 	"lienthong/config"
 	"lienthong/connectors"
 	"lienthong/connectors/open"
@@ -109,6 +110,30 @@ func sourceNamesOf(cfg *config.Config) []string {
 	return out
 }
 
+// probeDefaults fills the probe settings no flag gave from the config's
+// [audit] table (key_file, probe_interval, node_id), as serve uses them.
+func probeDefaults(cfgPath string, keyFile *string, interval *time.Duration, node *string) error {
+	ac, err := audit.LoadConfig(cfgPath)
+	if err != nil {
+		return err
+	}
+	if ac != nil {
+		if *keyFile == "" {
+			*keyFile = ac.KeyFile
+		}
+		if *interval == 0 {
+			*interval = ac.ProbeInterval.Duration
+		}
+		if *node == "" {
+			*node = ac.NodeID
+		}
+	}
+	if *interval == 0 {
+		*interval = health.DefaultInterval
+	}
+	return nil
+}
+
 // healthPathFor resolves where a node's health history lives.
 func healthPathFor(cfgPath, auditLog string) string {
 	if auditLog == "" && cfgPath != "" {
@@ -156,7 +181,7 @@ func cmdSourcesStatus(ctx context.Context, args []string) error {
 				if err != nil {
 					st, msg = "DOWN", err.Error()
 				}
-				results[i] = fmt.Sprintf("%s\t%s\t%s\t%.2f ms\t%s", name, cfg.Sources[i].Kind, st, float64(lat.Microseconds())/1000, audit.Scrub(firstLine(msg)))
+				results[i] = fmt.Sprintf("%s\t%s\t%s\t%.2f ms\t%s", name, cfg.Sources[i].Kind, st, float64(lat.Microseconds())/1000, audit.Scrub(catalog.Reason(firstLine(msg))))
 			}()
 		}
 		wg.Wait()
@@ -257,9 +282,9 @@ func cmdSourcesProbe(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("sources probe", flag.ExitOnError)
 	cfgPath := fs.String("config", "", "config file (lienthong.toml)")
 	auditLog := fs.String("audit-log", "", "the node's audit log; the history goes to FILE.health")
-	keyFile := fs.String("audit-key", "", "the audit key (default $"+audit.KeyEnv+")")
-	interval := fs.Duration("interval", health.DefaultInterval, "time between probe rounds")
-	node := fs.String("audit-node", "", "node id (default the hostname)")
+	keyFile := fs.String("audit-key", "", "the audit key (default the config's [audit] key_file, else $"+audit.KeyEnv+")")
+	interval := fs.Duration("interval", 0, fmt.Sprintf("time between probe rounds (default the config's [audit] probe_interval, else %s)", health.DefaultInterval))
+	node := fs.String("audit-node", "", "node id (default the config's [audit] node_id, else the hostname)")
 	fs.Parse(args)
 	if *cfgPath == "" {
 		return errors.New("sources probe: --config FILE is required")
@@ -271,6 +296,9 @@ func cmdSourcesProbe(ctx context.Context, args []string) error {
 	hp := healthPathFor(*cfgPath, *auditLog)
 	if hp == "" {
 		return errors.New("sources probe: --audit-log FILE is required (the history goes to FILE.health)")
+	}
+	if err := probeDefaults(*cfgPath, keyFile, interval, node); err != nil {
+		return err
 	}
 	keys, err := audit.LoadKey(*keyFile)
 	if err != nil {

@@ -178,6 +178,11 @@ type Plan struct {
 	// Privacy, when set, turns the result's exact bounded figures into
 	// differentially private ones (aggregate-only tables).
 	Privacy *Privacy
+	// ViewPrefix is set by the engine when it runs the plan: its DuckDB
+	// views are named ViewPrefix+"remote_N" (concurrent queries share one
+	// catalog), so EXPLAIN ANALYZE names them as DuckDB's profile does.
+	// Empty: "_lt_", the names plain EXPLAIN shows.
+	ViewPrefix string
 }
 
 // Relations calls fn for r and every relation of its FROM tree (join

@@ -64,8 +64,13 @@ type Statement struct {
 
 // ViewName is the name under which remote N's stream is shown in plans.
 // The engine registers each query's streams under names of its own
-// (RenderResidual), since concurrent queries share one DuckDB catalog.
-func ViewName(id int) string { return fmt.Sprintf("_lt_remote_%d", id) }
+// (PrefixedViewName, prefix "_lt_qN_"), since concurrent queries share one
+// DuckDB catalog.
+func ViewName(id int) string { return PrefixedViewName("_lt_", id) }
+
+// PrefixedViewName is remote N's view for a query whose views start with
+// prefix.
+func PrefixedViewName(prefix string, id int) string { return fmt.Sprintf("%sremote_%d", prefix, id) }
 
 type renderer struct {
 	d   Dialect
@@ -74,7 +79,10 @@ type renderer struct {
 	// residual is true when rendering the DuckDB residual: Remote relations
 	// read their registered views, named by view.
 	residual bool
-	view     func(id int) string
+	// forReading omits what only DuckDB needs (the LIMIT wrapper around
+	// each view): the residual as EXPLAIN shows it.
+	forReading bool
+	view       func(id int) string
 }
 
 func (r *renderer) fail(format string, args ...any) {
@@ -131,6 +139,15 @@ func RenderQuery(d Dialect, q *plan.Query) (Statement, error) {
 // the view view(N).
 func RenderResidual(q *plan.Query, d Dialect, view func(id int) string) (Statement, error) {
 	r := &renderer{d: d, residual: d == DuckDB, view: view}
+	r.query(q, true)
+	return Statement{SQL: r.b.String()}, r.err
+}
+
+// RenderResidualForReading is RenderResidual without the wrapper that stops
+// DuckDB pushing filters into the views' scans (SELECT * FROM view LIMIT
+// 9223372036854775807): the SQL a reader of EXPLAIN needs. It is never run.
+func RenderResidualForReading(q *plan.Query, view func(id int) string) (Statement, error) {
+	r := &renderer{d: DuckDB, residual: true, forReading: true, view: view}
 	r.query(q, true)
 	return Statement{SQL: r.b.String()}, r.err
 }
@@ -370,6 +387,12 @@ func (r *renderer) relation(rel plan.Relation) {
 		// stream to apply them, which a registered Go stream cannot: the
 		// filter would be lost. A LIMIT no stream reaches stops the pushdown
 		// just above the scan; joins and projections are unaffected.
+		if r.forReading {
+			r.ident(r.view(x.ID))
+			r.w(" AS ")
+			r.ident(x.Alias)
+			return
+		}
 		r.w("(SELECT * FROM ")
 		r.ident(r.view(x.ID))
 		r.w(" LIMIT 9223372036854775807) AS ")

@@ -15,27 +15,38 @@ import (
 	"lienthong/bench"
 )
 
+// newFlags declares bench's flags on a set of its own: the global one also
+// holds the flags of packages bench imports (glog's -v, -log_dir, ...),
+// which -h would list as if they were bench's.
+func newFlags(o *bench.Options, setupOnly, list **bool, rerender **string) *flag.FlagSet {
+	fs := flag.NewFlagSet("bench", flag.ExitOnError)
+	fs.Float64Var(&o.Setup.Scale, "scale", 1, "data scale (1 = 1,000,000 citizens)")
+	fs.Int64Var(&o.Setup.Seed, "seed", 1, "generator seed")
+	fs.StringVar(&o.Setup.DataDir, "data", "bench/data", "data directory (gitignored); the data set goes to DIR/sf<scale>")
+	fs.StringVar(&o.Setup.PostgresDSN, "postgres", "postgres://postgres@127.0.0.1:5432/postgres", "PostgreSQL admin DSN")
+	fs.StringVar(&o.Setup.MySQLDSN, "mysql", "root@tcp(127.0.0.1:3306)/", "MariaDB/MySQL admin DSN")
+	fs.BoolVar(&o.Setup.Regenerate, "regen", false, "generate the data and rebuild the hub even if they are loaded")
+	fs.IntVar(&o.Runs, "runs", 5, "counted runs per system and query")
+	fs.IntVar(&o.Warmup, "warmup", 1, "warm-up runs per system and query (at least 1: its answers are checked)")
+	fs.StringVar(&o.Queries, "queries", "", "comma-separated query names or prefixes (q01,q02); empty runs all")
+	fs.StringVar(&o.Out, "out", "bench/results", "results directory")
+	fs.DurationVar(&o.PeerTimeout, "peer-timeout", 300*time.Second, "the peer's statement_timeout")
+	fs.StringVar(&o.LienthongBin, "lienthong", "bin/lienthong", "lienthong CLI for the peak-RSS runs")
+	fs.BoolVar(&o.SkipRSS, "no-rss", false, "skip the peak-RSS subprocess runs")
+	fs.Float64Var(&o.MaxBusy, "max-busy", 0.25, "before each query, wait until other work keeps the CPUs busy less than this fraction (0: never wait)")
+	fs.DurationVar(&o.MaxBusyWait, "max-busy-wait", 10*time.Minute, "longest wait for --max-busy")
+	*setupOnly = fs.Bool("setup-only", false, "load the data and build the hub, then stop")
+	*list = fs.Bool("list", false, "list the queries and stop")
+	*rerender = fs.String("report", "", "rewrite the .md and .png of this results .json, and stop")
+	return fs
+}
+
 func main() {
 	var o bench.Options
-	flag.Float64Var(&o.Setup.Scale, "scale", 1, "data scale (1 = 1,000,000 citizens)")
-	flag.Int64Var(&o.Setup.Seed, "seed", 1, "generator seed")
-	flag.StringVar(&o.Setup.DataDir, "data", "bench/data", "data directory (gitignored); the data set goes to DIR/sf<scale>")
-	flag.StringVar(&o.Setup.PostgresDSN, "postgres", "postgres://postgres@127.0.0.1:5432/postgres", "PostgreSQL admin DSN")
-	flag.StringVar(&o.Setup.MySQLDSN, "mysql", "root@tcp(127.0.0.1:3306)/", "MariaDB/MySQL admin DSN")
-	flag.BoolVar(&o.Setup.Regenerate, "regen", false, "generate the data and rebuild the hub even if they are loaded")
-	flag.IntVar(&o.Runs, "runs", 5, "counted runs per system and query")
-	flag.IntVar(&o.Warmup, "warmup", 1, "warm-up runs per system and query (at least 1: its answers are checked)")
-	flag.StringVar(&o.Queries, "queries", "", "comma-separated query names or prefixes (q01,q02); empty runs all")
-	flag.StringVar(&o.Out, "out", "bench/results", "results directory")
-	flag.DurationVar(&o.PeerTimeout, "peer-timeout", 300*time.Second, "the peer's statement_timeout")
-	flag.StringVar(&o.LienthongBin, "lienthong", "bin/lienthong", "lienthong CLI for the peak-RSS runs")
-	flag.BoolVar(&o.SkipRSS, "no-rss", false, "skip the peak-RSS subprocess runs")
-	flag.Float64Var(&o.MaxBusy, "max-busy", 0.25, "before each query, wait until other work keeps the CPUs busy less than this fraction (0: never wait)")
-	flag.DurationVar(&o.MaxBusyWait, "max-busy-wait", 10*time.Minute, "longest wait for --max-busy")
-	setupOnly := flag.Bool("setup-only", false, "load the data and build the hub, then stop")
-	list := flag.Bool("list", false, "list the queries and stop")
-	rerender := flag.String("report", "", "rewrite the .md and .png of this results .json, and stop")
-	flag.Parse()
+	var setupOnly, list *bool
+	var rerender *string
+	fs := newFlags(&o, &setupOnly, &list, &rerender)
+	fs.Parse(os.Args[1:])
 	o.Setup.Log, o.Log = os.Stderr, os.Stderr
 	if o.Warmup < 1 {
 		o.Warmup = 1
