@@ -391,8 +391,9 @@ type SourceJSON struct {
 	Status      string      `json:"status"`
 	Unavailable string      `json:"unavailable,omitempty"`
 	Tables      []TableJSON `json:"tables"`
-	// Breaker is closed, open or half-open; LastError the source's last
-	// connect or timeout failure while the breaker is not closed.
+	// Breaker is closed, open or half-open; LastError says, while the
+	// breaker is not closed, that the source failed (not the driver's
+	// words, which name hosts and users).
 	Breaker   string `json:"breaker,omitempty"`
 	LastError string `json:"last_error,omitempty"`
 }
@@ -414,13 +415,19 @@ type ColumnJSON struct {
 	Sensitive  bool   `json:"sensitive,omitempty"`
 }
 
+// unavailableText is what clients read about a source that cannot be
+// reached, whatever its driver said.
+const unavailableText = "not reachable; the operator's log and `lienthong sources status` have the source's own message"
+
 // CatalogToJSON renders a snapshot.
 func CatalogToJSON(snap *catalog.Snapshot) CatalogJSON {
 	out := CatalogJSON{Version: snap.Version, Sources: []SourceJSON{}}
 	for _, src := range snap.Sources {
-		sj := SourceJSON{Name: src.Name, Kind: string(src.Kind), Status: "ok", Unavailable: src.Unavailable, Tables: []TableJSON{}}
+		sj := SourceJSON{Name: src.Name, Kind: string(src.Kind), Status: "ok", Tables: []TableJSON{}}
 		if src.Unavailable != "" {
-			sj.Status = "unavailable"
+			// The driver's words name hosts, database users and databases:
+			// they go to the operator (the log, lienthong sources status).
+			sj.Status, sj.Unavailable = "unavailable", unavailableText
 		}
 		for _, t := range src.Tables {
 			tj := TableJSON{Name: t.Name, PINColumn: t.PINColumn, Columns: []ColumnJSON{}}

@@ -44,7 +44,7 @@ func catalogWithStates(eng *engine.Engine, snap *catalog.Snapshot) CatalogJSON {
 		ss := states[strings.ToLower(src.Name)]
 		out.Sources[i].Status, out.Sources[i].Breaker = sourceStatus(src, ss)
 		if ss.Breaker != engine.BreakerClosed {
-			out.Sources[i].LastError = ss.LastError
+			out.Sources[i].LastError = unavailableText
 		}
 	}
 	return out
