@@ -76,6 +76,12 @@ type Config struct {
 	PrivacyLedger string `toml:"privacy_ledger"`
 	// Limits bound the size of statements the planner accepts.
 	Limits Limits `toml:"limits"`
+	// DuckDBMemoryLimit caps the residual DuckDB's memory (e.g. "4GB");
+	// default 25% of the machine's RAM. DuckDBTempDirectory is where a
+	// per-process spill directory is made (removed when the engine
+	// closes); default the system's temporary directory.
+	DuckDBMemoryLimit   string `toml:"duckdb_memory_limit"`
+	DuckDBTempDirectory string `toml:"duckdb_temp_directory"`
 	// Path of the file the config came from (not read from TOML).
 	Path string `toml:"-"`
 }

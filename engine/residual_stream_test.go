@@ -2,7 +2,9 @@
 
 package engine
 
-// A prototype, not wired into run.go: how the residual could stream.
+// The prototype of the streaming residual, kept for its benchmark; the
+// engine's own is residualstream.go (on duckdb-go's connection, reached
+// through duckdbconn.go).
 //
 // duckdb-go v2 (v2.10506.0) executes every statement with the pending-result
 // API in its materialising form: Stmt.executeBound (statement.go) calls

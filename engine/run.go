@@ -15,6 +15,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	bindings "github.com/duckdb/duckdb-go-bindings"
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"lienthong/catalog"
@@ -620,9 +621,15 @@ func (e *Engine) run(ctx context.Context, snap *catalog.Snapshot, p *plan.Plan, 
 		return nil, fmt.Errorf("engine: residual connection: %w", err)
 	}
 	var ar *duckdb.Arrow
+	var handle bindings.Connection
 	if err := conn.Raw(func(dc any) error {
 		var err error
-		ar, err = duckdb.NewArrowFromConn(dc.(driver.Conn))
+		if ar, err = duckdb.NewArrowFromConn(dc.(driver.Conn)); err != nil {
+			return err
+		}
+		if !profile {
+			handle, err = residualHandle(dc)
+		}
 		return err
 	}); err != nil {
 		conn.Close()
@@ -653,10 +660,15 @@ func (e *Engine) run(ctx context.Context, snap *catalog.Snapshot, p *plan.Plan, 
 		}
 		releases = append(releases, rel)
 	}
+	var rdr array.RecordReader
 	if profile {
-		st.SQL = "EXPLAIN ANALYZE " + st.SQL
+		// EXPLAIN ANALYZE's result is one row of text: duckdb-go's
+		// materialising query is fine for it.
+		rdr, err = ar.QueryContext(ctx, "EXPLAIN ANALYZE "+st.SQL)
+	} else {
+		// The rows stream: DuckDB computes a chunk when it is read.
+		rdr, err = streamResidual(ctx, handle, st.SQL)
 	}
-	rdr, err := ar.QueryContext(ctx, st.SQL)
 	if err != nil {
 		cleanup()
 		if ctx.Err() != nil {

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -59,6 +60,11 @@ func main() {
 		ctx, stop = signal.NotifyContext(ctx, os.Interrupt)
 	}
 	defer stop()
+	// A closed stdout (lienthong query ... | head) would kill the process
+	// with SIGPIPE before the engine's Close removes its spill directory;
+	// caught, the write fails with EPIPE and the command returns through
+	// its deferred Close, then exits as a SIGPIPE death would (141).
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	var err error
 	switch os.Args[1] {
 	case "catalog":
@@ -90,6 +96,9 @@ func main() {
 		os.Exit(2)
 	}
 	if err != nil {
+		if errors.Is(err, syscall.EPIPE) || strings.Contains(err.Error(), "broken pipe") {
+			os.Exit(141) // the reader went away: nothing to say
+		}
 		if !errors.Is(err, errReported) {
 			fmt.Fprintf(os.Stderr, "error: %v\n", err)
 		}
