@@ -20,6 +20,7 @@ import (
 
 	"lienthong/catalog"
 	lduckdb "lienthong/connectors/duckdb"
+	"lienthong/internal/duckstream"
 	"lienthong/planner"
 	"lienthong/planner/plan"
 	"lienthong/planner/sqlgen"
@@ -628,7 +629,7 @@ func (e *Engine) run(ctx context.Context, snap *catalog.Snapshot, p *plan.Plan, 
 			return err
 		}
 		if !profile {
-			handle, err = residualHandle(dc)
+			handle, err = duckstream.Handle(dc)
 		}
 		return err
 	}); err != nil {
@@ -667,7 +668,7 @@ func (e *Engine) run(ctx context.Context, snap *catalog.Snapshot, p *plan.Plan, 
 		rdr, err = ar.QueryContext(ctx, "EXPLAIN ANALYZE "+st.SQL)
 	} else {
 		// The rows stream: DuckDB computes a chunk when it is read.
-		rdr, err = streamResidual(ctx, handle, st.SQL)
+		rdr, err = duckstream.Stream(ctx, handle, st.SQL)
 	}
 	if err != nil {
 		cleanup()

@@ -25,6 +25,7 @@ import (
 	dd "github.com/duckdb/duckdb-go/v2"
 
 	"lienthong/catalog"
+	"lienthong/internal/duckstream"
 	"lienthong/config"
 	"lienthong/connectors"
 	"lienthong/connectors/arrowconv"
@@ -264,7 +265,7 @@ func ArrowType(t string) arrow.DataType {
 	return arrow.BinaryTypes.String
 }
 
-// Query runs q through DuckDB's Arrow interface on a dedicated connection.
+// Query runs q on a dedicated connection, streaming its result as Arrow.
 func (c *Connector) Query(ctx context.Context, q sqlgen.Statement, schema *arrow.Schema) (array.RecordReader, error) {
 	conn, err := c.db.Conn(ctx)
 	if err != nil {
@@ -272,11 +273,13 @@ func (c *Connector) Query(ctx context.Context, q sqlgen.Statement, schema *arrow
 	}
 	var src array.RecordReader
 	err = conn.Raw(func(d any) error {
-		a, err := dd.NewArrowFromConn(d.(driver.Conn))
+		// Streamed chunk by chunk: duckdb-go's own Arrow query computes
+		// the whole result before its first row.
+		h, err := duckstream.Handle(d)
 		if err != nil {
 			return err
 		}
-		src, err = a.QueryContext(ctx, q.SQL)
+		src, err = duckstream.Stream(ctx, h, q.SQL)
 		return err
 	})
 	if err != nil {

@@ -1,17 +1,20 @@
-package engine
+package duckstream
 
 import (
 	"context"
+	"database/sql"
 	"testing"
+
+	_ "github.com/duckdb/duckdb-go/v2"
 )
 
 // A duckdb-go upgrade that moves or retypes Conn.conn breaks the streaming
 // residual: this says so, and the handle read from a live connection works.
 func TestDuckDBConnField(t *testing.T) {
-	if errDuckDBConn != nil {
-		t.Fatal(errDuckDBConn)
+	if errConnField != nil {
+		t.Fatal(errConnField)
 	}
-	db, err := openResidual()
+	db, err := sql.Open("duckdb", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,11 +25,11 @@ func TestDuckDBConnField(t *testing.T) {
 	}
 	defer conn.Close()
 	if err := conn.Raw(func(dc any) error {
-		h, err := residualHandle(dc)
+		h, err := Handle(dc)
 		if err != nil {
 			return err
 		}
-		r, err := streamResidual(context.Background(), h, "SELECT 42 AS x")
+		r, err := Stream(context.Background(), h, "SELECT 42 AS x")
 		if err != nil {
 			return err
 		}
@@ -38,7 +41,7 @@ func TestDuckDBConnField(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := residualHandle(42); err == nil {
+	if _, err := Handle(42); err == nil {
 		t.Fatal("a non-duckdb connection must be refused")
 	}
 }

@@ -1,4 +1,4 @@
-package engine
+package duckstream
 
 import (
 	"context"
@@ -11,12 +11,12 @@ import (
 	duckdb "github.com/duckdb/duckdb-go/v2"
 )
 
-// residualReader streams a residual statement chunk by chunk: a streaming
+// Reader streams a residual statement chunk by chunk: a streaming
 // pending result (duckdb_pending_prepared_streaming) whose every
 // FetchChunk runs DuckDB's pipeline one chunk further, each chunk
 // converted to an Arrow record batch. Memory is what DuckDB's operators
 // hold (a hash join's build side, a sort), not the whole result.
-type residualReader struct {
+type Reader struct {
 	conn    bindings.Connection
 	stmt    bindings.PreparedStatement
 	pending bindings.PendingResult
@@ -36,28 +36,28 @@ type residualReader struct {
 
 // residualErr is a DuckDB failure as duckdb-go would report it, so
 // residualError classifies it alike.
-func residualErr(t bindings.ErrorType, msg string) error {
+func duckErr(t bindings.ErrorType, msg string) error {
 	return &duckdb.Error{Type: duckdb.ErrorType(t), Msg: msg}
 }
 
-// streamResidual prepares sql on conn and starts it streaming; cancelling
+// Stream prepares sql on conn and starts it streaming; cancelling
 // ctx interrupts it.
-func streamResidual(ctx context.Context, conn bindings.Connection, sql string) (*residualReader, error) {
-	r := &residualReader{conn: conn, stop: make(chan struct{}), stopped: make(chan struct{})}
+func Stream(ctx context.Context, conn bindings.Connection, sql string) (*Reader, error) {
+	r := &Reader{conn: conn, stop: make(chan struct{}), stopped: make(chan struct{})}
 	r.refs.Store(1)
 	go r.interrupter(ctx)
-	fail := func(err error) (*residualReader, error) {
+	fail := func(err error) (*Reader, error) {
 		r.Release()
 		return nil, err
 	}
 	if bindings.Prepare(conn, sql, &r.stmt) == bindings.StateError {
-		return fail(residualErr(bindings.ErrorTypeInvalid, bindings.PrepareError(r.stmt)))
+		return fail(duckErr(bindings.ErrorTypeInvalid, bindings.PrepareError(r.stmt)))
 	}
 	if bindings.PendingPreparedStreaming(r.stmt, &r.pending) == bindings.StateError {
-		return fail(residualErr(bindings.ErrorTypeInvalid, bindings.PendingError(r.pending)))
+		return fail(duckErr(bindings.ErrorTypeInvalid, bindings.PendingError(r.pending)))
 	}
 	if bindings.ExecutePending(r.pending, &r.res) == bindings.StateError {
-		return fail(residualErr(bindings.ResultErrorType(&r.res), bindings.ResultError(&r.res)))
+		return fail(duckErr(bindings.ResultErrorType(&r.res), bindings.ResultError(&r.res)))
 	}
 	r.opts = bindings.ResultGetArrowOptions(&r.res)
 	n := bindings.ColumnCount(&r.res)
@@ -72,7 +72,7 @@ func streamResidual(ctx context.Context, conn bindings.Connection, sql string) (
 		bindings.DestroyLogicalType(&types[i])
 	}
 	if bindings.ErrorDataHasError(ed) {
-		err := residualErr(bindings.ErrorDataErrorType(ed), bindings.ErrorDataMessage(ed))
+		err := duckErr(bindings.ErrorDataErrorType(ed), bindings.ErrorDataMessage(ed))
 		bindings.DestroyErrorData(&ed)
 		return fail(err)
 	}
@@ -85,7 +85,7 @@ func streamResidual(ctx context.Context, conn bindings.Connection, sql string) (
 // every while (DuckDB clears an interrupt between some calls), until the
 // reader is released; Release waits for it, so it never interrupts the
 // connection's next query.
-func (r *residualReader) interrupter(ctx context.Context) {
+func (r *Reader) interrupter(ctx context.Context) {
 	defer close(r.stopped)
 	select {
 	case <-r.stop:
@@ -104,9 +104,9 @@ func (r *residualReader) interrupter(ctx context.Context) {
 	}
 }
 
-func (r *residualReader) Schema() *arrow.Schema { return r.schema }
+func (r *Reader) Schema() *arrow.Schema { return r.schema }
 
-func (r *residualReader) Next() bool {
+func (r *Reader) Next() bool {
 	if r.cur != nil {
 		r.cur.Release()
 		r.cur = nil
@@ -119,7 +119,7 @@ func (r *residualReader) Next() bool {
 		if chunk.Ptr == nil {
 			r.done = true
 			if msg := bindings.ResultError(&r.res); msg != "" {
-				r.err = residualErr(bindings.ResultErrorType(&r.res), msg)
+				r.err = duckErr(bindings.ResultErrorType(&r.res), msg)
 			}
 			return false
 		}
@@ -131,7 +131,7 @@ func (r *residualReader) Next() bool {
 		bindings.DestroyDataChunk(&chunk)
 		if bindings.ErrorDataHasError(ed) {
 			r.done = true
-			r.err = residualErr(bindings.ErrorDataErrorType(ed), bindings.ErrorDataMessage(ed))
+			r.err = duckErr(bindings.ErrorDataErrorType(ed), bindings.ErrorDataMessage(ed))
 			bindings.DestroyErrorData(&ed)
 			return false
 		}
@@ -141,14 +141,14 @@ func (r *residualReader) Next() bool {
 	}
 }
 
-func (r *residualReader) RecordBatch() arrow.RecordBatch { return r.cur }
-func (r *residualReader) Record() arrow.RecordBatch      { return r.cur }
-func (r *residualReader) Err() error                     { return r.err }
-func (r *residualReader) Retain()                        { r.refs.Add(1) }
+func (r *Reader) RecordBatch() arrow.RecordBatch { return r.cur }
+func (r *Reader) Record() arrow.RecordBatch      { return r.cur }
+func (r *Reader) Err() error                     { return r.err }
+func (r *Reader) Retain()                        { r.refs.Add(1) }
 
 // Release frees the current batch, the result, the pending result and the
 // statement, and stops the interrupter.
-func (r *residualReader) Release() {
+func (r *Reader) Release() {
 	if r.refs.Add(-1) > 0 {
 		return
 	}
