@@ -25,10 +25,10 @@ import (
 	dd "github.com/duckdb/duckdb-go/v2"
 
 	"lienthong/catalog"
-	"lienthong/internal/duckstream"
 	"lienthong/config"
 	"lienthong/connectors"
 	"lienthong/connectors/arrowconv"
+	"lienthong/internal/duckstream"
 	"lienthong/planner/sqlgen"
 )
 
