@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,7 +16,6 @@ import (
 	drv "github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 
-	"lienthong/config"
 	"lienthong/connectors"
 	"lienthong/engine"
 	"lienthong/internal/testenv"
@@ -151,19 +148,7 @@ func holeDatabase(t *testing.T, kind string) (dsn func(addr string) string, serv
 func holeEngine(t *testing.T, kind, slowDSN, goodDSN, settings string) *engine.Engine {
 	t.Helper()
 	toml := fmt.Sprintf("[[sources]]\nname = \"slow\"\nkind = %q\ndsn = %q\n%s\n\n[[sources]]\nname = \"good\"\nkind = %q\ndsn = %q\n", kind, slowDSN, settings, kind, goodDSN)
-	path := filepath.Join(t.TempDir(), "lienthong.toml")
-	if err := os.WriteFile(path, []byte(toml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := engine.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
+	e := tomlEngine(t, t.TempDir(), toml)
 	return e
 }
 

@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"lienthong/config"
 	"lienthong/engine"
 	"lienthong/internal/testenv"
 	"lienthong/planner"
@@ -55,19 +52,7 @@ kind = "postgres"
 dsn = "postgres://postgres@127.0.0.1:1/none"
 connect_timeout = "1s"
 `, dsn, dsn)
-	path := filepath.Join(t.TempDir(), "lienthong.toml")
-	if err := os.WriteFile(path, []byte(toml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := engine.New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
+	e := tomlEngine(t, t.TempDir(), toml)
 	return e, dsn
 }
 

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -29,6 +30,26 @@ func genEngine(t *testing.T, scale float64, seed int64) (*engine.Engine, *gen.Ma
 	}
 	t.Cleanup(func() { e.Close() })
 	return e, m, dir
+}
+
+// tomlEngine writes toml as dir/lienthong.toml and opens an engine over
+// it, closed when t ends.
+func tomlEngine(t *testing.T, dir, toml string) *engine.Engine {
+	t.Helper()
+	path := filepath.Join(dir, "lienthong.toml")
+	if err := os.WriteFile(path, []byte(toml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
 }
 
 // rows runs sql and renders each row canonically.

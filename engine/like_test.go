@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -15,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	_ "modernc.org/sqlite"
 
-	"lienthong/config"
 	"lienthong/engine"
 	"lienthong/internal/testenv"
 	"lienthong/planner/sqlgen"
@@ -142,19 +140,7 @@ name = "duck"
 kind = "duckdb"
 path = %q
 `, pgDSN, myDSN, filepath.Join(dir, "t.sqlite"), filepath.Join(dir, "t.duckdb"))
-	path := filepath.Join(dir, "lienthong.toml")
-	if err := os.WriteFile(path, []byte(toml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := engine.New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
+	e := tomlEngine(t, dir, toml)
 	for _, s := range e.WaitCatalog(ctx).Sources {
 		if s.Unavailable != "" {
 			t.Fatalf("%s: %s", s.Name, s.Unavailable)

@@ -101,4 +101,3 @@ func BenchmarkResidualFirstBatch(b *testing.B) {
 		}
 	})
 }
-
