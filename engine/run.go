@@ -263,6 +263,10 @@ func (s *stream) Next() bool {
 	}
 	rec, ok := <-s.ch
 	if !ok {
+		// run closes ch just before done: wait, so that Err, asked next,
+		// sees how the stream ended. Without this a failed stream read in
+		// that moment ended as a clean, empty success.
+		<-s.done
 		return false
 	}
 	s.cur = rec
