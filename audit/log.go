@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"lienthong/engine"
+	"lienthong/attempt"
 )
 
 // Options configure a Log.
@@ -36,7 +36,7 @@ type Options struct {
 	OnEnd func(*Record)
 }
 
-// Log is the audit log: an engine.Observer that writes a begin record
+// Log is the audit log: an attempt.Observer that writes a begin record
 // before any source is read and an end record when the attempt ends (only
 // the end record for attempts refused before planning), each hash-chained
 // to the one before and fsync'd before Begin or End returns. An error
@@ -53,7 +53,7 @@ type Log struct {
 	closed bool
 }
 
-var _ engine.Observer = (*Log)(nil)
+var _ attempt.Observer = (*Log)(nil)
 
 // Open opens (or creates) the log and appends an open record, which says
 // what recovery found if the node had crashed.
@@ -93,7 +93,7 @@ func defaultNode() string {
 }
 
 // Begin records a planned attempt before any source is read.
-func (l *Log) Begin(_ context.Context, a *engine.Attempt) error {
+func (l *Log) Begin(_ context.Context, a *attempt.Attempt) error {
 	r := l.attemptRecord(KindBegin, a, true)
 	if err := l.chain.Append(r); err != nil {
 		return err
@@ -105,7 +105,7 @@ func (l *Log) Begin(_ context.Context, a *engine.Attempt) error {
 }
 
 // End records how the attempt ended.
-func (l *Log) End(_ context.Context, a *engine.Attempt) error {
+func (l *Log) End(_ context.Context, a *attempt.Attempt) error {
 	l.mu.Lock()
 	begin, ok := l.begins[a.ID]
 	delete(l.begins, a.ID)
@@ -130,7 +130,7 @@ func (l *Log) End(_ context.Context, a *engine.Attempt) error {
 
 // attemptRecord fills what an attempt says; full adds the SQL, tables,
 // columns and PIN hashes (on a begin, or an end without a begin).
-func (l *Log) attemptRecord(kind Kind, a *engine.Attempt, full bool) *Record {
+func (l *Log) attemptRecord(kind Kind, a *attempt.Attempt, full bool) *Record {
 	r := &Record{
 		Kind: kind, Attempt: a.ID, Start: a.Start.UTC(),
 		Principal: a.Session.Principal, Agency: a.Session.Agency, Purpose: a.Session.Purpose, CaseID: a.Session.CaseID,

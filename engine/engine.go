@@ -19,6 +19,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
+	"lienthong/attempt"
 	"lienthong/catalog"
 	"lienthong/config"
 	"lienthong/connectors"
@@ -191,16 +192,6 @@ func (e *Engine) Close() error {
 	return errors.Join(errs...)
 }
 
-// Session says who asks and why: every front-end (CLI, HTTP, Flight SQL)
-// fills it from its own authentication and request metadata, and access
-// policies and the audit log read it.
-type Session struct {
-	Principal string // authenticated user or service account
-	Agency    string // the agency the principal acts for
-	Purpose   string // the legal purpose declared for this request
-	CaseID    string // the case or dossier that caused it
-}
-
 // QueryOptions steer one query.
 type QueryOptions struct {
 	Session Session
@@ -346,15 +337,8 @@ func (e *Engine) explain(ctx context.Context, sqlText string, analyze bool, opt 
 		if obs == nil {
 			return err
 		}
-		a.Outcome, a.ErrorCode, a.FailedSource, a.Duration = Succeeded, ErrorCode(err), failedSource(err), time.Since(start)
-		switch {
-		case isCancelled(err):
-			a.Outcome = Cancelled
-		case deniedCode(a.ErrorCode):
-			a.Outcome = Denied
-		case err != nil:
-			a.Outcome = Failed
-		}
+		a.ErrorCode, a.FailedSource, a.Duration = ErrorCode(err), failedSource(err), time.Since(start)
+		a.Outcome = attempt.OutcomeOf(a.ErrorCode, isCancelled(err))
 		if res != nil {
 			a.RowsPerSource = map[string]int64{}
 			for _, s := range res.streams {

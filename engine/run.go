@@ -18,6 +18,7 @@ import (
 	bindings "github.com/duckdb/duckdb-go-bindings"
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
+	"lienthong/attempt"
 	"lienthong/catalog"
 	lduckdb "lienthong/connectors/duckdb"
 	"lienthong/internal/duckstream"
@@ -498,13 +499,8 @@ func (e *Engine) query(ctx context.Context, sqlText string, opt QueryOptions) (*
 		if obs == nil {
 			return nil, err
 		}
-		a.Outcome, a.ErrorCode, a.FailedSource, a.Duration = Failed, ErrorCode(err), failedSource(err), time.Since(a.Start)
-		switch {
-		case isCancelled(err):
-			a.Outcome = Cancelled
-		case deniedCode(a.ErrorCode):
-			a.Outcome = Denied
-		}
+		a.ErrorCode, a.FailedSource, a.Duration = ErrorCode(err), failedSource(err), time.Since(a.Start)
+		a.Outcome = attempt.OutcomeOf(a.ErrorCode, isCancelled(err))
 		if aerr := obs.End(context.WithoutCancel(ctx), a); aerr != nil {
 			return nil, fmt.Errorf("%w: %v (while reporting: %v)", ErrAudit, aerr, err)
 		}

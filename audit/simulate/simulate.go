@@ -18,10 +18,9 @@ import (
 	"strings"
 	"time"
 
+	"lienthong/attempt"
 	"lienthong/audit"
-	"lienthong/engine"
 	"lienthong/health"
-	"lienthong/planner"
 )
 
 // Options steer a simulation.
@@ -521,10 +520,10 @@ func (s *sim) attempt(ctx context.Context, t time.Time) error {
 	}
 	u := req.uses[s.pick(uw)]
 	tpl := templates[u.template]
-	a := &engine.Attempt{
+	a := &attempt.Attempt{
 		ID:    fmt.Sprintf("%016x%016x", s.rng.Uint64(), s.rng.Uint64()),
 		Start: t,
-		Session: engine.Session{
+		Session: attempt.Session{
 			Principal: fmt.Sprintf("%s.canbo%02d", strings.ToLower(req.code), 1+s.rng.IntN(req.users)),
 			Agency:    req.code, Purpose: u.purpose,
 		},
@@ -544,7 +543,7 @@ func (s *sim) attempt(ctx context.Context, t time.Time) error {
 	switch {
 	case r < 0.015: // a purpose without a grant on a source: refused at planning
 		a.Sources = tpl.sources // (assumes the engine names the sources of a denied query)
-		a.Outcome, a.ErrorCode, a.Duration = engine.Denied, "LT-DENIED", s.lognormal(3*time.Millisecond, 0.3)
+		a.Outcome, a.ErrorCode, a.Duration = attempt.Denied, "LT-DENIED", s.lognormal(3*time.Millisecond, 0.3)
 		return s.end(ctx, a, req, u)
 	case r < 0.035: // the user's SQL is wrong: refused before planning
 		a.SQL = strings.Replace(sqlText, "SELECT", "SELEC", 1)
@@ -554,7 +553,7 @@ func (s *sim) attempt(ctx context.Context, t time.Time) error {
 			a.SQL = strings.Replace(sqlText, "full_name", "fullname", 1)
 			code = "LT-UNKNOWN"
 		}
-		a.Outcome, a.ErrorCode, a.Duration = engine.Failed, code, s.lognormal(2*time.Millisecond, 0.3)
+		a.Outcome, a.ErrorCode, a.Duration = attempt.Failed, code, s.lognormal(2*time.Millisecond, 0.3)
 		return s.end(ctx, a, req, u)
 	}
 	a.Sources, a.Tables, a.Columns = tpl.sources, tpl.tables, tpl.columns
@@ -589,23 +588,23 @@ func (s *sim) attempt(ctx context.Context, t time.Time) error {
 		// The codes the engine emits: a source that does not answer within
 		// connect_timeout is LT-SOURCE-DOWN; one failing the query it was
 		// sent is LT-SOURCE-ERROR (engine/errors.go).
-		a.Outcome, a.ErrorCode = engine.Failed, engine.CodeSourceError
+		a.Outcome, a.ErrorCode = attempt.Failed, "LT-SOURCE-ERROR"
 		a.Duration = s.lognormal(40*time.Millisecond, 0.5)
 		if s.rng.Float64() < 0.3 { // connect timeout
-			a.ErrorCode = string(planner.CodeUnavailable)
+			a.ErrorCode = "LT-SOURCE-DOWN"
 			a.Duration = 5*time.Second + s.lognormal(20*time.Millisecond, 0.3)
 		}
 		a.RowsPerSource = read(0)
 	case tpl.heavy && r2 < 0.004:
-		a.Outcome, a.ErrorCode, a.Duration = engine.Failed, "LT-TIMEOUT", 5*time.Minute
+		a.Outcome, a.ErrorCode, a.Duration = attempt.Failed, "LT-TIMEOUT", 5*time.Minute
 		a.RowsPerSource = read(0.7)
 	case r2 < 0.009:
-		a.Outcome, a.ErrorCode = engine.Cancelled, "LT-CANCELLED"
+		a.Outcome, a.ErrorCode = attempt.Cancelled, "LT-CANCELLED"
 		a.Duration = time.Duration(float64(tpl.median) * slow * (0.2 + s.rng.Float64()))
 		a.RowsPerSource = read(0.5)
 		a.Rows = rows / 3
 	default:
-		a.Outcome = engine.Succeeded
+		a.Outcome = attempt.Succeeded
 		a.Duration = s.lognormal(time.Duration(float64(tpl.median)*slow), 0.55)
 		a.Rows = rows
 		a.Bytes = rows * int64(60+s.rng.IntN(80))
@@ -618,7 +617,7 @@ func (s *sim) attempt(ctx context.Context, t time.Time) error {
 }
 
 // end writes the end record, tells the monitor, and tallies the truth.
-func (s *sim) end(ctx context.Context, a *engine.Attempt, req requester, u use) error {
+func (s *sim) end(ctx context.Context, a *attempt.Attempt, req requester, u use) error {
 	if err := s.log.End(ctx, a); err != nil {
 		return err
 	}
@@ -654,15 +653,15 @@ func (s *sim) tally(m map[string]*Tally, k string) *Tally {
 	return m[k]
 }
 
-func (t *Tally) count(a *engine.Attempt, purpose string, shared int64) {
+func (t *Tally) count(a *attempt.Attempt, purpose string, shared int64) {
 	t.Attempts++
 	switch a.Outcome {
-	case engine.Succeeded:
+	case attempt.Succeeded:
 		t.Succeeded++
 		t.Durations = append(t.Durations, a.Duration.Truncate(time.Microsecond))
-	case engine.Denied:
+	case attempt.Denied:
 		t.Denied++
-	case engine.Cancelled:
+	case attempt.Cancelled:
 		t.Cancelled++
 		t.FailuresByCode[a.ErrorCode]++
 	default:
