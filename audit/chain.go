@@ -1,27 +1,30 @@
 package audit
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
+
+	"lienthong/state"
 )
 
-// Chain appends records to a Store: it numbers them, links each to the
-// previous one's hash and makes them durable with group commit. Callers
-// that arrive while a batch is being written wait together and are
-// written with one fsync by whichever of them goes first; nobody waits
-// for a timer, so a lone writer pays one fsync and 64 concurrent writers
-// share them.
+// Chain appends records: it proposes them to the state store as one
+// append command per batch, which the chain's Machine seals (numbers them,
+// links each to the previous one's hash, stamps the time) and makes
+// durable. Callers that arrive while a batch is being written wait
+// together and are written with one command (one fsync) by whichever of
+// them goes first; nobody waits for a timer, so a lone writer pays one
+// fsync and 64 concurrent writers share them.
 type Chain struct {
-	store Store
-	node  string
-	now   func() time.Time
+	state   state.Store
+	machine *Machine
+	node    string
+	now     func() time.Time
 
 	mu       sync.Mutex
 	cond     *sync.Cond
-	seq      uint64
-	last     string    // hash of the last chained record
-	lastTime time.Time // record times never go backwards
 	pending  []*Record
 	filling  uint64 // id of the batch pending records join
 	done     uint64 // batches up to this id are durable
@@ -34,21 +37,23 @@ type Chain struct {
 // ChainStats count what the chain wrote.
 type ChainStats struct {
 	Records, Batches int64
-	// AppendTime is the total time spent in Store.Append (writes and
-	// fsyncs), the cost group commit shares out.
+	// AppendTime is the total time spent applying batches (sealing,
+	// writes and fsyncs), the cost group commit shares out.
 	AppendTime time.Duration
 }
 
-// NewChain continues the chain in store from its last record.
+// NewChain continues the chain in store from its last record. The node
+// applies its append commands in process (state.Local); a cluster will
+// replicate them first.
 func NewChain(store Store, node string, now func() time.Time) *Chain {
 	if now == nil {
 		now = time.Now
 	}
-	c := &Chain{store: store, node: node, now: now, last: Genesis, filling: 1}
+	m := NewMachine(store)
+	local := state.NewLocal()
+	local.Register("audit", m)
+	c := &Chain{state: local, machine: m, node: node, now: now, filling: 1}
 	c.cond = sync.NewCond(&c.mu)
-	if r := store.Last(); r != nil {
-		c.seq, c.last, c.lastTime = r.Seq, r.Hash, r.Time
-	}
 	return c
 }
 
@@ -65,21 +70,11 @@ func (c *Chain) Append(recs ...*Record) error {
 		return c.err
 	}
 	for _, r := range recs {
-		t := c.now().UTC()
-		if t.Before(c.lastTime) {
-			t = c.lastTime
-		}
-		r.Time, c.lastTime = t, t
 		if r.Node == "" {
 			r.Node = c.node
 		}
-		if err := r.seal(c.seq+1, c.last); err != nil {
-			c.err = err // records already chained would leave a gap: stop
-			return err
-		}
-		c.seq, c.last = r.Seq, r.Hash
-		c.pending = append(c.pending, r)
 	}
+	c.pending = append(c.pending, recs...)
 	mine := c.filling
 	for c.done < mine && c.err == nil {
 		if c.flushing {
@@ -91,7 +86,7 @@ func (c *Chain) Append(recs ...*Record) error {
 		c.pending, c.filling, c.flushing = nil, c.filling+1, true
 		c.mu.Unlock()
 		start := time.Now()
-		err := c.store.Append(batch)
+		err := c.apply(batch)
 		elapsed := time.Since(start)
 		c.mu.Lock()
 		c.flushing = false
@@ -99,7 +94,7 @@ func (c *Chain) Append(recs ...*Record) error {
 		c.stats.Records += int64(len(batch))
 		c.stats.AppendTime += elapsed
 		if err != nil {
-			c.err = err
+			c.err = err // records already sealed would leave a gap: stop
 		} else {
 			c.done = id
 		}
@@ -111,6 +106,27 @@ func (c *Chain) Append(recs ...*Record) error {
 	return c.err
 }
 
+// apply proposes batch as one append command and gives each record what
+// sealing set.
+func (c *Chain) apply(batch []*Record) error {
+	cmd, err := state.New(OpAppend, c.now(), batch)
+	if err != nil {
+		return err
+	}
+	res, err := c.state.Propose(context.Background(), cmd)
+	if err != nil {
+		return err
+	}
+	sealed, ok := res.([]*Record)
+	if !ok || len(sealed) != len(batch) {
+		return fmt.Errorf("audit: append sealed %d records of %d", len(sealed), len(batch))
+	}
+	for i, r := range batch {
+		r.Seq, r.Prev, r.Time, r.Hash, r.Raw = sealed[i].Seq, sealed[i].Prev, sealed[i].Time, sealed[i].Hash, sealed[i].Raw
+	}
+	return nil
+}
+
 // Stats reports what was written so far.
 func (c *Chain) Stats() ChainStats {
 	c.mu.Lock()
@@ -119,11 +135,7 @@ func (c *Chain) Stats() ChainStats {
 }
 
 // Seq is the last chained record's number.
-func (c *Chain) Seq() uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.seq
-}
+func (c *Chain) Seq() uint64 { return c.machine.Seq() }
 
 // close stops further appends after waiting for any batch in flight.
 func (c *Chain) close() {

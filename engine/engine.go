@@ -28,6 +28,7 @@ import (
 	"lienthong/planner/plan"
 	"lienthong/planner/sqlgen"
 	"lienthong/policy"
+	"lienthong/state"
 )
 
 // Engine is one node's query runner over the configured sources.
@@ -45,7 +46,10 @@ type Engine struct {
 	spillMu  sync.Mutex
 	spillDir string   // this process's spill directory, removed by Close
 	observer Observer // the audit log; nil: none
-	policy   atomic.Pointer[policy.Policy]
+	// state applies every change of the policy (a cluster will
+	// replicate the same commands); policy is its machine.
+	state    *state.Local
+	policy   *policy.Machine
 	verifies verifyLimiter
 	ledgerState
 }
@@ -66,7 +70,8 @@ func New(ctx context.Context, cfg *config.Config) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine: starting DuckDB: %w", err)
 	}
-	e := &Engine{cfg: cfg, loc: loc, srcs: map[string]*srcState{}, residual: db}
+	e := &Engine{cfg: cfg, loc: loc, srcs: map[string]*srcState{}, residual: db, state: state.NewLocal(), policy: &policy.Machine{}}
+	e.state.Register("policy", e.policy)
 	if cfg.Policy != "" {
 		if err := e.ReloadPolicy(); err != nil {
 			db.Close()
@@ -208,16 +213,20 @@ type QueryOptions struct {
 // ReloadPolicy reads the access policy file again. A file with any error is
 // refused as a whole and the policy in force stays.
 func (e *Engine) ReloadPolicy() error {
-	p, err := policy.Load(e.cfg.Policy)
+	text, err := os.ReadFile(e.cfg.Policy)
+	if err != nil {
+		return fmt.Errorf("policy: %w", err)
+	}
+	cmd, err := policy.SetCommand(time.Now(), e.cfg.Policy, text)
 	if err != nil {
 		return err
 	}
-	e.policy.Store(p)
-	return nil
+	_, err = e.state.Propose(context.Background(), cmd)
+	return err
 }
 
 func (e *Engine) pseudonymKey(purpose string) ([]byte, bool) {
-	p := e.policy.Load()
+	p := e.policy.Current()
 	if p == nil {
 		return nil, false
 	}
@@ -232,7 +241,7 @@ func (e *Engine) Plan(sqlText string, opt QueryOptions) (*plan.Plan, *catalog.Sn
 	l := e.cfg.Limits
 	popt := planner.Options{Now: time.Now().In(e.loc), NoPushdown: opt.NoPushdown, MinReduceProbe: opt.MinReduceProbe, Disable: opt.DisableRules,
 		Limits: planner.Limits{MaxExpressionDepth: l.MaxExpressionDepth, MaxInList: l.MaxInList, MaxExpressions: l.MaxExpressions, MaxTables: l.MaxTables}}
-	if pol := e.policy.Load(); pol != nil {
+	if pol := e.policy.Current(); pol != nil {
 		s := opt.Session
 		access, err := pol.Resolve(s.Principal, s.Purpose, s.CaseID)
 		if err != nil {
@@ -397,7 +406,7 @@ func (e *Engine) explain(ctx context.Context, sqlText string, analyze bool, opt 
 		rows = -1 // DuckDB's profile below counts them per operator
 	}
 	stats := res.Stats()
-	secured := e.policy.Load() != nil && defence.On(defence.ExplainCounts)
+	secured := e.policy.Current() != nil && defence.On(defence.ExplainCounts)
 	if secured {
 		hideRestricted(p, stats)
 	}
@@ -534,7 +543,7 @@ func cmpOr(a, b string) string {
 // (HTTP, Flight SQL, the shell) goes through here.
 func (e *Engine) CatalogFor(ctx context.Context, s Session) (*catalog.Snapshot, error) {
 	snap := e.WaitCatalog(ctx)
-	pol := e.policy.Load()
+	pol := e.policy.Current()
 	if pol == nil || !defence.On(defence.Catalog) {
 		return snap, nil
 	}

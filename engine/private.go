@@ -22,7 +22,7 @@ import (
 // from the principal's budget for the period, durably, whether or not it
 // then succeeds (a failure must not be a free look).
 func (e *Engine) admit(p *plan.Plan, s Session, a *Attempt) error {
-	pol := e.policy.Load()
+	pol := e.policy.Current()
 	if pol == nil {
 		return nil
 	}

@@ -1,0 +1,126 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"lienthong/state"
+)
+
+func openMachine(t *testing.T) (*Machine, *FileStore) {
+	t.Helper()
+	fs, err := OpenFileStore(filepath.Join(t.TempDir(), "audit.log"), FileOptions{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fs.Close() })
+	return NewMachine(fs), fs
+}
+
+func appendCmd(t *testing.T, at time.Time, recs ...*Record) state.Command {
+	t.Helper()
+	c, err := state.New(OpAppend, at, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// The FSM contract: the same commands give the same records, byte for
+// byte, on two nodes; times come from the commands and never go back; a
+// restored head continues the chain.
+func TestMachineIsDeterministic(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	cmds := []state.Command{
+		appendCmd(t, t0, &Record{Kind: KindOpen, Node: "n1", Format: Format}),
+		appendCmd(t, t0.Add(time.Second), &Record{Kind: KindBegin, Node: "n1", Attempt: "a", SQL: "SELECT 1"}, &Record{Kind: KindEnd, Node: "n1", Attempt: "a", Outcome: "succeeded"}),
+		appendCmd(t, t0.Add(-time.Hour), &Record{Kind: KindEnd, Node: "n2", Attempt: "b", Outcome: "denied", Code: "LT-DENIED"}), // a proposer with a slow clock
+	}
+	var logs [2][]byte
+	for i := range logs {
+		m, fs := openMachine(t)
+		var buf bytes.Buffer
+		for _, c := range cmds {
+			res, err := m.Apply(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range res.([]*Record) {
+				buf.Write(r.Raw)
+			}
+		}
+		if m.Seq() != 4 || fs.Last().Seq != 4 {
+			t.Fatalf("seq %d, stored %d; want 4", m.Seq(), fs.Last().Seq)
+		}
+		if got := fs.Last().Time; !got.Equal(t0.Add(time.Second)) {
+			t.Fatalf("a command from a slower clock moved time back to %v", got)
+		}
+		logs[i] = buf.Bytes()
+	}
+	if !bytes.Equal(logs[0], logs[1]) {
+		t.Fatalf("two machines sealed the same commands differently:\n%s\n%s", logs[0], logs[1])
+	}
+
+	// Restore a fresh machine from the first one's snapshot: its next
+	// record links to the same head.
+	a, _ := openMachine(t)
+	for _, c := range cmds {
+		if _, err := a.Apply(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snap, err := a.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := openMachine(t)
+	if err := b.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	next := appendCmd(t, t0.Add(2*time.Second), &Record{Kind: KindClose, Node: "n1"})
+	ra, err := a.Apply(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, err := b.Apply(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x, y := ra.([]*Record)[0], rb.([]*Record)[0]; x.Seq != 5 || x.Hash != y.Hash || x.Prev != y.Prev {
+		t.Fatalf("after restore: seq %d/%d prev %s/%s", x.Seq, y.Seq, x.Prev, y.Prev)
+	}
+
+	// A command it cannot read changes nothing.
+	if _, err := a.Apply(state.Command{Op: OpAppend, Time: t0, Body: []byte(`{"not":"records"}`)}); err == nil {
+		t.Fatal("a malformed append was applied")
+	}
+	if a.Seq() != 5 {
+		t.Fatalf("a refused command moved the head to %d", a.Seq())
+	}
+}
+
+// Chain proposes through the state store: what it returns to the caller
+// is what the machine sealed.
+func TestChainSealsThroughTheMachine(t *testing.T) {
+	fs, err := OpenFileStore(filepath.Join(t.TempDir(), "audit.log"), FileOptions{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	c := NewChain(fs, "n1", func() time.Time { return at })
+	r := &Record{Kind: KindOpen}
+	if err := c.Append(r); err != nil {
+		t.Fatal(err)
+	}
+	last := fs.Last()
+	if r.Seq != 1 || r.Hash != last.Hash || !bytes.Equal(r.Raw, last.Raw) || !r.Time.Equal(at) || r.Node != "n1" {
+		t.Fatalf("caller's record %+v, stored %+v", r, last)
+	}
+	if _, err := c.state.Propose(context.Background(), state.Command{Op: "policy.set"}); err == nil {
+		t.Fatal("the chain's store applied a command no machine owns")
+	}
+}
