@@ -17,6 +17,21 @@ const HoldFactor = 2
 // Window is a half-open time range [From, To).
 type Window struct{ From, To time.Time }
 
+// Intersect is the part of w inside o; it is empty (Duration 0) when they
+// do not meet.
+func (w Window) Intersect(o Window) Window {
+	if o.From.After(w.From) {
+		w.From = o.From
+	}
+	if o.To.Before(w.To) {
+		w.To = o.To
+	}
+	return w
+}
+
+// Duration is the window's length, zero when it is empty.
+func (w Window) Duration() time.Duration { return max(w.To.Sub(w.From), 0) }
+
 // Uptime is what the history shows of one source in one window.
 type Uptime struct {
 	Window   Window
@@ -151,7 +166,8 @@ func (m *Measurer) span(src string, prev Sample, next time.Time) {
 	us := m.per[src]
 	for i := range us {
 		w := us[i].Window
-		a, b := maxTime(prev.Time, w.From), minTime(end, w.To)
+		part := w.Intersect(Window{prev.Time, end})
+		a, b := part.From, part.To
 		if !b.After(a) {
 			continue
 		}
@@ -197,7 +213,7 @@ func (m *Measurer) Finish() (map[string][]Uptime, []Outage) {
 			w := us[i].Window
 			if o.Start.Before(w.To) && o.End.After(w.From) {
 				us[i].Outages++
-				d := minTime(o.End, w.To).Sub(maxTime(o.Start, w.From))
+				d := w.Intersect(Window{o.Start, o.End}).Duration()
 				d = min(d, o.Down)
 				if d > us[i].Longest {
 					us[i].Longest = d
@@ -233,18 +249,4 @@ func Measure(path string, windows ...Window) (map[string][]Uptime, []Outage, err
 	}
 	per, out := m.Finish()
 	return per, out, nil
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }

@@ -241,7 +241,7 @@ func Build(opt Options) (*Report, error) {
 	var windows []health.Window
 	windows = append(windows, health.Window{From: opt.From, To: opt.To})
 	for m := monthStart(opt.From.In(opt.Loc)); m.Before(opt.To); m = m.AddDate(0, 1, 0) {
-		w := health.Window{From: maxT(m, opt.From), To: minT(m.AddDate(0, 1, 0), opt.To)}
+		w := health.Window{From: m, To: m.AddDate(0, 1, 0)}.Intersect(health.Window{From: opt.From, To: opt.To})
 		windows = append(windows, w)
 		r.Months = append(r.Months, MonthRow{Month: m, Uptime: map[string]health.Uptime{}})
 	}
@@ -448,18 +448,4 @@ func ParsePeriod(s string, loc *time.Location) (from, to time.Time, err error) {
 
 func monthStart(t time.Time) time.Time {
 	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, t.Location())
-}
-
-func maxT(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
-func minT(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }

@@ -275,10 +275,7 @@ func Run(ctx context.Context, opt Options) (*Truth, error) {
 	}
 	for name, ws := range s.truth.Outages {
 		for _, w := range ws {
-			a, b := maxT(w.From, opt.From), minT(w.To, opt.To)
-			if b.After(a) {
-				s.truth.Down[name] += b.Sub(a)
-			}
+			s.truth.Down[name] += w.Intersect(Window{From: opt.From, To: opt.To}).Duration()
 		}
 	}
 	return s.truth, nil
@@ -418,7 +415,9 @@ func (s *sim) planOutages() {
 		var merged []Window
 		for _, w := range ws {
 			if n := len(merged); n > 0 && !w.From.After(merged[n-1].To) {
-				merged[n-1].To = maxT(merged[n-1].To, w.To)
+				if w.To.After(merged[n-1].To) {
+					merged[n-1].To = w.To
+				}
 				continue
 			}
 			merged = append(merged, w)
@@ -672,18 +671,4 @@ func (t *Tally) count(a *attempt.Attempt, purpose string, shared int64) {
 	t.RowsShared += shared
 	t.Agencies[a.Session.Agency] = true
 	t.Purposes[purpose] = true
-}
-
-func maxT(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
-func minT(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }
