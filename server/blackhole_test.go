@@ -167,7 +167,7 @@ dsn = %q
 	time.Sleep(50 * time.Millisecond)
 	for i := 0; i < 15; i++ {
 		st, e, d := query("SELECT COUNT(*) FROM good.t")
-		if st != http.StatusOK || d > time.Second {
+		if st != http.StatusOK || d > 2*time.Second { // held for a slot would mean waiting out slow's 3 s timeout
 			t.Errorf("query %d on the healthy source: %d %+v after %s", i, st, e, d)
 		}
 		time.Sleep(100 * time.Millisecond)
