@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -33,23 +32,22 @@ import (
 
 // Engine is one node's query runner over the configured sources.
 type Engine struct {
-	cfg  *config.Config
-	loc  *time.Location
-	snap atomic.Pointer[catalog.Snapshot]
+	cfg *config.Config
+	loc *time.Location
+	// state applies every change of the catalog and the policy, one at a
+	// time (a cluster will replicate the same commands); catalog and
+	// policy are its machines.
+	state   *state.Local
+	catalog *catalog.Machine
+	policy  *policy.Machine
 
-	snapMu  sync.Mutex // serialises publishing snapshots
-	version int64
-	srcs    map[string]*srcState // by lower-case name
-	order   []*srcState          // config order
+	srcs  map[string]*srcState // by lower-case name
+	order []*srcState          // config order
 
 	residual *sql.DB // in-memory DuckDB that runs residual fragments
 	spillMu  sync.Mutex
 	spillDir string   // this process's spill directory, removed by Close
 	observer Observer // the audit log; nil: none
-	// state applies every change of the policy (a cluster will
-	// replicate the same commands); policy is its machine.
-	state    *state.Local
-	policy   *policy.Machine
 	verifies verifyLimiter
 	ledgerState
 }
@@ -92,15 +90,15 @@ func New(ctx context.Context, cfg *config.Config) (*Engine, error) {
 		e.Close()
 		return nil, err
 	}
-	e.version = 1
-	snap := &catalog.Snapshot{Version: e.version}
+	snap := &catalog.Snapshot{Version: 1}
 	for _, sc := range cfg.Sources {
 		s := newSrcState(sc)
 		e.srcs[strings.ToLower(sc.Name)] = s
 		e.order = append(e.order, s)
 		snap.Sources = append(snap.Sources, &catalog.Source{Name: sc.Name, Kind: sc.Kind, Unavailable: connectingReason})
 	}
-	e.snap.Store(snap)
+	e.catalog = catalog.NewMachine(snap)
+	e.state.Register("catalog", e.catalog)
 	for _, s := range e.order {
 		e.startConnect(s)
 	}
@@ -108,7 +106,7 @@ func New(ctx context.Context, cfg *config.Config) (*Engine, error) {
 }
 
 // Catalog returns the current snapshot.
-func (e *Engine) Catalog() *catalog.Snapshot { return e.snap.Load() }
+func (e *Engine) Catalog() *catalog.Snapshot { return e.catalog.Current() }
 
 // Refresh re-reads every source's tables into a new snapshot (REFRESH
 // CATALOG), connecting those without a connection, all at once; a source
@@ -130,11 +128,12 @@ func (e *Engine) Refresh(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	e.snapMu.Lock()
-	defer e.snapMu.Unlock()
-	e.version++
-	e.snap.Store(&catalog.Snapshot{Version: e.version, Sources: results})
-	return nil
+	cmd, err := state.New(catalog.OpSet, time.Now(), results)
+	if err != nil {
+		return err
+	}
+	_, err = e.state.Propose(ctx, cmd)
+	return err
 }
 
 // reason shortens a connection error to what a user needs to see.

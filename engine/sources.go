@@ -19,6 +19,7 @@ import (
 	"lienthong/connectors"
 	"lienthong/planner"
 	"lienthong/planner/sqlgen"
+	"lienthong/state"
 )
 
 // Breaker states of a source (see srcState).
@@ -346,20 +347,20 @@ func orCtxErr(ctx context.Context, err error) error {
 	return err
 }
 
-// publish stores a new snapshot with src replacing its namesake.
+// publish makes a new snapshot with src replacing its namesake. A source
+// whose listing cannot be recorded (a column type the catalog cannot
+// write) is published as unavailable, saying why, rather than lost.
 func (e *Engine) publish(src *catalog.Source) {
-	e.snapMu.Lock()
-	defer e.snapMu.Unlock()
-	old := e.snap.Load()
-	e.version++
-	snap := &catalog.Snapshot{Version: e.version}
-	for _, s := range old.Sources {
-		if strings.EqualFold(s.Name, src.Name) {
-			s = src
+	put := func(src *catalog.Source) error {
+		cmd, err := state.New(catalog.OpPutSource, time.Now(), src)
+		if err == nil {
+			_, err = e.state.Propose(context.Background(), cmd)
 		}
-		snap.Sources = append(snap.Sources, s)
+		return err
 	}
-	e.snap.Store(snap)
+	if err := put(src); err != nil {
+		_ = put(&catalog.Source{Name: src.Name, Kind: src.Kind, Unavailable: "its catalog could not be recorded: " + err.Error()})
+	}
 }
 
 // awaitSources waits for the sources sqlText names that the catalog does
