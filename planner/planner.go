@@ -34,8 +34,9 @@ type Options struct {
 	// scan. The differential test sets it to 1 so the rule fires on small
 	// data.
 	MinReduceProbe float64
-	// Disable names rewrite rules not to apply (see Rules), for testing
-	// that each rule alone never changes an answer.
+	// Disable names rules not to apply (Rules lists those it accepts; any
+	// other name is an error), for testing that each rule alone never
+	// changes an answer.
 	Disable []string
 	// Limits bound the statement's size (zero fields: defaults).
 	Limits Limits

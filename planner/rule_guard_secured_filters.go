@@ -39,29 +39,17 @@ func guardSecuredFilters(q *plan.Query) bool {
 		if !ok {
 			return
 		}
-		var keep []plan.Expr
-		for _, c := range plan.Conjuncts(sel.Where) {
-			if !guardInto(c, sel.From) {
-				keep = append(keep, c)
-			} else {
-				guarded = true
-			}
-		}
-		sel.Where = plan.And(keep)
+		var moved bool
+		sel.Where, moved = moveConjuncts(sel.Where, func(c plan.Expr) bool { return guardInto(c, sel.From) })
+		guarded = guarded || moved
 		plan.Relations(sel.From, func(r plan.Relation) {
 			j, ok := r.(*plan.Join)
 			if !ok || j.Kind != plan.InnerJoin {
 				return
 			}
-			var keep []plan.Expr
-			for _, c := range plan.Conjuncts(j.On) {
-				if !guardInto(c, j) {
-					keep = append(keep, c)
-				} else {
-					guarded = true
-				}
-			}
-			j.On = plan.And(keep)
+			var moved bool
+			j.On, moved = moveConjuncts(j.On, func(c plan.Expr) bool { return guardInto(c, j) })
+			guarded = guarded || moved
 		})
 	})
 	return guarded

@@ -33,15 +33,9 @@ func pushFiltersIntoDerived(q *plan.Query) bool {
 			}
 			return
 		}
-		var keep []plan.Expr
-		for _, c := range plan.Conjuncts(sel.Where) {
-			if !pushIntoDerived(c, sel.From) {
-				keep = append(keep, c)
-			} else {
-				pushed = true
-			}
-		}
-		sel.Where = plan.And(keep)
+		var moved bool
+		sel.Where, moved = moveConjuncts(sel.Where, func(c plan.Expr) bool { return pushIntoDerived(c, sel.From) })
+		pushed = pushed || moved
 		var rel func(plan.Relation)
 		rel = func(r plan.Relation) {
 			switch x := r.(type) {

@@ -39,13 +39,7 @@ func pushFiltersIntoScans(cat *catalog.Snapshot, q *plan.Query) {
 		if !ok || sel.From == nil {
 			return
 		}
-		var keep []plan.Expr
-		for _, c := range plan.Conjuncts(sel.Where) {
-			if !tryPush(cat, c, sel.From) {
-				keep = append(keep, c)
-			}
-		}
-		sel.Where = plan.And(keep)
+		sel.Where, _ = moveConjuncts(sel.Where, func(c plan.Expr) bool { return tryPush(cat, c, sel.From) })
 		pushJoinConditions(cat, sel.From)
 	})
 }
@@ -61,13 +55,9 @@ func pushJoinConditions(cat *catalog.Snapshot, r plan.Relation) {
 	pushJoinConditions(cat, j.Left)
 	pushJoinConditions(cat, j.Right)
 	ln, rn := nullSupplying(j.Kind)
-	var keep []plan.Expr
-	for _, c := range plan.Conjuncts(j.On) {
-		if !(!rn && tryPush(cat, c, j.Left) || !ln && tryPush(cat, c, j.Right)) {
-			keep = append(keep, c)
-		}
-	}
-	j.On = plan.And(keep)
+	j.On, _ = moveConjuncts(j.On, func(c plan.Expr) bool {
+		return !rn && tryPush(cat, c, j.Left) || !ln && tryPush(cat, c, j.Right)
+	})
 }
 
 // tryPush pushes c into the scan of within that it reads, if that is safe.

@@ -107,6 +107,22 @@ func columnRefs(q *plan.Query) map[string]bool {
 	return used
 }
 
+// moveConjuncts offers each conjunct of e, in order, to move, which takes
+// it (puts it elsewhere in the plan) or leaves it; it returns the AND of
+// those left and whether move took any.
+func moveConjuncts(e plan.Expr, move func(plan.Expr) bool) (plan.Expr, bool) {
+	var keep []plan.Expr
+	moved := false
+	for _, c := range plan.Conjuncts(e) {
+		if move(c) {
+			moved = true
+		} else {
+			keep = append(keep, c)
+		}
+	}
+	return plan.And(keep), moved
+}
+
 // inRelation reports whether alias names a relation of r's FROM tree.
 func inRelation(r plan.Relation, alias string) bool {
 	found := false
