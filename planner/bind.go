@@ -34,6 +34,10 @@ type binder struct {
 	scans     []*plan.Scan
 	limits    Limits
 	tables    int // table references bound so far (countTable)
+
+	// verifyScans are the scans of pin_verify checks: the one read of a
+	// table under a policy that no secured view stands in front of.
+	verifyScans []*plan.Scan
 }
 
 type cteDef struct {

@@ -3,7 +3,6 @@ package planner
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"vitess.io/vitess/go/mysql/datetime"
@@ -816,9 +815,6 @@ func (b *binder) bindFunction(e sqlparser.Expr, sc *scope) (plan.Expr, error) {
 		case !isTemporal(t):
 			return nil, b.errf(name, CodeType, "%s needs a date or timestamp, not %s", strings.ToUpper(name), typeName(t))
 		}
-		if folded := foldDateAdd(name, d, n, unit, t); folded != nil {
-			return folded, nil
-		}
 		return &plan.Func{Name: name, Args: []plan.Expr{d, n, unitLit(unit)}, Typ: t}, nil
 	case *sqlparser.TimestampDiffExpr:
 		unit, ok := intervalUnit(x.Unit)
@@ -918,62 +914,4 @@ func argRange(s funcSig) string {
 		return fmt.Sprintf("at least %d", s.min)
 	}
 	return fmt.Sprintf("%d to %d", s.min, s.max)
-}
-
-// FoldConstants: DATE_ADD/DATE_SUB of constants (typically of CURDATE())
-// become a literal at plan time, so a filter such as
-// birth_date > DATE_SUB(CURDATE(), INTERVAL 6 YEAR) can run in the source.
-// Months clamp to the end of the month, as in MySQL and DuckDB.
-func foldDateAdd(name string, d, n plan.Expr, unit string, t arrow.DataType) plan.Expr {
-	dl, ok1 := d.(*plan.Literal)
-	nl, ok2 := n.(*plan.Literal)
-	if !ok1 || !ok2 || dl.Value == nil || nl.Value == nil {
-		return nil
-	}
-	k, ok := nl.Value.(int64)
-	if !ok {
-		return nil
-	}
-	if name == "date_sub" {
-		k = -k
-	}
-	var base time.Time
-	var err error
-	if dl.Typ.ID() == arrow.DATE32 {
-		base, err = time.Parse("2006-01-02", dl.Value.(string))
-	} else {
-		base, err = time.Parse("2006-01-02 15:04:05.999999", dl.Value.(string))
-	}
-	if err != nil {
-		return nil
-	}
-	var out time.Time
-	switch unit {
-	case "year", "quarter", "month":
-		months := k
-		if unit == "year" {
-			months *= 12
-		} else if unit == "quarter" {
-			months *= 3
-		}
-		first := time.Date(base.Year(), base.Month(), 1, base.Hour(), base.Minute(), base.Second(), base.Nanosecond(), time.UTC).AddDate(0, int(months), 0)
-		last := first.AddDate(0, 1, -1).Day()
-		out = first.AddDate(0, 0, min(base.Day(), last)-1)
-	case "week":
-		out = base.AddDate(0, 0, int(7*k))
-	case "day":
-		out = base.AddDate(0, 0, int(k))
-	case "hour":
-		out = base.Add(time.Duration(k) * time.Hour)
-	case "minute":
-		out = base.Add(time.Duration(k) * time.Minute)
-	case "second":
-		out = base.Add(time.Duration(k) * time.Second)
-	default:
-		return nil
-	}
-	if t.ID() == arrow.DATE32 {
-		return &plan.Literal{Value: out.Format("2006-01-02"), Typ: plan.Date}
-	}
-	return &plan.Literal{Value: out.Format("2006-01-02 15:04:05.999999"), Typ: t}
 }

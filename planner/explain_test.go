@@ -40,28 +40,3 @@ func TestExplainResidualNames(t *testing.T) {
 		t.Errorf("EXPLAIN ANALYZE names differ from the executed ones:\n%s", out)
 	}
 }
-
-// PruneScanColumns fires, and can be disabled (the differential test runs
-// every hand-written query with it off).
-func TestPruneScanColumnsCanBeDisabled(t *testing.T) {
-	cat := testCatalog()
-	q := "SELECT c.pin, r.commune_code FROM dancu.citizens c JOIN cutru.residences r ON r.pin = c.pin WHERE c.permanent_commune = '00004'"
-	for _, disable := range []bool{false, true} {
-		opt := Options{Now: fixedNow}
-		if disable {
-			opt.Disable = []string{"PruneScanColumns"}
-		}
-		p, err := Plan(cat, q, opt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, _, err := RemoteStatement(cat, p.Remotes[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		sent := strings.Contains(st.SQL, `SELECT "c"."pin", "c"."permanent_commune" FROM`)
-		if sent != disable {
-			t.Errorf("disabled=%v: %s", disable, st.SQL)
-		}
-	}
-}

@@ -6,15 +6,12 @@ package planner
 
 import (
 	"errors"
-	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"vitess.io/vitess/go/vt/sqlparser"
 
 	"lienthong/catalog"
-	"lienthong/internal/defence"
 	"lienthong/planner/plan"
 	"lienthong/planner/sqlgen"
 	"lienthong/policy"
@@ -37,39 +34,12 @@ type Options struct {
 	// scan. The differential test sets it to 1 so the rule fires on small
 	// data.
 	MinReduceProbe float64
-	// Disable names rewrite rules not to apply (see Rules), for testing
-	// that each rule alone never changes an answer.
+	// Disable names rules not to apply (Rules lists those it accepts; any
+	// other name is an error), for testing that each rule alone never
+	// changes an answer.
 	Disable []string
 	// Limits bound the statement's size (zero fields: defaults).
 	Limits Limits
-}
-
-// Rules are the names of the rewrite rules Options.Disable can turn off,
-// in the order they run. PruneScanColumns may be disabled too: a remote
-// column the residual never reads once crashed DuckDB's Arrow scan, which
-// the engine's residual connections now avoid (SET disabled_optimizers =
-// 'unused_columns'); TestDifferentialPerRule runs with it disabled.
-var Rules = []string{
-	"PushQueryIntoRemote",
-	"PushFilterIntoDerived",
-	"PushFilterIntoScan",
-	"PruneDerivedColumns",
-	"PruneScanColumns",
-	"PushDerivedIntoRemote",
-	"ReduceScanByJoinKeys",
-}
-
-// enabled says whether rule runs under opt.
-func (opt Options) enabled(rule string) bool {
-	if opt.NoPushdown {
-		return false
-	}
-	for _, d := range opt.Disable {
-		if d == rule {
-			return false
-		}
-	}
-	return true
 }
 
 var parser = func() *sqlparser.Parser {
@@ -119,8 +89,21 @@ func SplitStatements(script string) ([]string, error) {
 	return out, nil
 }
 
-// Plan plans one SELECT statement against a catalog snapshot.
+// Plan plans one SELECT statement against a catalog snapshot: it binds the
+// statement and runs the rules (rules.go) over it.
 func Plan(cat *catalog.Snapshot, sql string, opt Options) (*plan.Plan, error) {
+	s, err := bindPlanning(cat, sql, opt)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.apply(rules); err != nil {
+		return nil, err
+	}
+	return s.plan(), nil
+}
+
+// bindPlanning parses and binds sql: the planning the rules start from.
+func bindPlanning(cat *catalog.Snapshot, sql string, opt Options) (*planning, error) {
 	stmt, err := Parse(sql)
 	if err != nil {
 		return nil, err
@@ -131,82 +114,46 @@ func Plan(cat *catalog.Snapshot, sql string, opt Options) (*plan.Plan, error) {
 	if opt.Now.IsZero() {
 		opt.Now = time.Now().UTC()
 	}
-	limits := opt.Limits.WithDefaults()
-	if err := checkLimits(stmt, limits); err != nil {
+	opt.Limits = opt.Limits.WithDefaults()
+	if err := checkLimits(stmt, opt.Limits); err != nil {
 		return nil, err
 	}
-	b := &binder{cat: cat, sql: sql, now: opt.Now, aliases: map[string]int{}, access: opt.Access, limits: limits}
+	s := &planning{cat: cat, opt: opt, stmt: stmt, p: &plan.Plan{}}
+	if err := s.bind(sql, stmt, false); err != nil {
+		return nil, err
+	}
+	if err := checkDisable(opt.Disable); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// bind binds stmt (the user's, or with internal lienthong's rewrite of it)
+// as the statement planned.
+func (s *planning) bind(sql string, stmt sqlparser.Statement, internal bool) error {
+	b := &binder{cat: s.cat, sql: sql, now: s.opt.Now, aliases: map[string]int{}, access: s.opt.Access, internal: internal, limits: s.opt.Limits}
 	q, names, err := b.bindStatement(stmt)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var priv *plan.Privacy
-	if len(b.protected) > 0 && defence.On(defence.Private) {
-		// Checked as the user wrote it (errors point into their SQL), then
-		// planned as the bounded rewrite.
-		text, pv, err := b.privateStatement(stmt, q, names)
-		if err != nil {
-			return nil, err
-		}
-		stmt2, err := Parse(text)
-		if err != nil {
-			return nil, fmt.Errorf("internal: the differential-privacy rewrite does not parse: %w", err)
-		}
-		b = &binder{cat: cat, sql: text, now: opt.Now, aliases: map[string]int{}, access: opt.Access, internal: true, limits: limits}
-		if q, names, err = b.bindStatement(stmt2); err != nil {
-			return nil, fmt.Errorf("internal: the differential-privacy rewrite does not bind: %w", err)
-		}
-		priv = pv
+	for _, sc := range b.scans {
+		sortColumns(sc)
 	}
-	if opt.Access != nil {
-		guardSecuredFilters(q)
+	s.b, s.q, s.names = b, q, names
+	return nil
+}
+
+// plan is the finished plan.
+func (s *planning) plan() *plan.Plan {
+	p := s.p
+	p.Verify, p.Restricted = s.b.verify, s.b.restricted()
+	for i, c := range s.q.Columns {
+		p.Columns = append(p.Columns, plan.Column{Name: s.names[i], Type: c.Type})
 	}
-	for _, s := range b.scans {
-		sortColumns(s)
+	if p.Single == nil {
+		p.Root = s.q
 	}
-	p := &plan.Plan{Verify: b.verify, Privacy: priv, Restricted: b.restricted()}
-	for i, c := range q.Columns {
-		p.Columns = append(p.Columns, plan.Column{Name: names[i], Type: c.Type})
-	}
-	for _, d := range opt.Disable {
-		if !slices.Contains(Rules, d) {
-			return nil, fmt.Errorf("planner: no rule %q to disable (rules: %s)", d, strings.Join(Rules, ", "))
-		}
-	}
-	if opt.enabled("PushQueryIntoRemote") {
-		if r := pushWholeQuery(cat, q, b.scans); r != nil {
-			r.ID = 1
-			p.Single = r
-			p.Remotes = []*plan.Remote{r}
-			return p, nil
-		}
-	}
-	if opt.enabled("PushFilterIntoDerived") {
-		pushFiltersIntoDerived(q)
-	}
-	if opt.enabled("PushFilterIntoScan") {
-		pushFiltersIntoScans(cat, q)
-	}
-	if opt.enabled("PruneDerivedColumns") {
-		pruneDerivedColumns(q)
-	}
-	if opt.enabled("PruneScanColumns") {
-		pruneScanColumns(q, b.scans)
-	}
-	p.Root = q
-	var pushCat *catalog.Snapshot
-	if opt.enabled("PushDerivedIntoRemote") {
-		pushCat = cat
-	}
-	p.Remotes = fragment(pushCat, q)
-	if opt.enabled("ReduceScanByJoinKeys") {
-		minProbe := float64(MinReduceProbe)
-		if opt.MinReduceProbe > 0 {
-			minProbe = opt.MinReduceProbe
-		}
-		reduceScansByJoinKeys(cat, q, p.Remotes, minProbe, opt.Access)
-	}
-	return p, nil
+	return p
 }
 
 // sortColumns puts a scan's columns in table order, so rendered SQL does not

@@ -126,7 +126,7 @@ func (b *binder) securedTable(tbl *catalog.Table, userName string, sc *scope) (p
 	}
 	d := &plan.Derived{Alias: b.uniqueAlias(userName), Query: &plan.Query{Body: sel, Columns: cols}, Secured: true}
 	sc.rels = append(sc.rels, &relBinding{name: userName, source: tbl.Source, alias: d.Alias, cols: cols, table: tbl})
-	ref := &securedRef{name: userName, alias: d.Alias, table: tbl, access: ta}
+	ref := &securedRef{name: userName, alias: d.Alias, table: tbl, access: ta, view: d.Query, scan: scan}
 	if b.secured == nil {
 		b.secured = map[string]*securedRef{}
 	}
@@ -203,6 +203,8 @@ type securedRef struct {
 	alias  string // the secured view's alias in the IR
 	table  *catalog.Table
 	access *policy.TableAccess
+	view   *plan.Query // the view's block, reading scan
+	scan   *plan.Scan
 }
 
 // policyExpr binds a mask or row filter written in the policy file. Its
@@ -313,6 +315,7 @@ func (b *binder) pinVerify(args []sqlparser.Expr, sc *scope) (plan.Expr, error) 
 	}
 	scan := &plan.Scan{Alias: b.uniqueAlias("verify"), Table: tbl}
 	b.scans = append(b.scans, scan)
+	b.verifyScans = append(b.verifyScans, scan)
 	rb := &relBinding{alias: scan.Alias, scan: scan}
 	for _, c := range tbl.Columns {
 		rb.cols = append(rb.cols, plan.Column{Name: c.Name, Type: c.Type})
@@ -348,101 +351,4 @@ func (b *binder) pinVerify(args []sqlparser.Expr, sc *scope) (plan.Expr, error) 
 	q := &plan.Query{Body: &plan.Select{Items: []plan.SelectItem{{Expr: &plan.Literal{Value: int64(1), Typ: plan.Int64}}}, From: scan, Where: plan.And(terms)},
 		Columns: []plan.Column{{Name: "one", Type: plan.Int64}}}
 	return &plan.Exists{Query: q}, nil
-}
-
-// guardSecuredFilters is the security barrier (PostgreSQL's
-// security_barrier views). A WHERE or inner-join conjunct of the user's
-// over one secured view that could fail or signal (a cast, a division, a
-// function: not leakproof) would otherwise reach the source or DuckDB
-// beside the view's row filter, whose optimizers reorder conjuncts freely,
-// and run on rows the filter hides: error or no error is one bit about a
-// hidden row. It moves such a conjunct into the view as
-//
-//	CASE WHEN <row filter> THEN <conjunct over masked values> END
-//
-// which every dialect evaluates only for rows the filter keeps. Leakproof
-// conjuncts stay where they are (PushFilterIntoDerived moves them as
-// usual). It runs whether or not pushdown is on.
-func guardSecuredFilters(q *plan.Query) {
-	eachQuery(q, func(q *plan.Query) {
-		sel, ok := q.Body.(*plan.Select)
-		if !ok {
-			return
-		}
-		var keep []plan.Expr
-		for _, c := range plan.Conjuncts(sel.Where) {
-			if !guardInto(c, sel.From) {
-				keep = append(keep, c)
-			}
-		}
-		sel.Where = plan.And(keep)
-		plan.Relations(sel.From, func(r plan.Relation) {
-			j, ok := r.(*plan.Join)
-			if !ok || j.Kind != plan.InnerJoin {
-				return
-			}
-			var keep []plan.Expr
-			for _, c := range plan.Conjuncts(j.On) {
-				if !guardInto(c, j) {
-					keep = append(keep, c)
-				}
-			}
-			j.On = plan.And(keep)
-		})
-	})
-}
-
-func guardInto(c plan.Expr, from plan.Relation) bool {
-	if leakproof(c) {
-		return false
-	}
-	alias, ok := oneRelation(c)
-	if !ok {
-		return false
-	}
-	d, nullable := findDerived(from, alias)
-	if d == nil || !d.Secured || nullable {
-		return false
-	}
-	inner, ok := d.Query.Body.(*plan.Select)
-	if !ok || inner.Where == nil {
-		return false // no row filter: the view hides no row
-	}
-	moved, ok := overItems(c, alias, d.Query.Columns, inner)
-	if !ok {
-		return false
-	}
-	guarded := &plan.Case{Whens: []plan.When{{Cond: inner.Where, Then: moved}}, Typ: plan.Bool}
-	inner.Where = &plan.Binary{Op: "AND", L: inner.Where, R: guarded, Typ: plan.Bool}
-	return true
-}
-
-// leakproof reports whether e cannot fail or signal on any row: columns,
-// literals, comparisons of same-typed operands, AND/OR/NOT, IS NULL,
-// IN lists, BETWEEN and LIKE, and string functions that are total. Casts,
-// arithmetic (overflow, division by zero), date functions and everything
-// else may fail on some value, and so may tell whether a row exists.
-func leakproof(e plan.Expr) bool {
-	ok := true
-	plan.Walk(e, func(x plan.Expr) bool {
-		switch v := x.(type) {
-		case *plan.ColRef, *plan.Literal, *plan.Not, *plan.IsNull, *plan.In, *plan.Between, *plan.Like:
-		case *plan.Binary:
-			switch v.Op {
-			case "AND", "OR", "=", "<>", "!=", "<", "<=", ">", ">=", "<=>":
-			default:
-				ok = false
-			}
-		case *plan.Func:
-			switch v.Name {
-			case "lower", "upper", "coalesce", "char_length", "length", "trim", "ltrim", "rtrim", "concat":
-			default:
-				ok = false
-			}
-		default:
-			ok = false
-		}
-		return ok
-	})
-	return ok
 }

@@ -363,6 +363,19 @@ func Map(e Expr, fn func(Expr) Expr) Expr {
 		c := *x
 		c.Arg = m(x.Arg)
 		return fn(&c)
+	case *Window:
+		c := *x
+		c.PartitionBy = list(x.PartitionBy)
+		c.OrderBy = make([]OrderItem, len(x.OrderBy))
+		for i, o := range x.OrderBy {
+			c.OrderBy[i] = OrderItem{Expr: m(o.Expr), Desc: o.Desc}
+		}
+		if x.Agg != nil {
+			c.Agg, _ = m(x.Agg).(*Agg)
+		}
+		return fn(&c)
+	case *InSubquery:
+		return fn(&InSubquery{X: m(x.X), Query: x.Query, Not: x.Not})
 	}
 	return fn(e)
 }

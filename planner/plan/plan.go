@@ -48,7 +48,8 @@ type SelectItem struct {
 	Alias string
 }
 
-// SetOpKind is UNION, INTERSECT or EXCEPT.
+// SetOpKind is the kind of a set operation. There is one, UNION: the
+// parser (vitess's MySQL grammar) has no INTERSECT or EXCEPT.
 type SetOpKind int
 
 const (
@@ -178,6 +179,9 @@ type Plan struct {
 	// Privacy, when set, turns the result's exact bounded figures into
 	// differentially private ones (aggregate-only tables).
 	Privacy *Privacy
+	// Rules names the planner's rules that changed this statement, in the
+	// order they ran (EXPLAIN shows them).
+	Rules []string
 	// ViewPrefix is set by the engine when it runs the plan: its DuckDB
 	// views are named ViewPrefix+"remote_N" (concurrent queries share one
 	// catalog), so EXPLAIN ANALYZE names them as DuckDB's profile does.

@@ -31,6 +31,20 @@ import (
 // The keys are PINs read from one agency's rows, written into the SQL sent
 // to another, where they land in its logs: under an access policy a
 // reduction needs the policy's consent (Access.MayShareKeys, [[key_sharing]]).
+func reduceScanByJoinKeys(s *planning) (bool, error) {
+	minProbe := float64(MinReduceProbe)
+	if s.opt.MinReduceProbe > 0 {
+		minProbe = s.opt.MinReduceProbe
+	}
+	reduceScansByJoinKeys(s.cat, s.q, s.p.Remotes, minProbe, s.opt.Access)
+	for _, r := range s.p.Remotes {
+		if r.ReduceBy != nil {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 func reduceScansByJoinKeys(cat *catalog.Snapshot, q *plan.Query, remotes []*plan.Remote, minProbe float64, access *policy.Access) {
 	byAlias := map[string]*plan.Remote{}
 	for _, r := range remotes {
@@ -112,14 +126,14 @@ func reduceScansByJoinKeys(cat *catalog.Snapshot, q *plan.Query, remotes []*plan
 				if !inRelation(j.Left, l.Rel) || !inRelation(j.Right, r.Rel) {
 					continue
 				}
-				switch j.Kind {
-				case plan.InnerJoin:
+				// Only a side that is not preserved needs the equality for
+				// every row it contributes.
+				ln, rn := nullSupplying(j.Kind)
+				if !rn {
 					add(l, r)
+				}
+				if !ln {
 					add(r, l)
-				case plan.LeftJoin:
-					add(r, l)
-				case plan.RightJoin:
-					add(l, r)
 				}
 			}
 		}
@@ -301,11 +315,4 @@ func subqueryKey(q *plan.Query) (*plan.ColRef, bool) {
 		return nil, false
 	}
 	return c, true
-}
-
-// inRelation reports whether alias names a relation of r's FROM tree.
-func inRelation(r plan.Relation, alias string) bool {
-	found := false
-	plan.Relations(r, func(x plan.Relation) { found = found || plan.AliasOf(x) == alias })
-	return found
 }

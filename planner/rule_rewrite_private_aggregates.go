@@ -8,11 +8,13 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"vitess.io/vitess/go/vt/sqlparser"
 
+	"lienthong/internal/defence"
 	"lienthong/planner/plan"
 	"lienthong/policy"
 )
 
-// Aggregate-only tables answer differentially private aggregates only.
+// RewritePrivateAggregates: aggregate-only tables answer differentially
+// private aggregates only.
 //
 // A query that reads one must have the form
 //
@@ -38,6 +40,30 @@ import (
 // figure's sensitivity; the engine then adds noise (policy/dp) and keeps
 // only groups whose noisy citizen count clears the threshold. Which
 // groups a citizen is kept in depends on that citizen's rows alone.
+//
+// RewritePrivateAggregates is that rewrite as a policy stage: the first
+// step after binding, so every rule after it plans the bounded query. It
+// cannot be disabled.
+func rewritePrivateAggregates(s *planning) (bool, error) {
+	if len(s.b.protected) == 0 || !defence.On(defence.Private) {
+		return false, nil
+	}
+	// Checked as the user wrote it (errors point into their SQL), then
+	// planned as the bounded rewrite.
+	text, pv, err := s.b.privateStatement(s.stmt, s.q, s.names)
+	if err != nil {
+		return false, err
+	}
+	stmt, err := Parse(text)
+	if err != nil {
+		return false, fmt.Errorf("internal: the differential-privacy rewrite does not parse: %w", err)
+	}
+	if err := s.bind(text, stmt, true); err != nil {
+		return false, fmt.Errorf("internal: the differential-privacy rewrite does not bind: %w", err)
+	}
+	s.stmt, s.p.Privacy = stmt, pv
+	return true, nil
+}
 
 // unitColumn is the secured view's column holding the privacy unit in the
 // rewritten statement; the user's SQL can never name it.
