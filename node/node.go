@@ -59,41 +59,44 @@ type Node struct {
 }
 
 // Open assembles a node. On an error, what was opened is closed again.
-func Open(ctx context.Context, cfg *config.Config, opt Options) (n *Node, err error) {
-	n = &Node{}
-	defer func() {
-		if err != nil {
-			_ = n.Close()
-			n = nil
-		}
-	}()
+func Open(ctx context.Context, cfg *config.Config, opt Options) (*Node, error) {
+	n := &Node{}
+	if err := n.open(ctx, cfg, opt); err != nil {
+		_ = n.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *Node) open(ctx context.Context, cfg *config.Config, opt Options) error {
 	if opt.Serve {
 		scfg, err := server.Settings(cfg)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if n.Server, err = server.New(scfg, server.Options{}); err != nil {
-			return nil, err
+			return err
 		}
 		n.grace = scfg.ShutdownGrace.Duration
 		if err := n.Server.Start(); err != nil {
-			return nil, err
+			return err
 		}
 		if opt.Listening != nil {
 			opt.Listening(n.Server)
 		}
 	}
+	var err error
 	if n.Engine, err = engine.New(ctx, cfg); err != nil {
-		return nil, err
+		return err
 	}
 	// The audit log observes the engine before any query can reach it.
 	if err := n.openAudit(ctx, opt); err != nil {
-		return nil, err
+		return err
 	}
 	if n.Server != nil {
 		n.Server.SetEngine(n.Engine)
 	}
-	return n, nil
+	return nil
 }
 
 // openAudit opens the health monitor and the audit log Options ask for
