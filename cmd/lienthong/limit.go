@@ -27,11 +27,10 @@ func maxRowsFlag(fs *flag.FlagSet) *int64 {
 }
 
 // resultLimit bounds what a session prints of one result; zero fields
-// bound nothing.
+// bound nothing. rowsFrom and bytesFrom say where a bound came from.
 type resultLimit struct {
-	rows, bytes int64
-	// flag: the rows bound is --max-rows, not the terminal's.
-	flag bool
+	rows, bytes         int64
+	rowsFrom, bytesFrom string
 }
 
 // outputLimit is the limit of a command's output: srv's limits (or the
@@ -40,19 +39,21 @@ type resultLimit struct {
 func outputLimit(srv *config.Server, maxRows int64, terminal bool) resultLimit {
 	var l resultLimit
 	if terminal {
-		l.rows, l.bytes = terminalMaxRows, terminalMaxBytes
+		l = resultLimit{rows: terminalMaxRows, bytes: terminalMaxBytes,
+			rowsFrom:  "the terminal's default; [server] max_result_rows sets another",
+			bytesFrom: "the terminal's default; [server] max_result_bytes sets another"}
 		if srv != nil && srv.MaxResultRows > 0 {
-			l.rows = srv.MaxResultRows
+			l.rows, l.rowsFrom = srv.MaxResultRows, "[server] max_result_rows, on a terminal"
 		}
 		if srv != nil && srv.MaxResultBytes > 0 {
-			l.bytes = int64(srv.MaxResultBytes)
+			l.bytes, l.bytesFrom = int64(srv.MaxResultBytes), "[server] max_result_bytes, on a terminal"
 		}
 	}
 	switch {
 	case maxRows == 0:
 		return resultLimit{}
 	case maxRows > 0:
-		l.rows, l.flag = maxRows, true
+		l.rows, l.rowsFrom = maxRows, "--max-rows"
 	}
 	return l
 }
@@ -62,14 +63,10 @@ func outputLimit(srv *config.Server, maxRows int64, terminal bool) resultLimit {
 // given), with the error that ends the result when rec passes the limit.
 func (l resultLimit) check(rec arrow.RecordBatch, rows, size int64) (arrow.RecordBatch, error) {
 	if l.bytes > 0 && size+server.BatchBytes(rec) > l.bytes {
-		return rec.NewSlice(0, 0), &limitError{rows: rows, msg: fmt.Sprintf("the result is larger than %d bytes (max_result_bytes on a terminal)", l.bytes)}
+		return rec.NewSlice(0, 0), &limitError{rows: rows, msg: fmt.Sprintf("the result is larger than %d bytes (%s)", l.bytes, l.bytesFrom)}
 	}
 	if l.rows > 0 && rows+rec.NumRows() > l.rows {
-		why := "max_result_rows on a terminal"
-		if l.flag {
-			why = "--max-rows"
-		}
-		return rec.NewSlice(0, l.rows-rows), &limitError{rows: l.rows, msg: fmt.Sprintf("the result has more than %d rows (%s)", l.rows, why)}
+		return rec.NewSlice(0, l.rows-rows), &limitError{rows: l.rows, msg: fmt.Sprintf("the result has more than %d rows (%s)", l.rows, l.rowsFrom)}
 	}
 	return rec, nil
 }

@@ -16,6 +16,7 @@ import (
 
 func TestOutputLimit(t *testing.T) {
 	srv := &config.Server{MaxResultRows: 50, MaxResultBytes: 1 << 20}
+	const defaultRows = "the terminal's default; [server] max_result_rows sets another"
 	for _, c := range []struct {
 		name     string
 		srv      *config.Server
@@ -23,15 +24,16 @@ func TestOutputLimit(t *testing.T) {
 		terminal bool
 		want     resultLimit
 	}{
-		{"terminal, no [server] limits: the CLI's defaults", &config.Server{}, -1, true, resultLimit{rows: terminalMaxRows, bytes: terminalMaxBytes}},
-		{"terminal, no config (--server)", nil, -1, true, resultLimit{rows: terminalMaxRows, bytes: terminalMaxBytes}},
-		{"terminal, [server] limits", srv, -1, true, resultLimit{rows: 50, bytes: 1 << 20}},
-		{"terminal, --max-rows", srv, 7, true, resultLimit{rows: 7, bytes: 1 << 20, flag: true}},
+		{"terminal, no [server] limits: the CLI's defaults", &config.Server{}, -1, true, resultLimit{rows: terminalMaxRows, bytes: terminalMaxBytes, rowsFrom: defaultRows}},
+		{"terminal, no config (--server)", nil, -1, true, resultLimit{rows: terminalMaxRows, bytes: terminalMaxBytes, rowsFrom: defaultRows}},
+		{"terminal, [server] limits", srv, -1, true, resultLimit{rows: 50, bytes: 1 << 20, rowsFrom: "[server] max_result_rows, on a terminal"}},
+		{"terminal, --max-rows", srv, 7, true, resultLimit{rows: 7, bytes: 1 << 20, rowsFrom: "--max-rows"}},
 		{"terminal, --max-rows 0", srv, 0, true, resultLimit{}},
 		{"piped: unlimited", srv, -1, false, resultLimit{}},
-		{"piped, --max-rows", srv, 7, false, resultLimit{rows: 7, flag: true}},
+		{"piped, --max-rows", srv, 7, false, resultLimit{rows: 7, rowsFrom: "--max-rows"}},
 	} {
-		if got := outputLimit(c.srv, c.maxRows, c.terminal); got != c.want {
+		got := outputLimit(c.srv, c.maxRows, c.terminal)
+		if got.rows != c.want.rows || got.bytes != c.want.bytes || got.rowsFrom != c.want.rowsFrom {
 			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
 		}
 	}
@@ -65,10 +67,10 @@ func TestSessionStopsAtLimit(t *testing.T) {
 		rows   int
 		want   string
 	}{
-		{"csv", resultLimit{rows: 3000}, 3000, "max_result_rows on a terminal"}, // past the first batch
-		{"csv", resultLimit{rows: 1}, 1, "max_result_rows on a terminal"},
-		{"table", resultLimit{rows: 10, flag: true}, 10, "--max-rows"},
-		{"csv", resultLimit{bytes: 100}, 0, "larger than 100 bytes"},
+		{"csv", resultLimit{rows: 3000, rowsFrom: "R"}, 3000, "more than 3000 rows (R)"}, // past the first batch
+		{"csv", resultLimit{rows: 1, rowsFrom: "R"}, 1, "more than 1 rows (R)"},
+		{"table", resultLimit{rows: 10, rowsFrom: "--max-rows"}, 10, "(--max-rows)"},
+		{"csv", resultLimit{bytes: 100, bytesFrom: "B"}, 0, "larger than 100 bytes (B)"},
 	} {
 		out.Reset()
 		s.format, s.limit = c.format, c.limit
@@ -148,7 +150,7 @@ func TestQueryLimitEndToEnd(t *testing.T) {
 		t.Fatalf("on a terminal: %v (want exit 5)\n%s", err, b)
 	}
 	tty := strings.ReplaceAll(string(b), "\r\n", "\n")
-	if !strings.Contains(tty, "\n 7\n(7 rows)\n") || strings.Contains(tty, "\n 8\n") || !strings.Contains(tty, "more than 7 rows (max_result_rows on a terminal)") {
+	if !strings.Contains(tty, "\n 7\n(7 rows)\n") || strings.Contains(tty, "\n 8\n") || !strings.Contains(tty, "more than 7 rows ([server] max_result_rows, on a terminal)") {
 		t.Errorf("on a terminal, want 7 rows and the limit's message:\n%s", tty)
 	}
 	if _, _, st := run("query", "--config", cfg, "--max-rows", "0", q); st != 0 {

@@ -44,6 +44,8 @@ Usage:
 
 query, explain, sql and demo record every query in an audit log with --audit-log FILE --audit-key FILE
 (and --agency A --purpose P --case ID), or with the config's [audit] table.
+On a terminal they print at most 10,000 rows of a result (the config's [server] max_result_rows),
+then stop with LT-RESULT-LIMIT; piped or redirected output is not bounded. --max-rows N (0: none).
 
 Run "lienthong COMMAND -h" for a command's flags. Docs: README.md and docs/.
 `
