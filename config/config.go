@@ -1,6 +1,8 @@
 // Package config reads lienthong.toml: the sources a node connects to and
-// the node's settings. A malformed file is refused as a whole with file, line
-// and what was expected.
+// the node's settings, its [server] and [audit] tables included, decoded
+// once into one Config that the other packages receive (each its part). A
+// malformed file is refused as a whole with file, line and what was
+// expected. A leaf: it imports no package that could import it.
 package config
 
 import (
@@ -10,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -82,6 +85,10 @@ type Config struct {
 	// closes); default the system's temporary directory.
 	DuckDBMemoryLimit   string `toml:"duckdb_memory_limit"`
 	DuckDBTempDirectory string `toml:"duckdb_temp_directory"`
+	// Server is the [server] table (package server); Audit the [audit]
+	// table (package audit), nil when the file has none.
+	Server Server `toml:"server"`
+	Audit  *Audit `toml:"audit"`
 	// Path of the file the config came from (not read from TOML).
 	Path string `toml:"-"`
 }
@@ -144,6 +151,34 @@ func Load(path string) (*Config, error) {
 // Parse checks a config given as bytes; path names it in errors and anchors
 // relative paths.
 func Parse(path string, data []byte) (*Config, error) {
+	c, err := decode(path, data, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.checkSources(data); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// LoadTables reads a file's settings without checking its sources: for a
+// command that needs only a table of it (report's [audit], serve
+// --server-config's [server]), so that a source's dsn_env need not be set
+// where the command runs. Unknown settings are still errors; with only,
+// just those under these top-level names are.
+func LoadTables(path string, only ...string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return decode(path, data, only)
+}
+
+// docFor is the doc that lists a table's settings, for unknown ones.
+var docFor = map[string]string{"server": "docs/server.md", "audit": "docs/audit.md"}
+
+// decode decodes the whole file and checks everything but the sources.
+func decode(path string, data []byte, only []string) (*Config, error) {
 	var c Config
 	// [sources] (one table) instead of [[sources]] (an array of tables) is
 	// the commonest slip; the TOML library would say "incompatible types".
@@ -172,10 +207,14 @@ func Parse(path string, data []byte) (*Config, error) {
 		return nil, &Error{File: path, Line: line, Msg: msg}
 	}
 	for _, key := range md.Undecoded() {
-		if len(key) > 0 && (key[0] == "server" || key[0] == "audit") {
-			continue // package server and package audit check their own tables
+		if len(only) > 0 && !slices.Contains(only, key[0]) {
+			continue
 		}
-		return nil, &Error{File: path, Line: keyLine(data, key.String()), Msg: fmt.Sprintf("unknown setting %q; see docs/configuration.md", key.String())}
+		doc, ok := docFor[key[0]]
+		if !ok {
+			doc = "docs/configuration.md"
+		}
+		return nil, &Error{File: path, Line: KeyLine(data, key.String()), Msg: fmt.Sprintf("unknown setting %q; see %s", key.String(), doc)}
 	}
 	c.Path = path
 	for _, l := range []struct {
@@ -183,14 +222,14 @@ func Parse(path string, data []byte) (*Config, error) {
 		v    int
 	}{{"max_expression_depth", c.Limits.MaxExpressionDepth}, {"max_in_list", c.Limits.MaxInList}, {"max_expressions", c.Limits.MaxExpressions}, {"max_tables", c.Limits.MaxTables}} {
 		if l.v < 0 {
-			return nil, &Error{File: path, Line: keyLine(data, l.name), Msg: fmt.Sprintf("limits.%s must be positive", l.name)}
+			return nil, &Error{File: path, Line: KeyLine(data, l.name), Msg: fmt.Sprintf("limits.%s must be positive", l.name)}
 		}
 	}
 	if c.TimeZone == "" {
 		c.TimeZone = "UTC"
 	}
 	if _, err := time.LoadLocation(c.TimeZone); err != nil {
-		return nil, &Error{File: path, Line: keyLine(data, "time_zone"), Msg: fmt.Sprintf("time_zone %q is not a known zone (want e.g. \"Asia/Ho_Chi_Minh\" or \"UTC\")", c.TimeZone)}
+		return nil, &Error{File: path, Line: KeyLine(data, "time_zone"), Msg: fmt.Sprintf("time_zone %q is not a known zone (want e.g. \"Asia/Ho_Chi_Minh\" or \"UTC\")", c.TimeZone)}
 	}
 	if c.Policy != "" && !filepath.IsAbs(c.Policy) {
 		c.Policy = filepath.Join(filepath.Dir(path), c.Policy)
@@ -200,8 +239,17 @@ func Parse(path string, data []byte) (*Config, error) {
 	} else if c.PrivacyLedger != "" && !filepath.IsAbs(c.PrivacyLedger) {
 		c.PrivacyLedger = filepath.Join(filepath.Dir(path), c.PrivacyLedger)
 	}
+	if err := c.resolveSections(data); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// checkSources checks and completes the [[sources]] entries.
+func (c *Config) checkSources(data []byte) error {
+	path := c.Path
 	if len(c.Sources) == 0 {
-		return nil, &Error{File: path, Msg: "no [[sources]]: name at least one database to connect"}
+		return &Error{File: path, Msg: "no [[sources]]: name at least one database to connect"}
 	}
 	seen := map[string]bool{}
 	dir := filepath.Dir(path)
@@ -210,17 +258,17 @@ func Parse(path string, data []byte) (*Config, error) {
 		// badAt reports a problem at the line that sets key in this
 		// source's table (its [[sources]] header when key is not set).
 		badAt := func(key, format string, args ...any) error {
-			return &Error{File: path, Line: sourceKeyLine(data, i, key), Msg: fmt.Sprintf("source %d (%q): ", i+1, s.Name) + fmt.Sprintf(format, args...)}
+			return &Error{File: path, Line: TableLine(data, "[[sources]]", i, key), Msg: fmt.Sprintf("source %d (%q): ", i+1, s.Name) + fmt.Sprintf(format, args...)}
 		}
 		bad := func(format string, args ...any) error { return badAt("", format, args...) }
 		if s.Name == "" {
-			return nil, bad("missing name")
+			return bad("missing name")
 		}
 		if !validName(s.Name) {
-			return nil, badAt("name", "name must be letters, digits and _ (SQL names tables %s.<table>)", s.Name)
+			return badAt("name", "name must be letters, digits and _ (SQL names tables %s.<table>)", s.Name)
 		}
 		if seen[strings.ToLower(s.Name)] {
-			return nil, badAt("name", "duplicate source name")
+			return badAt("name", "duplicate source name")
 		}
 		seen[strings.ToLower(s.Name)] = true
 		known := false
@@ -234,7 +282,7 @@ func Parse(path string, data []byte) (*Config, error) {
 			for _, k := range catalog.Kinds {
 				ks = append(ks, string(k))
 			}
-			return nil, badAt("kind", "kind %q is not one of %s", s.Kind, strings.Join(ks, ", "))
+			return badAt("kind", "kind %q is not one of %s", s.Kind, strings.Join(ks, ", "))
 		}
 		switch s.Kind {
 		case catalog.Postgres, catalog.MySQL:
@@ -243,12 +291,12 @@ func Parse(path string, data []byte) (*Config, error) {
 				dsnKey = "dsn_env"
 				v, ok := os.LookupEnv(s.DSNEnv)
 				if !ok {
-					return nil, badAt("dsn_env", "dsn_env names %s, which is not set", s.DSNEnv)
+					return badAt("dsn_env", "dsn_env names %s, which is not set", s.DSNEnv)
 				}
 				s.DSN = v
 			}
 			if s.DSN == "" {
-				return nil, bad("kind %s needs dsn (or dsn_env)", s.Kind)
+				return bad("kind %s needs dsn (or dsn_env)", s.Kind)
 			}
 			if msg := checkDSN(s.Kind, s.DSN); msg != "" {
 				if dsnKey == "dsn_env" {
@@ -256,11 +304,11 @@ func Parse(path string, data []byte) (*Config, error) {
 				} else {
 					msg = "dsn " + msg
 				}
-				return nil, badAt(dsnKey, "%s", msg)
+				return badAt(dsnKey, "%s", msg)
 			}
 		default:
 			if s.Path == "" {
-				return nil, badAt("kind", "kind %s needs path", s.Kind)
+				return badAt("kind", "kind %s needs path", s.Kind)
 			}
 			if !filepath.IsAbs(s.Path) {
 				s.Path = filepath.Join(dir, s.Path)
@@ -273,10 +321,10 @@ func Parse(path string, data []byte) (*Config, error) {
 			s.PINColumn = "pin"
 		}
 		if err := s.applyDefaults(); err != nil {
-			return nil, bad("%v", err)
+			return bad("%v", err)
 		}
 	}
-	return &c, nil
+	return nil
 }
 
 // applyDefaults fills unset resource settings and refuses negative ones.
@@ -360,75 +408,4 @@ func checkDSN(kind catalog.Kind, dsn string) string {
 		}
 	}
 	return ""
-}
-
-// stripComment trims a line and drops a trailing # comment (a header line
-// holds no strings, so # cannot be inside quotes there).
-func stripComment(l string) string {
-	if i := strings.IndexByte(l, '#'); i >= 0 && strings.HasPrefix(strings.TrimSpace(l), "[") {
-		l = l[:i]
-	}
-	return strings.TrimSpace(l)
-}
-
-// isHeader tells a table header ([x] or [[x]]) from other lines.
-func isHeader(l string) bool { return strings.HasPrefix(stripComment(l), "[") }
-
-// setsKey tells whether a line sets key (key = ..., not keyboard = ...).
-func setsKey(l, key string) bool {
-	rest, ok := strings.CutPrefix(strings.TrimSpace(l), key)
-	if !ok {
-		rest, ok = strings.CutPrefix(strings.TrimSpace(l), `"`+key+`"`)
-	}
-	return ok && strings.HasPrefix(strings.TrimSpace(rest), "=")
-}
-
-// sourceKeyLine finds the line that sets key in the i-th [[sources]] table,
-// or that table's header line when key is "" or not set there.
-func sourceKeyLine(data []byte, i int, key string) int {
-	n, header := -1, 0
-	for ln, l := range strings.Split(string(data), "\n") {
-		if isHeader(l) {
-			if header > 0 {
-				break // the i-th table ended
-			}
-			if stripComment(l) == "[[sources]]" {
-				n++
-				if n == i {
-					header = ln + 1
-				}
-			}
-			continue
-		}
-		if header > 0 && key != "" && setsKey(l, key) {
-			return ln + 1
-		}
-	}
-	return header
-}
-
-// keyLine finds the line that sets a dotted key such as time_zone or
-// sources.paht: the top-level part is looked for outside any table, a
-// deeper key under a header naming its table.
-func keyLine(data []byte, key string) int {
-	parts := strings.Split(key, ".")
-	last := parts[len(parts)-1]
-	table := strings.Join(parts[:len(parts)-1], ".")
-	cur := ""
-	first := 0
-	for ln, l := range strings.Split(string(data), "\n") {
-		if isHeader(l) {
-			cur = strings.Trim(stripComment(l), "[] ")
-			continue
-		}
-		if setsKey(l, last) {
-			if cur == table {
-				return ln + 1
-			}
-			if first == 0 {
-				first = ln + 1
-			}
-		}
-	}
-	return first
 }

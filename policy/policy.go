@@ -20,6 +20,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"lienthong/config"
 	"lienthong/internal/defence"
 )
 
@@ -395,23 +396,13 @@ func attrRefs(s string) []string {
 	}
 }
 
-// lineOf finds the n-th line equal to header (or containing key =).
+// lineOf finds the line of the n-th table with this header ("[[grants]]")
+// or, for a dotted key, the line that sets it (config's line finders).
 func lineOf(data []byte, header string, n int) int {
-	seen := 0
-	last := header
-	if i := strings.LastIndexByte(header, '.'); i >= 0 && !strings.HasPrefix(header, "[") {
-		last = header[i+1:]
+	if strings.HasPrefix(header, "[") {
+		return config.TableLine(data, header, n, "")
 	}
-	for ln, l := range strings.Split(string(data), "\n") {
-		t := strings.TrimSpace(l)
-		if t == header || !strings.HasPrefix(header, "[") && strings.HasPrefix(t, last) && strings.Contains(t, "=") {
-			if seen == n {
-				return ln + 1
-			}
-			seen++
-		}
-	}
-	return 0
+	return config.KeyLine(data, header)
 }
 
 // DeniedError is a refusal: it names what is missing, never data.

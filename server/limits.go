@@ -68,9 +68,9 @@ func (l *limiter) acquire(ctx context.Context) (release func(), waited time.Dura
 	}
 }
 
-// batchBytes is the Arrow in-memory size of a record batch (what
-// max_result_bytes counts).
-func batchBytes(rec arrow.RecordBatch) int64 {
+// BatchBytes is the Arrow in-memory size of a record batch (what
+// max_result_bytes counts, here and in the CLI's terminal limit).
+func BatchBytes(rec arrow.RecordBatch) int64 {
 	var n int64
 	for _, c := range rec.Columns() {
 		n += dataBytes(c.Data())

@@ -86,7 +86,7 @@ var (
 // New checks cfg, loads the tokens file and TLS material, and prepares the
 // endpoints. Start binds them; SetEngine makes queries possible.
 func New(cfg *Config, opt Options) (*Server, error) {
-	if err := cfg.Validate(); err != nil {
+	if err := Validate(cfg); err != nil {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: opt.Logger, auth: opt.Auth, mem: memory.DefaultAllocator, serveErr: make(chan error, 2)}
@@ -455,7 +455,7 @@ func (q *query) next() (arrow.RecordBatch, error) {
 		return nil, io.EOF
 	}
 	rec := q.rdr.RecordBatch()
-	n, b := rec.NumRows(), batchBytes(rec)
+	n, b := rec.NumRows(), BatchBytes(rec)
 	cfg := q.s.cfg
 	if cfg.MaxResultRows > 0 && q.rows+n > cfg.MaxResultRows {
 		return nil, newError(http.StatusBadRequest, CodeResultLimit, "the result has more than %d rows (max_result_rows); add a LIMIT, filter or aggregate", cfg.MaxResultRows)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"lienthong/audit"
 	"lienthong/audit/report"
 	"lienthong/audit/simulate"
+	"lienthong/config"
 	"lienthong/engine"
 )
 
@@ -338,34 +340,25 @@ func cmdAuditSimulate(ctx context.Context, args []string) error {
 
 // --- auditing queries run from the command line ---
 
-// auditSettings are what the CLI was asked to audit into: flags, or the
-// config's [audit] table (audit.LoadConfig).
-type auditSettings struct {
-	Log, KeyFile, Node string
-}
-
-// cliAudit is set by withAudit for the command being run; openEngine
-// attaches it to the engine it opens (attachAudit).
-var cliAudit struct {
-	settings auditSettings
-	session  engine.Session
-	log      *audit.Log
+// cliAudit is what a command was asked to audit into and who asks: the
+// audit flags, taken off the command line by withAudit and handed to the
+// command, which gives them to the node it opens.
+type cliAudit struct {
+	log, keyFile, node string
+	session            engine.Session
 }
 
 // withAudit takes the audit flags out of args (the command's own flag set
-// does not know them), runs the command, and closes the log after it.
+// does not know them) and runs the command with them.
 //
 //	--audit-log FILE  --audit-key FILE  --audit-node ID   (or the config's [audit] table)
 //	--agency A  --purpose P  --case ID                   (who asks and why; the principal is the OS user)
-func withAudit(args []string, run func([]string) error) error {
-	flags := map[string]*string{}
-	var s auditSettings
-	var sess engine.Session
-	for name, p := range map[string]*string{"audit-log": &s.Log, "audit-key": &s.KeyFile, "audit-node": &s.Node, "as": &sess.Principal, "agency": &sess.Agency, "purpose": &sess.Purpose, "case": &sess.CaseID} {
-		flags[name] = p
-	}
+func withAudit(args []string, run func([]string, *cliAudit) error) error {
+	var au cliAudit
+	flags := map[string]*string{"audit-log": &au.log, "audit-key": &au.keyFile, "audit-node": &au.node,
+		"as": &au.session.Principal, "agency": &au.session.Agency, "purpose": &au.session.Purpose, "case": &au.session.CaseID}
 	var rest []string
-	cfgPath := ""
+	hasConfig := false
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
@@ -377,13 +370,7 @@ func withAudit(args []string, run func([]string) error) error {
 			rest = append(rest, a)
 			continue
 		}
-		if name == "config" {
-			if hasVal {
-				cfgPath = val
-			} else if i+1 < len(args) {
-				cfgPath = args[i+1]
-			}
-		}
+		hasConfig = hasConfig || name == "config"
 		p, ok := flags[name]
 		if !ok {
 			rest = append(rest, a)
@@ -398,34 +385,35 @@ func withAudit(args []string, run func([]string) error) error {
 		}
 		*p = val
 	}
-	if s.Log == "" && cfgPath != "" {
-		t, err := audit.LoadConfig(cfgPath)
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
+	if !hasConfig {
+		// No [audit] table can supply the log: refuse now, before the
+		// command runs (with --config, openNode checks with the table).
+		if _, err := au.table(nil); err != nil {
 			return err
 		}
-		if t != nil {
-			s.Log = t.Log
-			if s.KeyFile == "" {
-				s.KeyFile = t.KeyFile
-			}
-			if s.Node == "" {
-				s.Node = t.NodeID
-			}
+	}
+	if au.session.Principal == "" {
+		au.session.Principal = localPrincipal()
+	}
+	return run(rest, &au)
+}
+
+// table is what to audit into: the flags, else the config's [audit]
+// table t (whose key_file and node_id the flags override); nil: nothing.
+func (au *cliAudit) table(t *config.Audit) (*config.Audit, error) {
+	if au.log != "" {
+		return &config.Audit{Log: au.log, KeyFile: au.keyFile, NodeID: au.node}, nil
+	}
+	if t == nil {
+		if au.keyFile != "" || au.node != "" {
+			return nil, errors.New("--audit-key and --audit-node need --audit-log FILE")
 		}
+		return nil, nil
 	}
-	if s.Log == "" && (s.KeyFile != "" || s.Node != "") {
-		return errors.New("--audit-key and --audit-node need --audit-log FILE")
-	}
-	if sess.Principal == "" {
-		sess.Principal = localPrincipal()
-	}
-	cliAudit.settings, cliAudit.session = s, sess
-	err := run(rest)
-	if cliAudit.log != nil {
-		err = errors.Join(err, cliAudit.log.Close())
-		cliAudit.log = nil
-	}
-	return err
+	c := *t
+	c.KeyFile = cmp.Or(au.keyFile, c.KeyFile)
+	c.NodeID = cmp.Or(au.node, c.NodeID)
+	return &c, nil
 }
 
 // localPrincipal names the OS user running the CLI.
@@ -434,52 +422,4 @@ func localPrincipal() string {
 		return "local:" + u.Username
 	}
 	return "local:unknown"
-}
-
-// attachAudit opens the audit log withAudit asked for and makes it the
-// engine's observer. It takes engine.New's results so openEngine needs one
-// line to call it.
-func attachAudit(eng *engine.Engine, err error) (*engine.Engine, error) {
-	if err != nil || cliAudit.settings.Log == "" {
-		return eng, err
-	}
-	if cliAudit.log != nil {
-		return eng, errors.New("audit: one engine per command")
-	}
-	keys, kerr := audit.LoadKey(cliAudit.settings.KeyFile)
-	if kerr != nil {
-		eng.Close()
-		return nil, kerr
-	}
-	l, lerr := audit.Open(audit.Options{Path: cliAudit.settings.Log, Keys: keys, Node: cliAudit.settings.Node})
-	if lerr != nil {
-		eng.Close()
-		return nil, lerr
-	}
-	cliAudit.log = l
-	eng.SetObserver(sessionObserver{l, cliAudit.session})
-	return eng, nil
-}
-
-// sessionObserver fills in who asks for attempts the front-end sent
-// without a session (the local CLI), then records them.
-type sessionObserver struct {
-	engine.Observer
-	session engine.Session
-}
-
-func (o sessionObserver) fill(a *engine.Attempt) {
-	if a.Session == (engine.Session{}) {
-		a.Session = o.session
-	}
-}
-
-func (o sessionObserver) Begin(ctx context.Context, a *engine.Attempt) error {
-	o.fill(a)
-	return o.Observer.Begin(ctx, a)
-}
-
-func (o sessionObserver) End(ctx context.Context, a *engine.Attempt) error {
-	o.fill(a)
-	return o.Observer.End(ctx, a)
 }

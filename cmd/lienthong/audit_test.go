@@ -12,6 +12,7 @@ import (
 
 	"lienthong/audit"
 	"lienthong/bench/gen"
+	"lienthong/config"
 )
 
 // TestAuditedCLIQuery runs `lienthong query` with the audit flags over
@@ -33,7 +34,7 @@ func TestAuditedCLIQuery(t *testing.T) {
 		"--format", "csv", "SELECT COUNT(*) FROM dancu.citizens WHERE pin <> '" + pin + "'"}
 	stdout := os.Stdout
 	os.Stdout, _ = os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	err := withAudit(args, func(a []string) error { return cmdQuery(context.Background(), a, false) })
+	err := withAudit(args, func(a []string, au *cliAudit) error { return cmdQuery(context.Background(), a, au, false) })
 	os.Stdout = stdout
 	if err != nil {
 		t.Fatal(err)
@@ -72,18 +73,27 @@ func TestAuditedCLIQuery(t *testing.T) {
 
 func TestWithAuditStripsFlags(t *testing.T) {
 	var got []string
-	err := withAudit([]string{"--config", "x.toml", "--agency=BTP", "--purpose", "P", "-f", "q.sql", "--format", "csv"}, func(a []string) error {
-		got = a
+	var au *cliAudit
+	err := withAudit([]string{"--config", "x.toml", "--agency=BTP", "--purpose", "P", "-f", "q.sql", "--format", "csv"}, func(a []string, c *cliAudit) error {
+		got, au = a, c
 		return nil
 	})
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		t.Fatal(err)
 	}
-	if strings.Join(got, " ") != "--config x.toml -f q.sql --format csv" || cliAudit.session.Agency != "BTP" || cliAudit.session.Purpose != "P" {
-		t.Fatalf("args %q, session %+v", got, cliAudit.session)
+	if strings.Join(got, " ") != "--config x.toml -f q.sql --format csv" || au.session.Agency != "BTP" || au.session.Purpose != "P" || !strings.HasPrefix(au.session.Principal, "local:") {
+		t.Fatalf("args %q, session %+v", got, au.session)
 	}
-	if err := withAudit([]string{"--audit-key", "k"}, func([]string) error { return nil }); err == nil {
+	if err := withAudit([]string{"--audit-key", "k"}, func([]string, *cliAudit) error { return nil }); err == nil {
 		t.Fatal("--audit-key without --audit-log must be refused")
+	}
+	// With --config, the config's [audit] table may give the log; without
+	// one the command refuses when it opens its node.
+	if _, err := (&cliAudit{keyFile: "k"}).table(nil); err == nil {
+		t.Fatal("--audit-key without --audit-log or an [audit] table must be refused")
+	}
+	if a, err := (&cliAudit{keyFile: "k2"}).table(&config.Audit{Log: "l", KeyFile: "k1", NodeID: "n"}); err != nil || *a != (config.Audit{Log: "l", KeyFile: "k2", NodeID: "n"}) {
+		t.Fatalf("the table's log with the flag's key: %+v %v", a, err)
 	}
 }
 
@@ -94,8 +104,6 @@ func TestAuditSearchLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	logPath, key := filepath.Join(dir, "audit.log"), filepath.Join(dir, "audit.key")
-	// withAudit keeps the command's audit settings; later tests run without.
-	t.Cleanup(func() { _ = withAudit(nil, func([]string) error { return nil }) })
 	if err := cmdAuditKeygen([]string{"--out", key}); err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +112,7 @@ func TestAuditSearchLimit(t *testing.T) {
 	os.Stdout, _ = os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	for i := 0; i < 3; i++ {
 		args := []string{"--config", filepath.Join(dir, "lienthong.toml"), "--audit-log", logPath, "--audit-key=" + key, "--format", "csv", "SELECT COUNT(*) FROM dancu.citizens"}
-		if err := withAudit(args, func(a []string) error { return cmdQuery(context.Background(), a, false) }); err != nil {
+		if err := withAudit(args, func(a []string, au *cliAudit) error { return cmdQuery(context.Background(), a, au, false) }); err != nil {
 			t.Fatal(err)
 		}
 	}

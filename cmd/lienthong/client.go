@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -39,7 +40,10 @@ func (r *remoteFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.key, "key", "", "client key PEM for mutual TLS")
 }
 
-func (r *remoteFlags) backend() (*remoteBackend, error) {
+// backend is the server the flags name; the session's purpose and case
+// (withAudit takes --purpose and --case off the command line first) are
+// sent unless the flags give their own.
+func (r *remoteFlags) backend(s engine.Session) (*remoteBackend, error) {
 	token := r.token
 	if token == "" {
 		token = os.Getenv("LIENTHONG_TOKEN")
@@ -65,14 +69,7 @@ func (r *remoteFlags) backend() (*remoteBackend, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = t
-	// withAudit takes --purpose and --case off the command line first.
-	if r.purpose == "" {
-		r.purpose = cliAudit.session.Purpose
-	}
-	if r.caseID == "" {
-		r.caseID = cliAudit.session.CaseID
-	}
-	return &remoteBackend{base: strings.TrimRight(r.server, "/"), token: token, purpose: r.purpose, caseID: r.caseID, client: &http.Client{Transport: tr}}, nil
+	return &remoteBackend{base: strings.TrimRight(r.server, "/"), token: token, purpose: cmp.Or(r.purpose, s.Purpose), caseID: cmp.Or(r.caseID, s.CaseID), client: &http.Client{Transport: tr}}, nil
 }
 
 // remoteBackend runs statements on a lienthong server over its HTTP API,

@@ -18,12 +18,12 @@ func csvSession(t *testing.T, dir string, out *bytes.Buffer) *session {
 	if err := os.WriteFile(cfg, []byte(toml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	eng, err := openEngine(context.Background(), cfg)
+	n, _, err := openNode(context.Background(), cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { eng.Close() })
-	return &session{db: localBackend{eng: eng}, out: out, format: "csv"}
+	t.Cleanup(func() { n.Close() })
+	return &session{db: localBackend{eng: n.Engine}, out: out, format: "csv"}
 }
 
 func runCSV(t *testing.T, s *session, sql string) string {

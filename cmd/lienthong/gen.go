@@ -13,7 +13,6 @@ import (
 
 	"lienthong/bench/gen"
 	"lienthong/docs/examples"
-	"lienthong/engine"
 )
 
 func cmdGen(ctx context.Context, args []string) error {
@@ -43,11 +42,12 @@ func cmdGen(ctx context.Context, args []string) error {
 
 // cmdDemo generates the embedded demo data set when it is missing and opens
 // the shell over it.
-func cmdDemo(ctx context.Context, args []string) error {
+func cmdDemo(ctx context.Context, args []string, au *cliAudit) (err error) {
 	fs := flag.NewFlagSet("demo", flag.ExitOnError)
 	dir := fs.String("dir", "demo-data", "where the demo data lives")
 	scale := fs.Float64("scale", 0.05, "size of the demo data set")
 	serve := fs.Bool("serve", true, "also serve the demo over HTTP and Flight SQL on 127.0.0.1:8080 and :8815")
+	maxRows := maxRowsFlag(fs)
 	fs.Parse(args)
 	cfgPath := filepath.Join(*dir, "lienthong.toml")
 	octx, stop := interruptible(ctx) // Ctrl-C before the shell starts quits
@@ -67,18 +67,22 @@ func cmdDemo(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	eng, err := openEngine(octx, cfgPath)
+	n, cfg, err := openNode(octx, cfgPath, au)
 	stop()
 	if err != nil {
 		return err
 	}
-	defer eng.Close()
+	defer func() { err = errors.Join(err, n.Close()) }()
 	if *serve {
-		if stop := demoServer(*dir, eng); stop != nil {
-			defer stop()
+		// A port in use is no reason not to open the shell.
+		if tok, err := n.ServeDemo(*dir); err != nil {
+			fmt.Fprintf(os.Stderr, "demo: not starting the server: %v\n", err)
+		} else {
+			fmt.Printf("Server: HTTP %s  Flight SQL %s  token %s\n", n.Server.HTTPURL(), n.Server.FlightURL(), tok)
+			fmt.Printf("  curl -H 'Authorization: Bearer %s' -d 'SELECT COUNT(*) FROM dancu.citizens' %s/v1/query\n", tok, n.Server.HTTPURL())
 		}
 	}
-	s := &session{db: localBackend{eng: eng, opt: engine.QueryOptions{Session: cliAudit.session}}, out: os.Stdout, format: "table", timing: true}
+	s := &session{db: au.local(n, false), out: os.Stdout, format: "table", timing: true, limit: outputLimit(&cfg.Server, *maxRows, isTerminal(os.Stdout))}
 	return shell(ctx, s, demoBanner)
 }
 

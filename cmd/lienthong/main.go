@@ -22,6 +22,8 @@ import (
 	"lienthong/config"
 	"lienthong/engine"
 	"lienthong/errcode"
+	"lienthong/node"
+	"lienthong/server"
 )
 
 const usage = `lienthong: federated SQL over agency databases
@@ -42,6 +44,8 @@ Usage:
 
 query, explain, sql and demo record every query in an audit log with --audit-log FILE --audit-key FILE
 (and --agency A --purpose P --case ID), or with the config's [audit] table.
+On a terminal they print at most 10,000 rows of a result (the config's [server] max_result_rows),
+then stop with LT-RESULT-LIMIT; piped or redirected output is not bounded. --max-rows N (0: none).
 
 Run "lienthong COMMAND -h" for a command's flags. Docs: README.md and docs/.
 `
@@ -70,11 +74,11 @@ func main() {
 	case "catalog":
 		err = cmdCatalog(ctx, os.Args[2:])
 	case "query":
-		err = withAudit(os.Args[2:], func(a []string) error { return cmdQuery(ctx, a, false) })
+		err = withAudit(os.Args[2:], func(a []string, au *cliAudit) error { return cmdQuery(ctx, a, au, false) })
 	case "explain":
-		err = withAudit(os.Args[2:], func(a []string) error { return cmdQuery(ctx, a, true) })
+		err = withAudit(os.Args[2:], func(a []string, au *cliAudit) error { return cmdQuery(ctx, a, au, true) })
 	case "sql", "shell":
-		err = withAudit(os.Args[2:], func(a []string) error { return cmdShell(ctx, a) })
+		err = withAudit(os.Args[2:], func(a []string, au *cliAudit) error { return cmdShell(ctx, a, au) })
 	case "audit":
 		err = cmdAudit(ctx, os.Args[2:])
 	case "report":
@@ -88,7 +92,7 @@ func main() {
 	case "gen":
 		err = cmdGen(ctx, os.Args[2:])
 	case "demo":
-		err = withAudit(os.Args[2:], func(a []string) error { return cmdDemo(ctx, a) })
+		err = withAudit(os.Args[2:], func(a []string, au *cliAudit) error { return cmdDemo(ctx, a, au) })
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 	default:
@@ -110,6 +114,10 @@ func main() {
 // (errcode: 1 user, 3 denied, 4 source, 5 limit, 130 cancelled), 1 for
 // anything else (a config file, a usage error).
 func exitStatus(err error) int {
+	var le *limitError
+	if errors.As(err, &le) {
+		return errcode.Lookup(codeResultLimit).Exit
+	}
 	if code := engine.ErrorCode(err); code != engine.CodeInternal {
 		return errcode.Lookup(code).Exit
 	}
@@ -119,27 +127,37 @@ func exitStatus(err error) int {
 // errReported means the failure was already printed.
 var errReported = errors.New("reported")
 
-func openEngine(ctx context.Context, path string) (*engine.Engine, error) {
+// openNode reads the config at path and opens a node over it for a
+// command run here: auditing as au says (nil: not audited).
+func openNode(ctx context.Context, path string, au *cliAudit) (*node.Node, *config.Config, error) {
 	if path == "" {
-		return nil, errors.New("--config is required (a lienthong.toml naming the sources; see docs/configuration.md)")
+		return nil, nil, errors.New("--config is required (a lienthong.toml naming the sources; see docs/configuration.md)")
 	}
 	cfg, err := config.Load(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return attachAudit(engine.New(ctx, cfg))
+	var opt node.Options
+	if au != nil {
+		if opt.Audit, err = au.table(cfg.Audit); err != nil {
+			return nil, nil, err
+		}
+		opt.Session = au.session
+	}
+	n, err := node.Open(ctx, cfg, opt)
+	return n, cfg, err
 }
 
 func cmdCatalog(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("catalog", flag.ExitOnError)
 	cfgPath := fs.String("config", "", "config file (lienthong.toml)")
 	fs.Parse(args)
-	eng, err := openEngine(ctx, *cfgPath)
+	n, _, err := openNode(ctx, *cfgPath, nil)
 	if err != nil {
 		return err
 	}
-	defer eng.Close()
-	printCatalog(os.Stdout, eng.WaitCatalog(ctx), true)
+	defer n.Close()
+	printCatalog(os.Stdout, n.Engine.WaitCatalog(ctx), true)
 	return nil
 }
 
@@ -248,7 +266,7 @@ func plural(n int, what string) string {
 	return fmt.Sprintf("%d %ss", n, what)
 }
 
-func cmdQuery(ctx context.Context, args []string, explain bool) error {
+func cmdQuery(ctx context.Context, args []string, au *cliAudit, explain bool) (err error) {
 	name := "query"
 	if explain {
 		name = "explain"
@@ -261,6 +279,7 @@ func cmdQuery(ctx context.Context, args []string, explain bool) error {
 	analyze := fs.Bool("analyze", false, "explain: run the query and report rows, bytes and time per source")
 	noPush := fs.Bool("no-pushdown", false, "run everything but plain scans in the engine (for comparison)")
 	timing := fs.Bool("timing", false, "print the elapsed time after a table")
+	maxRows := maxRowsFlag(fs)
 	fs.Parse(args)
 	var text string
 	switch {
@@ -289,12 +308,13 @@ func cmdQuery(ctx context.Context, args []string, explain bool) error {
 		}
 		text = prefix + text
 	}
-	eng, err := openEngine(ctx, *cfgPath)
+	n, cfg, err := openNode(ctx, *cfgPath, au)
 	if err != nil {
 		return err
 	}
-	defer eng.Close()
-	s := &session{db: localBackend{eng: eng, opt: engine.QueryOptions{NoPushdown: *noPush, Session: cliAudit.session}}, out: os.Stdout, format: *format, null: *null, timing: *timing}
+	defer func() { err = errors.Join(err, n.Close()) }()
+	s := &session{db: au.local(n, *noPush), out: os.Stdout, format: *format, null: *null, timing: *timing,
+		limit: outputLimit(&cfg.Server, *maxRows, isTerminal(os.Stdout))}
 	stmts, err := splitScript(text)
 	if err != nil {
 		return err
@@ -322,6 +342,7 @@ type session struct {
 	null     string // csv: the NULL marker
 	expanded bool
 	timing   bool
+	limit    resultLimit // what is printed of one result at most
 }
 
 // backend runs statements for a session: the engine in this process, or a
@@ -339,6 +360,11 @@ type backend interface {
 type localBackend struct {
 	eng *engine.Engine
 	opt engine.QueryOptions
+}
+
+// local is the backend of node n's engine, for au's session.
+func (au *cliAudit) local(n *node.Node, noPushdown bool) localBackend {
+	return localBackend{eng: n.Engine, opt: engine.QueryOptions{NoPushdown: noPushdown, Session: au.session}}
 }
 
 func (l localBackend) Query(ctx context.Context, sql string) (array.RecordReader, error) {
@@ -403,11 +429,21 @@ func (s *session) run(ctx context.Context, text string) error {
 	if err != nil {
 		return err
 	}
-	var rows int64
+	var rows, size int64
 	for res.Next() {
-		rows += res.RecordBatch().NumRows()
-		if err := w.write(res.RecordBatch()); err != nil {
+		rec := res.RecordBatch()
+		cut, lerr := s.limit.check(rec, rows, size)
+		if cut != rec {
+			defer cut.Release()
+		}
+		rows, size = rows+cut.NumRows(), size+server.BatchBytes(cut)
+		if err := w.write(cut); err != nil {
 			return err
+		}
+		if lerr != nil {
+			// What is within the limit is printed whole (a table with its
+			// footer), then the error says the rest was not.
+			return errors.Join(w.finish(rows, time.Since(start)), lerr)
 		}
 	}
 	if err := res.Err(); err != nil {

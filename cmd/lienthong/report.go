@@ -9,8 +9,8 @@ import (
 	"time"
 	_ "time/tzdata" // reports default to Asia/Ho_Chi_Minh wherever they run
 
-	"lienthong/audit"
 	"lienthong/audit/report"
+	"lienthong/config"
 )
 
 // cmdReport makes the 6-monthly or annual connection and sharing report.
@@ -27,10 +27,11 @@ func cmdReport(args []string) error {
 	tz := fs.String("tz", "Asia/Ho_Chi_Minh", "zone of the period, months and times shown")
 	fs.Parse(args)
 	if *logPath == "" && *cfgPath != "" {
-		t, err := audit.LoadConfig(*cfgPath)
+		c, err := config.LoadTables(*cfgPath, "audit")
 		if err != nil {
 			return err
 		}
+		t := c.Audit
 		if t == nil {
 			return fmt.Errorf("%s has no [audit] table: pass --log FILE", *cfgPath)
 		}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/chzyer/readline"
 
-	"lienthong/engine"
 	"lienthong/planner"
 )
 
@@ -25,28 +24,30 @@ func splitScript(text string) ([]string, error) {
 	return stmts, nil
 }
 
-func cmdShell(ctx context.Context, args []string) error {
+func cmdShell(ctx context.Context, args []string, au *cliAudit) (err error) {
 	fs := flag.NewFlagSet("sql", flag.ExitOnError)
 	cfgPath := fs.String("config", "", "config file (lienthong.toml)")
+	maxRows := maxRowsFlag(fs)
 	var rf remoteFlags
 	rf.register(fs)
 	fs.Parse(args)
+	terminal := isTerminal(os.Stdout)
 	if rf.server != "" {
-		db, err := rf.backend()
+		db, err := rf.backend(au.session)
 		if err != nil {
 			return err
 		}
-		s := &session{db: db, out: os.Stdout, format: "table", timing: true}
+		s := &session{db: db, out: os.Stdout, format: "table", timing: true, limit: outputLimit(nil, *maxRows, terminal)}
 		return shell(ctx, s, nil)
 	}
 	octx, stop := interruptible(ctx) // Ctrl-C while connecting quits
-	eng, err := openEngine(octx, *cfgPath)
+	n, cfg, err := openNode(octx, *cfgPath, au)
 	stop()
 	if err != nil {
 		return err
 	}
-	defer eng.Close()
-	s := &session{db: localBackend{eng: eng, opt: engine.QueryOptions{Session: cliAudit.session}}, out: os.Stdout, format: "table", timing: true}
+	defer func() { err = errors.Join(err, n.Close()) }()
+	s := &session{db: au.local(n, false), out: os.Stdout, format: "table", timing: true, limit: outputLimit(&cfg.Server, *maxRows, terminal)}
 	return shell(ctx, s, nil)
 }
 

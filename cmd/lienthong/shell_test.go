@@ -75,13 +75,13 @@ func whenSlowRuns(t *testing.T, conn *pgx.Conn, f func()) {
 // returns its rows.
 func TestShellCtrlCCancelsOnlyTheQuery(t *testing.T) {
 	cfg, conn := slowPostgres(t)
-	eng, err := openEngine(context.Background(), cfg)
+	n, _, err := openNode(context.Background(), cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer eng.Close()
+	defer n.Close()
 	var out, errw bytes.Buffer
-	s := &session{db: localBackend{eng: eng}, out: &out, format: "csv"}
+	s := &session{db: localBackend{eng: n.Engine}, out: &out, format: "csv"}
 	in := strings.NewReader("SELECT pin, z FROM dancu.slow;\nSELECT COUNT(*) AS n FROM dancu.citizens;\nSELECT COUNT(*) AS m FROM dancu.citizens;\n")
 	// The query's context (and its SIGINT handler) exists before
 	// PostgreSQL sees the query, so the signal cannot kill the test.
@@ -106,7 +106,7 @@ func TestQueryCommandCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	whenSlowRuns(t, conn, cancel)
-	err := cmdQuery(ctx, []string{"--config", cfg, "--format", "csv", "SELECT pin, z FROM dancu.slow"}, false)
+	err := cmdQuery(ctx, []string{"--config", cfg, "--format", "csv", "SELECT pin, z FROM dancu.slow"}, &cliAudit{}, false)
 	if err == nil || !strings.Contains(err.Error(), "LT-CANCELLED") || engine.ErrorCode(err) != "LT-CANCELLED" {
 		t.Fatalf("want LT-CANCELLED, got %v", err)
 	}
@@ -139,7 +139,7 @@ func TestRemoteShellCtrlCCancelsOnlyTheQuery(t *testing.T) {
 		w.Header().Set(server.HeaderStatus, "ok")
 	}))
 	defer srv.Close()
-	db, err := (&remoteFlags{server: srv.URL}).backend()
+	db, err := (&remoteFlags{server: srv.URL}).backend(engine.Session{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -15,10 +16,8 @@ import (
 	"lienthong/audit"
 	"lienthong/catalog"
 	"lienthong/config"
-	"lienthong/connectors"
-	"lienthong/connectors/open"
-	"lienthong/engine"
 	"lienthong/health"
+	"lienthong/node"
 )
 
 const sourcesUsage = `lienthong sources: connection health of the agency databases
@@ -46,105 +45,27 @@ func cmdSources(ctx context.Context, args []string) error {
 	return fmt.Errorf("unknown sources command %q\n\n%s", args[0], sourcesUsage)
 }
 
-// connPinger checks sources through their connectors, keeping one
-// connection per source. It stands in for Engine.Ping until the engine
-// offers one (the prober then uses the engine's own connections).
-type connPinger struct {
-	cfg   *config.Config
-	mu    sync.Mutex
-	conns map[string]connectors.Connector
-}
-
-func newConnPinger(cfg *config.Config) *connPinger {
-	return &connPinger{cfg: cfg, conns: map[string]connectors.Connector{}}
-}
-
-func (p *connPinger) Ping(ctx context.Context, source string) (time.Duration, error) {
-	var sc *config.Source
-	for i := range p.cfg.Sources {
-		if p.cfg.Sources[i].Name == source {
-			sc = &p.cfg.Sources[i]
-		}
-	}
-	if sc == nil {
-		return 0, fmt.Errorf("no source %q in the config", source)
-	}
-	start := time.Now()
-	p.mu.Lock()
-	c := p.conns[source]
-	p.mu.Unlock()
-	if c == nil {
-		var err error
-		if c, err = open.Source(ctx, *sc); err != nil {
-			return time.Since(start), err
-		}
-		p.mu.Lock()
-		p.conns[source] = c
-		p.mu.Unlock()
-	}
-	err := c.Ping(ctx)
-	if err != nil {
-		// Reconnect next time: the connection may be what broke.
-		p.mu.Lock()
-		delete(p.conns, source)
-		p.mu.Unlock()
-		c.Close()
-	}
-	return time.Since(start), err
-}
-
-func (p *connPinger) Close() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = map[string]connectors.Connector{}
-}
-
-func sourceNamesOf(cfg *config.Config) []string {
-	var out []string
-	for _, s := range cfg.Sources {
-		out = append(out, s.Name)
-	}
-	return out
-}
-
 // probeDefaults fills the probe settings no flag gave from the config's
-// [audit] table (key_file, probe_interval, node_id), as serve uses them.
-func probeDefaults(cfgPath string, keyFile *string, interval *time.Duration, node *string) error {
-	ac, err := audit.LoadConfig(cfgPath)
-	if err != nil {
-		return err
+// [audit] table t (key_file, probe_interval, node_id), as serve uses them.
+func probeDefaults(t *config.Audit, keyFile *string, interval *time.Duration, node *string) {
+	if t != nil {
+		*keyFile = cmp.Or(*keyFile, t.KeyFile)
+		*interval = cmp.Or(*interval, t.ProbeInterval.Duration)
+		*node = cmp.Or(*node, t.NodeID)
 	}
-	if ac != nil {
-		if *keyFile == "" {
-			*keyFile = ac.KeyFile
-		}
-		if *interval == 0 {
-			*interval = ac.ProbeInterval.Duration
-		}
-		if *node == "" {
-			*node = ac.NodeID
-		}
-	}
-	if *interval == 0 {
-		*interval = health.DefaultInterval
-	}
-	return nil
+	*interval = cmp.Or(*interval, health.DefaultInterval)
 }
 
-// healthPathFor resolves where a node's health history lives.
-func healthPathFor(cfgPath, auditLog string) string {
-	if auditLog == "" && cfgPath != "" {
-		if t, err := audit.LoadConfig(cfgPath); err == nil && t != nil {
-			return t.HealthLog
-		}
+// healthPathFor resolves where a node's health history lives: beside
+// --audit-log, else the config's [audit] health_log.
+func healthPathFor(cfg *config.Config, auditLog string) string {
+	switch {
+	case auditLog != "":
+		return audit.HealthPath(auditLog)
+	case cfg.Audit != nil:
+		return cfg.Audit.HealthLog
 	}
-	if auditLog == "" {
-		return ""
-	}
-	return audit.HealthPath(auditLog)
+	return ""
 }
 
 func cmdSourcesStatus(ctx context.Context, args []string) error {
@@ -161,12 +82,20 @@ func cmdSourcesStatus(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	names := sourceNamesOf(cfg)
+	names := make([]string, len(cfg.Sources))
+	for i, s := range cfg.Sources {
+		names[i] = s.Name
+	}
 	now := time.Now()
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	if !*noProbe {
-		p := newConnPinger(cfg)
-		defer p.Close()
+		// The engine's Ping: connect (when not yet connected) and ping,
+		// as the node's health monitor probes.
+		n, err := node.Open(ctx, cfg, node.Options{})
+		if err != nil {
+			return err
+		}
+		defer n.Close()
 		fmt.Fprintln(tw, "SOURCE\tKIND\tNOW\tCONNECT+PING\tERROR")
 		results := make([]string, len(names))
 		var wg sync.WaitGroup
@@ -176,7 +105,7 @@ func cmdSourcesStatus(ctx context.Context, args []string) error {
 				defer wg.Done()
 				pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 				defer cancel()
-				lat, err := p.Ping(pctx, name)
+				lat, err := n.Engine.Ping(pctx, name)
 				st, msg := "up", ""
 				if err != nil {
 					st, msg = "DOWN", err.Error()
@@ -190,7 +119,7 @@ func cmdSourcesStatus(ctx context.Context, args []string) error {
 		}
 		tw.Flush()
 	}
-	hp := healthPathFor(*cfgPath, *auditLog)
+	hp := healthPathFor(cfg, *auditLog)
 	if hp == "" {
 		fmt.Println("\nno health history: pass --audit-log FILE (or give the config an [audit] table) to see recorded history and uptime")
 		return nil
@@ -284,7 +213,7 @@ func cmdSourcesProbe(ctx context.Context, args []string) error {
 	auditLog := fs.String("audit-log", "", "the node's audit log; the history goes to FILE.health")
 	keyFile := fs.String("audit-key", "", "the audit key (default the config's [audit] key_file, else $"+audit.KeyEnv+")")
 	interval := fs.Duration("interval", 0, fmt.Sprintf("time between probe rounds (default the config's [audit] probe_interval, else %s)", health.DefaultInterval))
-	node := fs.String("audit-node", "", "node id (default the config's [audit] node_id, else the hostname)")
+	nodeID := fs.String("audit-node", "", "node id (default the config's [audit] node_id, else the hostname)")
 	fs.Parse(args)
 	if *cfgPath == "" {
 		return errors.New("sources probe: --config FILE is required")
@@ -293,86 +222,26 @@ func cmdSourcesProbe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	hp := healthPathFor(*cfgPath, *auditLog)
+	hp := healthPathFor(cfg, *auditLog)
 	if hp == "" {
 		return errors.New("sources probe: --audit-log FILE is required (the history goes to FILE.health)")
 	}
-	if err := probeDefaults(*cfgPath, keyFile, interval, node); err != nil {
-		return err
-	}
-	keys, err := audit.LoadKey(*keyFile)
-	if err != nil {
-		return err
-	}
-	p := newConnPinger(cfg)
-	defer p.Close()
-	mon, err := health.Open(health.Options{Path: hp, Keys: keys, Node: *node, Sources: sourceNamesOf(cfg), Interval: *interval,
-		OnChange: func(src string, up bool) {
+	probeDefaults(cfg.Audit, keyFile, interval, nodeID)
+	n, err := node.Open(ctx, cfg, node.Options{Health: &config.Audit{HealthLog: hp, KeyFile: *keyFile, NodeID: *nodeID, ProbeInterval: config.Duration{Duration: *interval}},
+		OnHealthChange: func(src string, up bool) {
 			st := "up"
 			if !up {
 				st = "DOWN"
 			}
 			fmt.Printf("%s %s is %s\n", time.Now().Format(time.RFC3339), src, st)
-		}}, p)
+		}})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "probing %d sources every %s into %s (Ctrl-C stops)\n", len(cfg.Sources), *interval, hp)
-	err = mon.Run(ctx)
-	return errors.Join(err, mon.Close())
-}
-
-// startNodeAudit is what `serve` runs for a node whose config has an
-// [audit] table: the audit log as the engine's observer, and the health
-// monitor probing every source every probe_interval and learning from
-// every finished query. Call the returned stop after the server has
-// drained (queries still running need the log to end). Without an
-// [audit] table it does nothing.
-func startNodeAudit(ctx context.Context, cfgPath string, cfg *config.Config, eng *engine.Engine) (stop func() error, err error) {
-	ac, err := audit.LoadConfig(cfgPath)
-	if err != nil || ac == nil {
-		return func() error { return nil }, err
+	select {
+	case <-ctx.Done():
+	case <-n.HealthStopped(): // it failed to record; Close says why
 	}
-	keys, err := audit.LoadKey(ac.KeyFile)
-	if err != nil {
-		return nil, err
-	}
-	// The engine's own connections once it has Ping; until then the
-	// connectors, connected apart.
-	var pinger health.Pinger
-	cp := newConnPinger(cfg)
-	if p, ok := any(eng).(health.Pinger); ok {
-		pinger = p
-	} else {
-		pinger = cp
-	}
-	mon, err := health.Open(health.Options{Path: ac.HealthLog, Keys: keys, Node: ac.NodeID, Sources: sourceNamesOf(cfg), Interval: ac.ProbeInterval.Duration,
-		OnChange: func(src string, up bool) {
-			// A source back up that the catalog lists as unavailable
-			// (down since start-up): refresh so queries can use it.
-			if s := eng.Catalog().Source(src); up && s != nil && s.Unavailable != "" {
-				go eng.Refresh(context.WithoutCancel(ctx))
-			}
-		}}, pinger)
-	if err != nil {
-		cp.Close()
-		return nil, err
-	}
-	l, err := audit.Open(audit.Options{Path: ac.Log, Keys: keys, Node: ac.NodeID, OnEnd: mon.Observe})
-	if err != nil {
-		mon.Close()
-		cp.Close()
-		return nil, err
-	}
-	eng.SetObserver(l)
-	mctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- mon.Run(mctx) }()
-	return func() error {
-		cancel()
-		err := <-done
-		err = errors.Join(err, mon.Close(), l.Close())
-		cp.Close()
-		return err
-	}, nil
+	return n.Close()
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"lienthong/config"
 )
 
 // sources probe takes key_file, probe_interval and node_id from the
@@ -16,18 +18,18 @@ func TestSourcesProbeReadsAuditTable(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(toml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	key, node := "", ""
-	var every time.Duration
-	if err := probeDefaults(cfg, &key, &every, &node); err != nil {
+	c, err := config.Load(cfg)
+	if err != nil {
 		t.Fatal(err)
 	}
+	key, node := "", ""
+	var every time.Duration
+	probeDefaults(c.Audit, &key, &every, &node)
 	if key != filepath.Join(dir, "k.key") || every != 7*time.Second || node != "n1" {
 		t.Errorf("from [audit]: key %q, interval %s, node %q", key, every, node)
 	}
 	key, node, every = "other.key", "n2", time.Minute
-	if err := probeDefaults(cfg, &key, &every, &node); err != nil {
-		t.Fatal(err)
-	}
+	probeDefaults(c.Audit, &key, &every, &node)
 	if key != "other.key" || every != time.Minute || node != "n2" {
 		t.Errorf("flags must win: key %q, interval %s, node %q", key, every, node)
 	}
