@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"lienthong/catalog"
+	"lienthong/planner/sqlgen"
 )
 
 // Source is one [[sources]] entry.
@@ -223,15 +224,10 @@ func Parse(path string, data []byte) (*Config, error) {
 			return nil, badAt("name", "duplicate source name")
 		}
 		seen[strings.ToLower(s.Name)] = true
-		known := false
-		for _, k := range catalog.Kinds {
-			if s.Kind == k {
-				known = true
-			}
-		}
-		if !known {
+		if _, err := sqlgen.DialectOf(s.Kind); err != nil {
+			// The kinds registered by the connectors compiled in.
 			var ks []string
-			for _, k := range catalog.Kinds {
+			for _, k := range sqlgen.Kinds() {
 				ks = append(ks, string(k))
 			}
 			return nil, badAt("kind", "kind %q is not one of %s", s.Kind, strings.Join(ks, ", "))

@@ -1,0 +1,59 @@
+package sqlgen
+
+import (
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+)
+
+// DuckDB is DuckDB's dialect: the engine's residual, and DuckDB, Parquet and
+// CSV sources (read through DuckDB).
+var DuckDB Dialect = duckdb{}
+
+type duckdb struct{}
+
+func (duckdb) String() string { return "duckdb" }
+
+// Caps: the residual computes everything lienthong supports; a whole query
+// cast to the planned types returns the same Arrow schema wherever it ran.
+func (duckdb) Caps() Caps {
+	return Caps{Everything: true, Expressions: true, Booleans: true, FullJoin: true, StringSets: true,
+		ExactDecimals: true, CastResults: true}
+}
+
+func (duckdb) QuoteIdent(id string) string { return quoteDouble(id) }
+func (duckdb) QuoteString(s string) string { return quoteStandard(s) }
+
+func (duckdb) CastType(t arrow.DataType) (string, bool) {
+	switch tt := t.(type) {
+	case *arrow.Int8Type, *arrow.Int16Type, *arrow.Int32Type, *arrow.Int64Type:
+		return "BIGINT", true
+	case *arrow.Float32Type, *arrow.Float64Type:
+		return "DOUBLE", true
+	case *arrow.StringType, *arrow.LargeStringType:
+		return "VARCHAR", true
+	case *arrow.BooleanType:
+		return "BOOLEAN", true
+	case *arrow.Date32Type:
+		return "DATE", true
+	case *arrow.TimestampType:
+		if tt.TimeZone != "" {
+			return "TIMESTAMPTZ", true
+		}
+		return "TIMESTAMP", true
+	case *arrow.Decimal128Type:
+		return fmt.Sprintf("DECIMAL(%d,%d)", tt.Precision, tt.Scale), true
+	case *arrow.NullType:
+		return "INTEGER", true
+	}
+	return "", false
+}
+
+func (d duckdb) Literal(v any, t arrow.DataType) (string, bool) { return castFloatLiteral(d, v, t) }
+
+func (duckdb) BinaryOperand() string       { return "" }
+func (duckdb) CodePointCollation() string  { return "" }
+func (duckdb) LikeCollation() string       { return "" }
+func (duckdb) NullsOrder(desc bool) string { return nullsStandard(desc) }
+func (duckdb) NoLimit() string             { return "" }
+func (duckdb) IntDiv() string              { return " // " }
