@@ -142,15 +142,7 @@ func TestToyKindThroughTheEngine(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "lienthong.toml"), []byte(toml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(filepath.Join(dir, "lienthong.toml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := engine.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e := attacks.OpenEngine(t, filepath.Join(dir, "lienthong.toml"))
 
 	query := "SELECT p.full_name, p.born, r.commune_code FROM mem.people p JOIN cutru.residences r ON r.pin = p.pin " +
 		"WHERE r.commune_code = '01001' AND p.born > 1960 ORDER BY p.full_name"

@@ -1,8 +1,6 @@
 package sqlgen
 
 import (
-	"fmt"
-
 	"github.com/apache/arrow-go/v18/arrow"
 )
 
@@ -24,30 +22,10 @@ func (duckdb) Caps() Caps {
 func (duckdb) QuoteIdent(id string) string { return quoteDouble(id) }
 func (duckdb) QuoteString(s string) string { return quoteStandard(s) }
 
-func (duckdb) CastType(t arrow.DataType) (string, bool) {
-	switch tt := t.(type) {
-	case *arrow.Int8Type, *arrow.Int16Type, *arrow.Int32Type, *arrow.Int64Type:
-		return "BIGINT", true
-	case *arrow.Float32Type, *arrow.Float64Type:
-		return "DOUBLE", true
-	case *arrow.StringType, *arrow.LargeStringType:
-		return "VARCHAR", true
-	case *arrow.BooleanType:
-		return "BOOLEAN", true
-	case *arrow.Date32Type:
-		return "DATE", true
-	case *arrow.TimestampType:
-		if tt.TimeZone != "" {
-			return "TIMESTAMPTZ", true
-		}
-		return "TIMESTAMP", true
-	case *arrow.Decimal128Type:
-		return fmt.Sprintf("DECIMAL(%d,%d)", tt.Precision, tt.Scale), true
-	case *arrow.NullType:
-		return "INTEGER", true
-	}
-	return "", false
-}
+var duckCasts = castNames{integer: "BIGINT", float: "DOUBLE", text: "VARCHAR", boolean: "BOOLEAN", date: "DATE",
+	timestamp: "TIMESTAMP", timestampTZ: "TIMESTAMPTZ", decimal: true, null: "INTEGER"}
+
+func (duckdb) CastType(t arrow.DataType) (string, bool) { return duckCasts.of(t) }
 
 func (d duckdb) Literal(v any, t arrow.DataType) (string, bool) { return castFloatLiteral(d, v, t) }
 

@@ -1,6 +1,7 @@
 package sqlgen
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -52,6 +53,41 @@ func castFloatLiteral(d Dialect, v any, t arrow.DataType) (string, bool) {
 		return "CAST(" + floatText(f) + " AS " + name + ")", true
 	}
 	return standardLiteral(d, v, t)
+}
+
+// castNames are a dialect's CAST targets by kind of Arrow type; "" (false
+// for decimal) where it has none.
+type castNames struct {
+	integer, float, text, boolean, date, timestamp, timestampTZ, null string
+	decimal                                                           bool
+}
+
+func (n castNames) of(t arrow.DataType) (string, bool) {
+	name := ""
+	switch tt := t.(type) {
+	case *arrow.Int8Type, *arrow.Int16Type, *arrow.Int32Type, *arrow.Int64Type:
+		name = n.integer
+	case *arrow.Float32Type, *arrow.Float64Type:
+		name = n.float
+	case *arrow.StringType, *arrow.LargeStringType:
+		name = n.text
+	case *arrow.BooleanType:
+		name = n.boolean
+	case *arrow.Date32Type:
+		name = n.date
+	case *arrow.TimestampType:
+		name = n.timestamp
+		if tt.TimeZone != "" {
+			name = n.timestampTZ
+		}
+	case *arrow.Decimal128Type:
+		if n.decimal {
+			name = fmt.Sprintf("DECIMAL(%d,%d)", tt.Precision, tt.Scale)
+		}
+	case *arrow.NullType:
+		name = n.null
+	}
+	return name, name != ""
 }
 
 // quoteStandard is the SQL standard's string literal: quotes doubled.

@@ -1,7 +1,6 @@
 package sqlgen
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -28,23 +27,10 @@ func (mysql) QuoteIdent(id string) string { return "`" + strings.ReplaceAll(id, 
 // right in the default mode the connector enforces.
 func (mysql) QuoteString(s string) string { return quoteStandard(strings.ReplaceAll(s, `\`, `\\`)) }
 
-func (mysql) CastType(t arrow.DataType) (string, bool) {
-	switch tt := t.(type) {
-	case *arrow.Int8Type, *arrow.Int16Type, *arrow.Int32Type, *arrow.Int64Type:
-		return "SIGNED", true
-	case *arrow.Float32Type, *arrow.Float64Type:
-		return "DOUBLE", true
-	case *arrow.StringType, *arrow.LargeStringType:
-		return "CHAR", true
-	case *arrow.Date32Type:
-		return "DATE", true
-	case *arrow.TimestampType:
-		return "DATETIME(6)", true
-	case *arrow.Decimal128Type:
-		return fmt.Sprintf("DECIMAL(%d,%d)", tt.Precision, tt.Scale), true
-	}
-	return "", false
-}
+var mysqlCasts = castNames{integer: "SIGNED", float: "DOUBLE", text: "CHAR", date: "DATE",
+	timestamp: "DATETIME(6)", timestampTZ: "DATETIME(6)", decimal: true}
+
+func (mysql) CastType(t arrow.DataType) (string, bool) { return mysqlCasts.of(t) }
 
 func (d mysql) Literal(v any, t arrow.DataType) (string, bool) {
 	if s, ok := v.(string); ok && t.ID() == arrow.TIMESTAMP {

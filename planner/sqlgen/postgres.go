@@ -1,7 +1,6 @@
 package sqlgen
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -32,28 +31,10 @@ func (postgres) QuoteString(s string) string {
 	return quoteStandard(s)
 }
 
-func (postgres) CastType(t arrow.DataType) (string, bool) {
-	switch tt := t.(type) {
-	case *arrow.Int8Type, *arrow.Int16Type, *arrow.Int32Type, *arrow.Int64Type:
-		return "BIGINT", true
-	case *arrow.Float32Type, *arrow.Float64Type:
-		return "DOUBLE PRECISION", true
-	case *arrow.StringType, *arrow.LargeStringType:
-		return "TEXT", true
-	case *arrow.BooleanType:
-		return "BOOLEAN", true
-	case *arrow.Date32Type:
-		return "DATE", true
-	case *arrow.TimestampType:
-		if tt.TimeZone != "" {
-			return "TIMESTAMP WITH TIME ZONE", true
-		}
-		return "TIMESTAMP", true
-	case *arrow.Decimal128Type:
-		return fmt.Sprintf("DECIMAL(%d,%d)", tt.Precision, tt.Scale), true
-	}
-	return "", false
-}
+var pgCasts = castNames{integer: "BIGINT", float: "DOUBLE PRECISION", text: "TEXT", boolean: "BOOLEAN", date: "DATE",
+	timestamp: "TIMESTAMP", timestampTZ: "TIMESTAMP WITH TIME ZONE", decimal: true}
+
+func (postgres) CastType(t arrow.DataType) (string, bool) { return pgCasts.of(t) }
 
 func (d postgres) Literal(v any, t arrow.DataType) (string, bool) { return castFloatLiteral(d, v, t) }
 

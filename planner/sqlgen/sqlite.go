@@ -25,15 +25,7 @@ func (sqlite) QuoteString(s string) string { return quoteStandard(s) }
 
 // CastType: SQLite has no boolean, date, timestamp or decimal type to cast to.
 func (sqlite) CastType(t arrow.DataType) (string, bool) {
-	switch t.(type) {
-	case *arrow.Int8Type, *arrow.Int16Type, *arrow.Int32Type, *arrow.Int64Type:
-		return "INTEGER", true
-	case *arrow.Float32Type, *arrow.Float64Type:
-		return "REAL", true
-	case *arrow.StringType, *arrow.LargeStringType:
-		return "TEXT", true
-	}
-	return "", false
+	return castNames{integer: "INTEGER", float: "REAL", text: "TEXT"}.of(t)
 }
 
 // Literal: booleans are 1 and 0, dates and timestamps the text the
