@@ -22,7 +22,8 @@ import (
 // interface (embedding a built-in one and overriding Caps is the short way)
 // and registers it with its kind (RegisterKind, through connectors.Register).
 // Methods answer about the dialect alone; they never call one another, so an
-// embedding dialect can override any of them.
+// embedding dialect can override any of them. Dialect values must be
+// comparable: they key the function registry's renderings.
 type Dialect interface {
 	// String is the dialect's name, as EXPLAIN shows it.
 	String() string
