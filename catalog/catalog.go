@@ -11,7 +11,9 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 )
 
-// Kind is the kind of database behind a source.
+// Kind is the kind of database behind a source, as configs name it. Which
+// kinds exist is what the connector packages register
+// (connectors.Register); the constants name the built-in ones.
 type Kind string
 
 const (
@@ -22,9 +24,6 @@ const (
 	Parquet  Kind = "parquet"
 	CSV      Kind = "csv"
 )
-
-// Kinds lists every supported kind, in the order the docs give them.
-var Kinds = []Kind{Postgres, MySQL, SQLite, DuckDB, Parquet, CSV}
 
 // Column is one column of a source table.
 type Column struct {

@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"lienthong/catalog"
+	"lienthong/planner/sqlgen"
 )
 
 // Source is one [[sources]] entry.
@@ -271,15 +272,10 @@ func (c *Config) checkSources(data []byte) error {
 			return badAt("name", "duplicate source name")
 		}
 		seen[strings.ToLower(s.Name)] = true
-		known := false
-		for _, k := range catalog.Kinds {
-			if s.Kind == k {
-				known = true
-			}
-		}
-		if !known {
+		if _, err := sqlgen.DialectOf(s.Kind); err != nil {
+			// The kinds registered by the connectors compiled in.
 			var ks []string
-			for _, k := range catalog.Kinds {
+			for _, k := range sqlgen.Kinds() {
 				ks = append(ks, string(k))
 			}
 			return badAt("kind", "kind %q is not one of %s", s.Kind, strings.Join(ks, ", "))

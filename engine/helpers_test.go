@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"lienthong/bench/gen"
-	"lienthong/config"
 	"lienthong/engine"
 	"lienthong/internal/attacks"
 )
@@ -20,16 +19,7 @@ func genEngine(t *testing.T, scale float64, seed int64) (*engine.Engine, *gen.Ma
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(filepath.Join(dir, "lienthong.toml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := engine.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	return e, m, dir
+	return attacks.OpenEngine(t, filepath.Join(dir, "lienthong.toml")), m, dir
 }
 
 // tomlEngine writes toml as dir/lienthong.toml and opens an engine over
@@ -40,16 +30,7 @@ func tomlEngine(t *testing.T, dir, toml string) *engine.Engine {
 	if err := os.WriteFile(path, []byte(toml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := engine.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	return e
+	return attacks.OpenEngine(t, path)
 }
 
 // rows runs sql and renders each row canonically.

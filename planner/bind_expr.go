@@ -10,6 +10,7 @@ import (
 
 	"lienthong/catalog"
 	"lienthong/planner/plan"
+	"lienthong/planner/sqlgen"
 )
 
 func typeName(t arrow.DataType) string {
@@ -616,53 +617,27 @@ func (b *binder) window(over *sqlparser.OverClause, sc *scope) (*plan.Window, er
 	return w, nil
 }
 
-// funcSig describes a scalar function: argument count bounds and result type.
-type funcSig struct {
-	min, max int
-	ret      func(args []plan.Expr) (arrow.DataType, error)
-}
-
-func fixed(t arrow.DataType) func([]plan.Expr) (arrow.DataType, error) {
-	return func([]plan.Expr) (arrow.DataType, error) { return t, nil }
-}
-
-func firstArg(args []plan.Expr) (arrow.DataType, error) { return args[0].Type(), nil }
-
-func common(args []plan.Expr) (arrow.DataType, error) {
-	t := plan.Null
-	for _, a := range args {
-		var err error
-		if t, err = commonType(t, a.Type()); err != nil {
-			return nil, err
+// funcType is the result type of a call to f (the registry's Typing) under
+// the binder's type rules.
+func funcType(f *sqlgen.Function, a []plan.Expr) (arrow.DataType, error) {
+	switch f.Typing {
+	case sqlgen.FirstArg:
+		return a[0].Type(), nil
+	case sqlgen.CommonArgs, sqlgen.CommonBranches:
+		if f.Typing == sqlgen.CommonBranches {
+			a = a[1:]
 		}
-	}
-	return t, nil
-}
-
-var funcs = map[string]funcSig{
-	"concat":      {1, 64, fixed(plan.String)},
-	"concat_ws":   {2, 64, fixed(plan.String)},
-	"lower":       {1, 1, fixed(plan.String)},
-	"upper":       {1, 1, fixed(plan.String)},
-	"ltrim":       {1, 1, fixed(plan.String)},
-	"rtrim":       {1, 1, fixed(plan.String)},
-	"length":      {1, 1, fixed(plan.Int64)},
-	"char_length": {1, 1, fixed(plan.Int64)},
-	"replace":     {3, 3, fixed(plan.String)},
-	"left":        {2, 2, fixed(plan.String)},
-	"right":       {2, 2, fixed(plan.String)},
-	"lpad":        {3, 3, fixed(plan.String)},
-	"rpad":        {3, 3, fixed(plan.String)},
-	"reverse":     {1, 1, fixed(plan.String)},
-	"instr":       {2, 2, fixed(plan.Int64)},
-	"nfc":         {1, 1, fixed(plan.String)},
-	"unaccent":    {1, 1, fixed(plan.String)},
-	"coalesce":    {1, 64, common},
-	"nullif":      {2, 2, firstArg},
-	"greatest":    {2, 64, common},
-	"least":       {2, 64, common},
-	"abs":         {1, 1, firstArg},
-	"round": {1, 2, func(a []plan.Expr) (arrow.DataType, error) {
+		t := plan.Null
+		for _, x := range a {
+			var err error
+			if t, err = commonType(t, x.Type()); err != nil {
+				return nil, err
+			}
+		}
+		return t, nil
+	case sqlgen.ModArgs:
+		return arithType("%", a[0].Type(), a[1].Type())
+	case sqlgen.Rounded:
 		if isInt(a[0].Type()) {
 			return plan.Int64, nil
 		}
@@ -678,35 +653,8 @@ var funcs = map[string]funcSig{
 			return d, nil
 		}
 		return plan.Float64, nil
-	}},
-	"truncate": {2, 2, firstArg},
-	"floor":    {1, 1, firstArg},
-	"ceil":     {1, 1, firstArg},
-	"ceiling":  {1, 1, firstArg},
-	"sqrt":     {1, 1, fixed(plan.Float64)},
-	"power":    {2, 2, fixed(plan.Float64)},
-	"pow":      {2, 2, fixed(plan.Float64)},
-	"ln":       {1, 1, fixed(plan.Float64)},
-	"exp":      {1, 1, fixed(plan.Float64)},
-	"sign":     {1, 1, fixed(plan.Int64)},
-	"mod": {2, 2, func(a []plan.Expr) (arrow.DataType, error) {
-		return arithType("%", a[0].Type(), a[1].Type())
-	}},
-	"year":      {1, 1, fixed(plan.Int64)},
-	"quarter":   {1, 1, fixed(plan.Int64)},
-	"month":     {1, 1, fixed(plan.Int64)},
-	"week":      {1, 1, fixed(plan.Int64)},
-	"day":       {1, 1, fixed(plan.Int64)},
-	"dayofweek": {1, 1, fixed(plan.Int64)},
-	"dayofyear": {1, 1, fixed(plan.Int64)},
-	"hour":      {1, 1, fixed(plan.Int64)},
-	"minute":    {1, 1, fixed(plan.Int64)},
-	"second":    {1, 1, fixed(plan.Int64)},
-	"datediff":  {2, 2, fixed(plan.Int64)},
-	"date":      {1, 1, fixed(plan.Date)},
-	"if": {3, 3, func(a []plan.Expr) (arrow.DataType, error) {
-		return commonType(a[1].Type(), a[2].Type())
-	}},
+	}
+	return f.Result, nil
 }
 
 // aliases maps MySQL synonyms to lienthong's canonical function names.
@@ -861,36 +809,29 @@ func (b *binder) bindFunction(e sqlparser.Expr, sc *scope) (plan.Expr, error) {
 		if name == "substring" {
 			return b.bindFunction(&sqlparser.SubstrExpr{Name: x.Exprs[0], From: x.Exprs[1], To: optArg(x.Exprs, 2)}, sc)
 		}
-		sig, ok := funcs[name]
-		if name == "trim" {
-			sig, ok = funcSig{1, 1, fixed(plan.String)}, true
-		}
-		if !ok {
-			var known []string
-			for k := range funcs {
-				known = append(known, k)
-			}
+		fn, ok := sqlgen.LookupFunction(name)
+		if !ok || fn.MaxArgs == 0 {
 			msg := fmt.Sprintf("unknown function %s", strings.ToUpper(name))
-			if sug := catalog.Closest(name, known); sug != "" {
+			if sug := catalog.Closest(name, sqlgen.CallableFunctions()); sug != "" {
 				msg += fmt.Sprintf("; did you mean %s?", strings.ToUpper(sug))
 			}
 			return nil, b.errf(x.Name.String(), CodeUnknown, "%s (docs/sql.md lists the supported functions)", msg)
 		}
-		if len(x.Exprs) < sig.min || len(x.Exprs) > sig.max {
-			return nil, b.errf(x.Name.String(), CodeType, "%s takes %s arguments, got %d", strings.ToUpper(name), argRange(sig), len(x.Exprs))
+		if len(x.Exprs) < fn.MinArgs || len(x.Exprs) > fn.MaxArgs {
+			return nil, b.errf(x.Name.String(), CodeType, "%s takes %s arguments, got %d", strings.ToUpper(name), argRange(fn), len(x.Exprs))
 		}
 		args, err := b.bindExprs(x.Exprs, sc)
 		if err != nil {
 			return nil, err
 		}
-		if name == "datediff" {
+		if fn.ArgsAs != nil {
 			for i := range args {
-				if args[i], err = b.coerceForCompare(&plan.Literal{Typ: plan.Date}, args[i]); err != nil {
+				if args[i], err = b.coerceForCompare(&plan.Literal{Typ: fn.ArgsAs}, args[i]); err != nil {
 					return nil, err
 				}
 			}
 		}
-		t, err := sig.ret(args)
+		t, err := funcType(fn, args)
 		if err != nil {
 			return nil, b.errf(x.Name.String(), CodeType, "%s: %v", strings.ToUpper(name), err)
 		}
@@ -906,12 +847,12 @@ func optArg(es []sqlparser.Expr, i int) sqlparser.Expr {
 	return nil
 }
 
-func argRange(s funcSig) string {
-	if s.min == s.max {
-		return fmt.Sprint(s.min)
+func argRange(f *sqlgen.Function) string {
+	if f.MinArgs == f.MaxArgs {
+		return fmt.Sprint(f.MinArgs)
 	}
-	if s.max >= 64 {
-		return fmt.Sprintf("at least %d", s.min)
+	if f.MaxArgs >= 64 {
+		return fmt.Sprintf("at least %d", f.MinArgs)
 	}
-	return fmt.Sprintf("%d to %d", s.min, s.max)
+	return fmt.Sprintf("%d to %d", f.MinArgs, f.MaxArgs)
 }

@@ -171,13 +171,16 @@ func sortColumns(s *plan.Scan) {
 	}
 }
 
-// dialectOf is the dialect of the source a scan reads.
+// dialectOf is the dialect of the source a scan reads. A source of no
+// registered kind computes nothing here; rendering its statement reports
+// the kind.
 func dialectOf(cat *catalog.Snapshot, s *plan.Scan) sqlgen.Dialect {
-	src := cat.Source(s.Table.Source)
-	if src == nil {
-		return sqlgen.DuckDB
+	if src := cat.Source(s.Table.Source); src != nil {
+		if d, err := sqlgen.DialectOf(src.Kind); err == nil {
+			return d
+		}
 	}
-	return sqlgen.DialectOf(src.Kind)
+	return sqlgen.ScanOnly(sqlgen.DuckDB)
 }
 
 // notAQuery refuses, with a message saying what to do instead, statements

@@ -12,9 +12,12 @@ import (
 func RemoteStatement(cat *catalog.Snapshot, r *plan.Remote) (sqlgen.Statement, sqlgen.Dialect, error) {
 	src := cat.Source(r.Source)
 	if src == nil {
-		return sqlgen.Statement{}, 0, fmt.Errorf("internal: remote %d reads unknown source %s", r.ID, r.Source)
+		return sqlgen.Statement{}, nil, fmt.Errorf("internal: remote %d reads unknown source %s", r.ID, r.Source)
 	}
-	d := sqlgen.DialectOf(src.Kind)
+	d, err := sqlgen.DialectOf(src.Kind)
+	if err != nil {
+		return sqlgen.Statement{}, nil, err
+	}
 	if r.Scan != nil {
 		st, err := sqlgen.RenderScan(d, r.Scan)
 		return st, d, err
@@ -41,7 +44,11 @@ func ReducedStatement(cat *catalog.Snapshot, r *plan.Remote, keys []any) (sqlgen
 	}
 	scan := *r.Scan
 	scan.Filters = append(append([]plan.Expr(nil), r.Scan.Filters...), in)
-	return sqlgen.RenderScan(sqlgen.DialectOf(src.Kind), &scan)
+	d, err := sqlgen.DialectOf(src.Kind)
+	if err != nil {
+		return sqlgen.Statement{}, err
+	}
+	return sqlgen.RenderScan(d, &scan)
 }
 
 // ResidualStatement renders what DuckDB runs over the remotes' streams,

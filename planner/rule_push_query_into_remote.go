@@ -45,8 +45,8 @@ func pushWholeQuery(cat *catalog.Snapshot, q *plan.Query, scans []*plan.Scan) *p
 	if !canPushQuery(d, q) {
 		return nil
 	}
-	if d == sqlgen.MySQL || d == sqlgen.SQLite {
-		// Neither has a boolean type to return.
+	if !d.Caps().Booleans {
+		// It has no boolean type to return.
 		for _, c := range q.Columns {
 			if c.Type.ID() == arrow.BOOL {
 				return nil
@@ -66,7 +66,7 @@ func canPushQuery(d sqlgen.Dialect, q *plan.Query) bool {
 	}
 	switch b := q.Body.(type) {
 	case *plan.SetOp:
-		if d == sqlgen.MySQL && !b.All && hasString(q.Columns) {
+		if !d.Caps().StringSets && !b.All && hasString(q.Columns) {
 			return false // MariaDB's UNION would merge case variants
 		}
 		return canPushQuery(d, b.Left) && canPushQuery(d, b.Right)
@@ -76,7 +76,7 @@ func canPushQuery(d sqlgen.Dialect, q *plan.Query) bool {
 				return false
 			}
 		}
-		if d == sqlgen.MySQL && (b.Distinct && hasString(q.Columns) || anyString(b.GroupBy)) {
+		if !d.Caps().StringSets && (b.Distinct && hasString(q.Columns) || anyString(b.GroupBy)) {
 			return false // MariaDB groups case variants of a string together
 		}
 		for _, g := range b.GroupBy {
@@ -97,7 +97,7 @@ func canPushRelation(d sqlgen.Dialect, r plan.Relation) bool {
 	case nil, *plan.Scan:
 		return true
 	case *plan.Join:
-		if x.Kind == plan.FullJoin && d == sqlgen.MySQL {
+		if x.Kind == plan.FullJoin && !d.Caps().FullJoin {
 			return false // MariaDB has no FULL OUTER JOIN
 		}
 		if x.On != nil && !sqlgen.CanEval(d, x.On, func(s *plan.Query) bool { return canPushQuery(d, s) }) {

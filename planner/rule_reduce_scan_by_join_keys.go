@@ -8,6 +8,7 @@ import (
 
 	"lienthong/catalog"
 	"lienthong/planner/plan"
+	"lienthong/planner/sqlgen"
 	"lienthong/policy"
 )
 
@@ -76,6 +77,11 @@ func reduceScansByJoinKeys(cat *catalog.Snapshot, q *plan.Query, remotes []*plan
 		}
 		pt, bt := p.Scan.Table.Column(pcol).Type, b.Scan.Table.Column(bcol).Type
 		if !keyType(pt) || !arrow.TypeEqual(pt, bt) {
+			return
+		}
+		// The probe's source must compute the IN list it will be sent.
+		in := &plan.In{X: &plan.ColRef{Rel: p.Scan.Alias, Name: pcol, Typ: pt}, List: []plan.Expr{&plan.Literal{Typ: pt}}}
+		if !sqlgen.CanEval(dialectOf(cat, p.Scan), in, nil) {
 			return
 		}
 		cands = append(cands, cand{p, b, pcol, bcol})

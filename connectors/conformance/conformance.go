@@ -95,6 +95,11 @@ func Run(t *testing.T, h *Harness) {
 	if conn.Name() != src.Name || conn.Kind() != h.Kind || conn.Dialect() != h.Dialect {
 		t.Fatalf("identity: got %s/%s/%s", conn.Name(), conn.Kind(), conn.Dialect())
 	}
+	// The planner renders for the registered dialect, the connector runs
+	// what it is sent: they must be one.
+	if k, ok := connectors.Lookup(h.Kind); !ok || k.Dialect != h.Dialect {
+		t.Fatalf("kind %s is not registered with dialect %s", h.Kind, h.Dialect)
+	}
 
 	tables, err := conn.Tables(ctx)
 	if err != nil {

@@ -1,14 +1,13 @@
-// Package open connects a configured source with the connector of its kind.
-// It lives apart from package connectors because the connectors import that
-// package (for its errors and BatchRows); connectors importing them back
-// would be a cycle.
+// Package open connects a configured source with the connector of its kind,
+// and registers the built-in kinds. It lives apart from package connectors
+// because the connectors import that package (for its errors, BatchRows and
+// Register); connectors importing them back would be a cycle.
 package open
 
 import (
 	"context"
 	"fmt"
 
-	"lienthong/catalog"
 	"lienthong/config"
 	"lienthong/connectors"
 	"lienthong/connectors/duckdb"
@@ -16,6 +15,16 @@ import (
 	"lienthong/connectors/postgres"
 	"lienthong/connectors/sqlite"
 )
+
+// The built-in kinds, in the order the docs (and config's messages) list
+// them. A new built-in source kind is its package and one entry here.
+func init() {
+	for _, kinds := range [][]connectors.Kind{postgres.Kinds, mysql.Kinds, sqlite.Kinds, duckdb.Kinds} {
+		for _, k := range kinds {
+			connectors.Register(k)
+		}
+	}
+}
 
 // Source opens s with the connector of s.Kind. Failing to reach the source
 // or log in returns a *connectors.SourceError{Op: "connect"} that matches
@@ -26,23 +35,9 @@ func Source(ctx context.Context, s config.Source) (connectors.Connector, error) 
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.ConnectTimeout.Duration)
 	defer cancel()
-	switch s.Kind {
-	case catalog.Postgres:
-		return nilIfErr(postgres.Open(ctx, s))
-	case catalog.MySQL:
-		return nilIfErr(mysql.Open(ctx, s))
-	case catalog.SQLite:
-		return nilIfErr(sqlite.Open(ctx, s))
-	case catalog.DuckDB, catalog.Parquet, catalog.CSV:
-		return nilIfErr(duckdb.Open(ctx, s))
+	k, ok := connectors.Lookup(s.Kind)
+	if !ok {
+		return nil, &connectors.SourceError{Source: s.Name, Op: "connect", Err: fmt.Errorf("unknown source kind %q", s.Kind)}
 	}
-	return nil, &connectors.SourceError{Source: s.Name, Op: "connect", Err: fmt.Errorf("unknown source kind %q", s.Kind)}
-}
-
-// nilIfErr keeps a typed nil pointer from becoming a non-nil interface.
-func nilIfErr[C connectors.Connector](c C, err error) (connectors.Connector, error) {
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
+	return k.Open(ctx, s)
 }

@@ -1,7 +1,6 @@
 package sqlgen
 
 import (
-	"strconv"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -36,7 +35,7 @@ func (r *renderer) expr(e plan.Expr) {
 			r.w(" IS NULL)")
 		}
 	case *plan.In:
-		if r.d == MySQL && isString(x.X.Type()) && !x.Not {
+		if r.d.BinaryOperand() != "" && isString(x.X.Type()) && !x.Not {
 			// As for equality: the plain IN lets MariaDB use an index, the
 			// binary one makes the match exact.
 			r.w("(")
@@ -132,7 +131,7 @@ func (r *renderer) literal(l *plan.Literal) {
 			r.w("NULL")
 			return
 		}
-		name, ok := TypeName(r.d, l.Typ)
+		name, ok := r.d.CastType(l.Typ)
 		if !ok {
 			r.w("NULL")
 			return
@@ -140,63 +139,12 @@ func (r *renderer) literal(l *plan.Literal) {
 		r.w("CAST(NULL AS ", name, ")")
 		return
 	}
-	switch v := l.Value.(type) {
-	case bool:
-		switch {
-		case r.d == SQLite && v:
-			r.w("1")
-		case r.d == SQLite:
-			r.w("0")
-		case v:
-			r.w("TRUE")
-		default:
-			r.w("FALSE")
-		}
-	case int64:
-		r.w(strconv.FormatInt(v, 10))
-	case float64:
-		s := strconv.FormatFloat(v, 'g', -1, 64)
-		if !strings.ContainsAny(s, ".eEn") {
-			s += ".0"
-		}
-		if r.d == DuckDB || r.d == Postgres {
-			// A bare 1.5 is DECIMAL in both; lienthong typed it DOUBLE.
-			name, _ := TypeName(r.d, plan.Float64)
-			r.w("CAST(", s, " AS ", name, ")")
-			return
-		}
-		r.w(s)
-	case string:
-		switch l.Typ.ID() {
-		case arrow.DATE32:
-			if r.d == SQLite {
-				r.w(QuoteString(r.d, v))
-			} else {
-				r.w("DATE ", QuoteString(r.d, v))
-			}
-		case arrow.TIMESTAMP:
-			switch r.d {
-			case SQLite:
-				r.w(QuoteString(r.d, v))
-			case MySQL:
-				r.w("TIMESTAMP ", QuoteString(r.d, v))
-			default:
-				name, _ := TypeName(r.d, l.Typ)
-				r.w("CAST(", QuoteString(r.d, v), " AS ", name, ")")
-			}
-		case arrow.DECIMAL128:
-			if r.d == SQLite {
-				r.w(v)
-				return
-			}
-			name, _ := TypeName(r.d, l.Typ)
-			r.w("CAST(", QuoteString(r.d, v), " AS ", name, ")")
-		default:
-			r.w(QuoteString(r.d, v))
-		}
-	default:
+	s, ok := r.d.Literal(l.Value, l.Typ)
+	if !ok {
 		r.fail("unsupported literal %T", l.Value)
+		return
 	}
+	r.w(s)
 }
 
 // cmpOperand renders an operand of a string comparison so that the
@@ -204,8 +152,8 @@ func (r *renderer) literal(l *plan.Literal) {
 // case-insensitive and pad spaces, so its operands compare as bytes
 // (UTF-8 byte order is code-point order).
 func (r *renderer) cmpOperand(e plan.Expr) {
-	if r.d == MySQL && isString(e.Type()) {
-		r.w("BINARY ")
+	if isString(e.Type()) {
+		r.w(r.d.BinaryOperand())
 	}
 	r.expr(e)
 }
@@ -222,12 +170,11 @@ func (r *renderer) binary(x *plan.Binary) {
 	case "=", "<>", "<", "<=", ">", ">=":
 		str := isString(x.L.Type()) || isString(x.R.Type())
 		r.w("(")
-		if r.d == Postgres && str && x.Op != "=" && x.Op != "<>" {
-			// Range comparison by code point whatever the column collation.
+		if coll := r.d.CodePointCollation(); coll != "" && str && x.Op != "=" && x.Op != "<>" {
 			r.expr(x.L)
-			r.w(` COLLATE "C" `, x.Op, " ")
+			r.w(coll, " ", x.Op, " ")
 			r.expr(x.R)
-		} else if r.d == MySQL && str && x.Op == "=" {
+		} else if r.d.BinaryOperand() != "" && str && x.Op == "=" {
 			// The plain equality lets MariaDB use an index; the binary one
 			// makes the comparison exact.
 			r.expr(x.L)
@@ -258,15 +205,7 @@ func (r *renderer) binary(x *plan.Binary) {
 	case "DIV":
 		r.w("(")
 		r.expr(x.L)
-		switch r.d {
-		case DuckDB:
-			r.w(" // ")
-		case MySQL:
-			r.w(" DIV ")
-		default:
-			r.w(" / ")
-		}
-		r.w("NULLIF(")
+		r.w(r.d.IntDiv(), "NULLIF(")
 		r.expr(x.R)
 		r.w(", 0))")
 		return
@@ -303,7 +242,7 @@ func (r *renderer) like(x *plan.Like) {
 	r.w(" LIKE ")
 	if lit, ok := x.Pattern.(*plan.Literal); ok {
 		if s, ok := lit.Value.(string); ok {
-			r.w(QuoteString(r.d, CanonicalLike(s)))
+			r.w(r.d.QuoteString(CanonicalLike(s)))
 		} else {
 			r.expr(x.Pattern)
 		}
@@ -317,11 +256,8 @@ func (r *renderer) like(x *plan.Like) {
 		r.expr(x.Pattern)
 		r.w(" END)")
 	}
-	if r.d == MySQL {
-		// utf8mb4_bin LIKE is case-sensitive and matches '_' per character.
-		r.w(" COLLATE utf8mb4_bin")
-	}
-	r.w(" ESCAPE ", QuoteString(r.d, `\`))
+	r.w(r.d.LikeCollation())
+	r.w(" ESCAPE ", r.d.QuoteString(`\`))
 	r.w(")")
 }
 
@@ -349,11 +285,16 @@ func CanonicalLike(p string) string {
 	return b.String()
 }
 
-// maxSQLiteLike is SQLite's default SQLITE_LIMIT_LIKE_PATTERN_LENGTH: a
-// longer pattern fails there ("LIKE or GLOB pattern too complex").
-const maxSQLiteLike = 50_000
+// aggRenderer is a built-in dialect that spells some aggregate its own way;
+// it reports whether it rendered a.
+type aggRenderer interface {
+	renderAgg(r *renderer, a *plan.Agg) bool
+}
 
 func (r *renderer) agg(a *plan.Agg) {
+	if ar, ok := r.d.(aggRenderer); ok && ar.renderAgg(r, a) {
+		return
+	}
 	name := strings.ToUpper(a.Name)
 	inner := func() {
 		r.w(name, "(")
@@ -362,40 +303,22 @@ func (r *renderer) agg(a *plan.Agg) {
 		}
 		if a.Arg == nil {
 			r.w("*")
-		} else if a.Name == "avg" && r.d != MySQL {
+		} else if a.Name == "avg" {
 			r.castTo(a.Arg, plan.Float64)
 		} else {
 			r.expr(a.Arg)
 		}
 		r.w(")")
 	}
-	switch {
-	case a.Name == "avg" && r.d == MySQL:
-		// MySQL's AVG is DECIMAL with 4 digits; lienthong's is DOUBLE.
-		r.w("(CAST(SUM(")
-		if a.Distinct {
-			r.w("DISTINCT ")
-		}
-		r.expr(a.Arg)
-		r.w(") AS DOUBLE) / COUNT(")
-		if a.Distinct {
-			r.w("DISTINCT ")
-		}
-		r.expr(a.Arg)
-		r.w("))")
-	case a.Name == "count" || a.Name == "avg" || r.d == DuckDB && a.Name != "sum":
+	// SUM widens differently in every database; cast to the planned type.
+	cast, ok := r.d.CastType(a.Typ)
+	if a.Name != "sum" || !ok {
 		inner()
-	default:
-		// SUM widens differently in every database; cast to the planned type.
-		name2, ok := TypeName(r.d, a.Typ)
-		if !ok || a.Name != "sum" {
-			inner()
-			return
-		}
-		r.w("CAST(")
-		inner()
-		r.w(" AS ", name2, ")")
+		return
 	}
+	r.w("CAST(")
+	inner()
+	r.w(" AS ", cast, ")")
 }
 
 func (r *renderer) window(x *plan.Window) {
@@ -404,7 +327,7 @@ func (r *renderer) window(x *plan.Window) {
 		r.w(strings.ToUpper(x.Name), "()")
 	case "agg":
 		// The cast sum() needs goes around the whole window expression.
-		name, ok := TypeName(r.d, x.Typ)
+		name, ok := r.d.CastType(x.Typ)
 		if x.Agg.Name == "sum" && ok {
 			r.w("CAST(")
 			defer r.w(" AS ", name, ")")

@@ -6,6 +6,11 @@
 // expression exactly as lienthong defines it (binary string comparison,
 // MySQL NULL ordering, exact decimals). Anything it refuses stays in the
 // DuckDB residual, which computes every expression lienthong supports.
+//
+// What differs between dialects is answered by the Dialect interface
+// (dialect.go, one file per built-in dialect); functions live in one
+// registry (funcs.go) that the binder types with, the renderer spells and
+// CanEval consults; source kinds map to dialects through RegisterKind.
 package sqlgen
 
 import (
@@ -18,44 +23,6 @@ import (
 	"lienthong/catalog"
 	"lienthong/planner/plan"
 )
-
-// Dialect is the SQL dialect of a source, or of the DuckDB residual.
-type Dialect int
-
-const (
-	Postgres Dialect = iota + 1
-	MySQL
-	SQLite
-	DuckDB
-)
-
-func (d Dialect) String() string {
-	switch d {
-	case Postgres:
-		return "postgres"
-	case MySQL:
-		return "mysql"
-	case SQLite:
-		return "sqlite"
-	case DuckDB:
-		return "duckdb"
-	}
-	return "unknown"
-}
-
-// DialectOf is the dialect a source kind speaks. Parquet and CSV sources are
-// read through DuckDB.
-func DialectOf(k catalog.Kind) Dialect {
-	switch k {
-	case catalog.Postgres:
-		return Postgres
-	case catalog.MySQL:
-		return MySQL
-	case catalog.SQLite:
-		return SQLite
-	}
-	return DuckDB
-}
 
 // Statement is rendered SQL ready for one source.
 type Statement struct {
@@ -79,6 +46,8 @@ type renderer struct {
 	// residual is true when rendering the DuckDB residual: Remote relations
 	// read their registered views, named by view.
 	residual bool
+	// castResults casts the top query's columns to the planned types.
+	castResults bool
 	// forReading omits what only DuckDB needs (the LIMIT wrapper around
 	// each view): the residual as EXPLAIN shows it.
 	forReading bool
@@ -97,48 +66,19 @@ func (r *renderer) w(parts ...string) {
 	}
 }
 
-// Quote quotes an identifier for dialect d.
-func Quote(d Dialect, id string) string {
-	if d == MySQL {
-		return "`" + strings.ReplaceAll(id, "`", "``") + "`"
-	}
-	return `"` + strings.ReplaceAll(id, `"`, `""`) + `"`
-}
+func (r *renderer) ident(id string) { r.w(r.d.QuoteIdent(id)) }
 
-// QuoteString renders a string literal for dialect d. NUL bytes cannot be
-// represented in any source's text and are refused by the binder.
-func QuoteString(d Dialect, s string) string {
-	switch d {
-	case MySQL:
-		// MariaDB treats backslash as an escape in string literals unless
-		// NO_BACKSLASH_ESCAPES is set; escaping both quote and backslash is
-		// right in the default mode the connector enforces.
-		s = strings.ReplaceAll(s, `\`, `\\`)
-	case Postgres:
-		if strings.Contains(s, `\`) {
-			// A plain '...' with a backslash means something else under
-			// standard_conforming_strings = off (the backslash escapes, and
-			// \' ends nothing): the escape-string form with backslashes and
-			// quotes both escaped reads the same under any setting. Strings
-			// without a backslash read the same either way.
-			return "E'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", "''") + "'"
-		}
-	}
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
-}
-
-func (r *renderer) ident(id string) { r.w(Quote(r.d, id)) }
-
-// RenderQuery renders a whole query for dialect d (a pushed sub-plan, or the
-// residual when d is DuckDB and the query reads Remote relations).
+// RenderQuery renders a whole query pushed to a source of dialect d.
 func RenderQuery(d Dialect, q *plan.Query) (Statement, error) {
-	return RenderResidual(q, d, ViewName)
+	r := &renderer{d: d, castResults: d.Caps().CastResults}
+	r.query(q, true)
+	return Statement{SQL: r.b.String()}, r.err
 }
 
-// RenderResidual renders q for dialect d; in DuckDB, remote N is read from
-// the view view(N).
+// RenderResidual renders q for the residual, in dialect d (DuckDB), where
+// remote N is read from the view view(N).
 func RenderResidual(q *plan.Query, d Dialect, view func(id int) string) (Statement, error) {
-	r := &renderer{d: d, residual: d == DuckDB, view: view}
+	r := &renderer{d: d, residual: true, castResults: true, view: view}
 	r.query(q, true)
 	return Statement{SQL: r.b.String()}, r.err
 }
@@ -147,7 +87,7 @@ func RenderResidual(q *plan.Query, d Dialect, view func(id int) string) (Stateme
 // DuckDB pushing filters into the views' scans (SELECT * FROM view LIMIT
 // 9223372036854775807): the SQL a reader of EXPLAIN needs. It is never run.
 func RenderResidualForReading(q *plan.Query, view func(id int) string) (Statement, error) {
-	r := &renderer{d: DuckDB, residual: true, forReading: true, view: view}
+	r := &renderer{d: DuckDB, residual: true, castResults: true, forReading: true, view: view}
 	r.query(q, true)
 	return Statement{SQL: r.b.String()}, r.err
 }
@@ -176,13 +116,15 @@ func (r *renderer) scanSelect(s *plan.Scan) {
 	r.w("SELECT ")
 	if len(s.Columns) == 0 {
 		// Only the row count matters (COUNT(*) over the scan).
-		r.w("1 AS ", Quote(r.d, "_lt_one"))
+		r.w("1 AS ")
+		r.ident("_lt_one")
 	}
 	for i, c := range s.Columns {
 		if i > 0 {
 			r.w(", ")
 		}
-		r.w(Quote(r.d, s.Alias), ".")
+		r.ident(s.Alias)
+		r.w(".")
 		r.ident(c)
 	}
 	r.w(" FROM ")
@@ -206,7 +148,8 @@ func (r *renderer) query(q *plan.Query, top bool) {
 			// every dialect accepts.
 			r.w("SELECT * FROM (")
 			r.setOp(b)
-			r.w(") AS ", Quote(r.d, "_lt_set"))
+			r.w(") AS ")
+			r.ident("_lt_set")
 			r.orderBy(q, nil)
 		} else {
 			r.setOp(b)
@@ -222,13 +165,16 @@ func (r *renderer) setOp(s *plan.SetOp) {
 	// operands, and operands may carry their own ORDER BY / LIMIT.
 	r.w("SELECT * FROM (")
 	r.query(s.Left, false)
-	r.w(") AS ", Quote(r.d, "_lt_l"), " UNION ")
+	r.w(") AS ")
+	r.ident("_lt_l")
+	r.w(" UNION ")
 	if s.All {
 		r.w("ALL ")
 	}
 	r.w("SELECT * FROM (")
 	r.query(s.Right, false)
-	r.w(") AS ", Quote(r.d, "_lt_r"))
+	r.w(") AS ")
+	r.ident("_lt_r")
 }
 
 func (r *renderer) selectBlock(s *plan.Select, cols []plan.Column, top bool) {
@@ -240,7 +186,7 @@ func (r *renderer) selectBlock(s *plan.Select, cols []plan.Column, top bool) {
 		if i > 0 {
 			r.w(", ")
 		}
-		if top && r.residual {
+		if top && r.castResults {
 			// The residual's result has exactly the planned types, so a query
 			// returns the same Arrow schema wherever it ran.
 			r.castTo(it.Expr, cols[i].Type)
@@ -298,30 +244,17 @@ func (r *renderer) orderBy(q *plan.Query, sel *plan.Select) {
 // last descending) and code-point order for strings.
 func (r *renderer) orderKey(e plan.Expr, desc bool) {
 	str := isString(e.Type())
-	switch r.d {
-	case MySQL:
-		if str {
-			r.w("BINARY ")
-		}
-		r.expr(e)
-	case Postgres:
-		r.expr(e)
-		if str {
-			r.w(` COLLATE "C"`)
-		}
-	default:
-		r.expr(e)
+	if str {
+		r.w(r.d.BinaryOperand())
+	}
+	r.expr(e)
+	if str {
+		r.w(r.d.CodePointCollation())
 	}
 	if desc {
 		r.w(" DESC")
 	}
-	if r.d != MySQL {
-		if desc {
-			r.w(" NULLS LAST")
-		} else {
-			r.w(" NULLS FIRST")
-		}
-	}
+	r.w(r.d.NullsOrder(desc))
 }
 
 func (r *renderer) limit(q *plan.Query) {
@@ -331,12 +264,7 @@ func (r *renderer) limit(q *plan.Query) {
 	if q.Limit != nil {
 		r.w(" LIMIT ", strconv.FormatInt(*q.Limit, 10))
 	} else {
-		switch r.d {
-		case SQLite:
-			r.w(" LIMIT -1")
-		case MySQL:
-			r.w(" LIMIT 18446744073709551615")
-		}
+		r.w(r.d.NoLimit())
 	}
 	if q.Offset != nil {
 		r.w(" OFFSET ", strconv.FormatInt(*q.Offset, 10))
@@ -406,76 +334,12 @@ func isString(t arrow.DataType) bool {
 	return t != nil && (t.ID() == arrow.STRING || t.ID() == arrow.LARGE_STRING)
 }
 
-// TypeName renders an Arrow type as a CAST target in dialect d.
-func TypeName(d Dialect, t arrow.DataType) (string, bool) {
-	switch tt := t.(type) {
-	case *arrow.Int8Type, *arrow.Int16Type, *arrow.Int32Type, *arrow.Int64Type:
-		switch d {
-		case MySQL:
-			return "SIGNED", true
-		case SQLite:
-			return "INTEGER", true
-		}
-		return "BIGINT", true
-	case *arrow.Float32Type, *arrow.Float64Type:
-		switch d {
-		case Postgres:
-			return "DOUBLE PRECISION", true
-		case SQLite:
-			return "REAL", true
-		}
-		return "DOUBLE", true
-	case *arrow.StringType, *arrow.LargeStringType:
-		switch d {
-		case MySQL:
-			return "CHAR", true
-		case DuckDB:
-			return "VARCHAR", true
-		}
-		return "TEXT", true
-	case *arrow.BooleanType:
-		if d == MySQL || d == SQLite {
-			return "", false
-		}
-		return "BOOLEAN", true
-	case *arrow.Date32Type:
-		if d == SQLite {
-			return "", false
-		}
-		return "DATE", true
-	case *arrow.TimestampType:
-		if d == SQLite {
-			return "", false
-		}
-		if d == MySQL {
-			return "DATETIME(6)", true
-		}
-		if tt.TimeZone != "" {
-			if d == DuckDB {
-				return "TIMESTAMPTZ", true
-			}
-			return "TIMESTAMP WITH TIME ZONE", true
-		}
-		return "TIMESTAMP", true
-	case *arrow.Decimal128Type:
-		if d == SQLite {
-			return "", false
-		}
-		return fmt.Sprintf("DECIMAL(%d,%d)", tt.Precision, tt.Scale), true
-	case *arrow.NullType:
-		if d == DuckDB {
-			return "INTEGER", true
-		}
-	}
-	return "", false
-}
-
 func (r *renderer) castTo(e plan.Expr, t arrow.DataType) {
 	if arrow.TypeEqual(e.Type(), t) && e.Type().ID() != arrow.NULL {
 		r.expr(e)
 		return
 	}
-	name, ok := TypeName(r.d, t)
+	name, ok := r.d.CastType(t)
 	if !ok {
 		r.fail("cannot cast to %s", catalog.TypeName(t))
 		return
