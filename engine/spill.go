@@ -206,7 +206,7 @@ func memoryLimitError(err error) error {
 	if !errors.As(err, &de) || de.Type != duckdb.ErrorTypeOutOfMemory {
 		return nil
 	}
-	return &planner.Error{Code: planner.CodeLimit, Msg: "the query needs more memory than the engine's duckdb_memory_limit allows, even spilling to duckdb_temp_directory; filter or aggregate more, or sort or join fewer rows, or ask the operator to raise duckdb_memory_limit ([engine] config)"}
+	return &planner.Error{Code: planner.CodeLimit, Msg: "the query needs more memory than the engine's duckdb_memory_limit allows, even spilling to duckdb_temp_directory; filter or aggregate more, or sort or join fewer rows, or ask the operator to raise duckdb_memory_limit (docs/configuration.md, \"Memory\")"}
 }
 
 // defaultMemoryLimit is 25% of the machine's RAM (MemTotal), or "" (DuckDB's
