@@ -223,6 +223,11 @@ func TestResidualOutOfMemoryIsLimit(t *testing.T) {
 		t.Fatalf("message %q", msg)
 	}
 	t.Logf("%s", msg)
+	// The operator's log keeps DuckDB's reason (memory, or a full disk).
+	var ce *ClientError
+	if !errors.As(err, &ce) || !strings.Contains(ce.Detail(), "Out of Memory") {
+		t.Errorf("the operator's detail lost DuckDB's reason: %v", err)
+	}
 	if files, _ := spillBytes(e.SpillDirectory()); files != 0 {
 		t.Errorf("%d spill files left after the failed query", files)
 	}

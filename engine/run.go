@@ -711,7 +711,7 @@ func residualError(err error) error {
 	}
 	msg = quoted.ReplaceAllString(msg, "'…'")
 	if le := memoryLimitError(err); le != nil {
-		return fmt.Errorf("%w: %w", ErrResidual, le)
+		return fmt.Errorf("%w: %w (DuckDB: %s)", ErrResidual, le, msg) // the client gets le's text only
 	}
 	if lduckdb.IsDataError(err) {
 		// A value in the data did not fit what the query asked of it (a
