@@ -4,7 +4,7 @@ GO      ?= go
 TAGS    := duckdb_arrow
 export GOFLAGS := -tags=$(TAGS) -buildvcs=false
 
-.PHONY: build test demo bench lint clean
+.PHONY: build test test-memory demo bench lint clean
 
 build:
 	$(GO) build -o bin/lienthong ./cmd/lienthong
@@ -14,6 +14,15 @@ build:
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
+
+# The memory tests (docs/configuration.md, "Memory"), larger than in make test:
+# a 48M-row cross-source sort under a 128MB duckdb_memory_limit (spills,
+# completes in order, gives its memory back), SIGKILL and the spill sweep,
+# and 10M rows through the CLI, HTTP and Flight SQL within the RSS bound.
+test-memory:
+	LT_MEMORY_ROWS=4000000 LT_FRONTEND_ROWS=10000000 timeout 600 $(GO) test -count=1 -v -timeout 10m \
+		-run 'TestResidualSortSpillsAndReleases|TestResidualOutOfMemoryIsLimit|TestSpillSweptAfterKill|TestFrontendsStreamWithinMemoryBound' \
+		./engine ./cmd/lienthong
 
 demo: build
 	bin/lienthong demo --dir demo-data

@@ -25,7 +25,6 @@ import (
 	"lienthong/internal/defence"
 	"lienthong/planner"
 	"lienthong/planner/plan"
-	"lienthong/planner/sqlgen"
 	"lienthong/policy"
 	"lienthong/state"
 )
@@ -46,8 +45,8 @@ type Engine struct {
 
 	residual *sql.DB // in-memory DuckDB that runs residual fragments
 	spillMu  sync.Mutex
-	spillDir string   // this process's spill directory, removed by Close
-	observer Observer // the audit log; nil: none
+	spill    *spillDir // the residual's spill directory, removed by Close
+	observer Observer  // the audit log; nil: none
 	verifies verifyLimiter
 	ledgerState
 }
@@ -184,12 +183,7 @@ func (e *Engine) Close() error {
 	if e.residual != nil {
 		errs = append(errs, e.residual.Close())
 	}
-	e.spillMu.Lock()
-	if e.spillDir != "" {
-		errs = append(errs, os.RemoveAll(e.spillDir))
-		e.spillDir = ""
-	}
-	e.spillMu.Unlock()
+	errs = append(errs, e.releaseSpill())
 	if e.ledgerDB != nil {
 		errs = append(errs, e.ledgerDB.Close())
 	}
@@ -459,80 +453,6 @@ func redactProfile(text string) string {
 		}
 		return "…"
 	})
-}
-
-// ConfigureResidual bounds the residual DuckDB: memoryLimit (e.g. "4GB")
-// caps its memory, and tempDirectory is where it spills joins, sorts and
-// aggregations that outgrow it: a subdirectory of it of this process's own
-// is made (lienthong-spill-*) and removed by Close. Empty values keep what
-// is set (New sets 25% of RAM and the system's temporary directory).
-func (e *Engine) ConfigureResidual(memoryLimit, tempDirectory string) error {
-	ctx := context.Background()
-	set := func(name, value string) error {
-		if _, err := e.residual.ExecContext(ctx, "SET "+name+" = "+sqlgen.QuoteString(sqlgen.DuckDB, value)); err != nil {
-			return fmt.Errorf("engine: %s %q: %w", name, value, err)
-		}
-		return nil
-	}
-	if memoryLimit != "" {
-		if err := set("memory_limit", memoryLimit); err != nil {
-			return err
-		}
-	}
-	if tempDirectory == "" {
-		return nil
-	}
-	if err := os.MkdirAll(tempDirectory, 0o700); err != nil {
-		return fmt.Errorf("engine: temp_directory: %w", err)
-	}
-	dir, err := os.MkdirTemp(tempDirectory, "lienthong-spill-")
-	if err != nil {
-		return fmt.Errorf("engine: temp_directory: %w", err)
-	}
-	if err := set("temp_directory", dir); err != nil {
-		os.RemoveAll(dir)
-		return err
-	}
-	e.spillMu.Lock()
-	old := e.spillDir
-	e.spillDir = dir
-	e.spillMu.Unlock()
-	if old != "" {
-		os.RemoveAll(old)
-	}
-	return nil
-}
-
-// SpillDirectory is the residual's spill directory ("" once closed).
-func (e *Engine) SpillDirectory() string {
-	e.spillMu.Lock()
-	defer e.spillMu.Unlock()
-	return e.spillDir
-}
-
-// defaultMemoryLimit is 25% of the machine's RAM (MemTotal), or "" (DuckDB's
-// own default, 80%) where that cannot be read.
-func defaultMemoryLimit() string {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return ""
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
-			var kb int64
-			if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb); err == nil && kb > 0 {
-				return fmt.Sprintf("%dMB", kb/4/1024)
-			}
-		}
-	}
-	return ""
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // CatalogFor is the catalog as the session's principal may see it: only

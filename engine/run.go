@@ -706,6 +706,9 @@ func residualError(err error) error {
 		msg = msg[:i] // the rest is DuckDB's echo of the SQL and a caret
 	}
 	msg = quoted.ReplaceAllString(msg, "'…'")
+	if le := memoryLimitError(err); le != nil {
+		return fmt.Errorf("%w: %w (DuckDB: %s)", ErrResidual, le, msg) // the client gets le's text only
+	}
 	if lduckdb.IsDataError(err) {
 		// A value in the data did not fit what the query asked of it (a
 		// CAST, a function's argument): the user's to fix, not a bug. The

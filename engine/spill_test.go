@@ -1,11 +1,15 @@
 package engine
 
 import (
+	"bufio"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"lienthong/config"
 )
@@ -40,5 +44,138 @@ func TestSpillDirectory(t *testing.T) {
 	}
 	if d := defaultMemoryLimit(); d == "" {
 		t.Log("no /proc/meminfo: DuckDB's default memory limit")
+	}
+}
+
+// spillChild runs in a child process (LT_SPILL_CHILD is the temp
+// directory): it opens an engine, prints its spill directory and, with
+// LT_SPILL_SORT, runs a sort in the residual that spills, then waits to
+// be killed.
+func spillChild(t *testing.T, base string) {
+	e, err := New(context.Background(), &config.Config{DuckDBTempDirectory: base, DuckDBMemoryLimit: "64MB"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Stdout.WriteString("dir " + e.SpillDirectory() + "\n")
+	if os.Getenv("LT_SPILL_SORT") != "" {
+		go e.residual.Exec("CREATE TEMP TABLE s AS SELECT range AS v FROM range(40000000) ORDER BY hash(range)")
+	}
+	time.Sleep(5 * time.Minute)
+}
+
+// A process killed with SIGKILL cannot remove its spill directory; the
+// next engine on the same temp directory does, and leaves alone the
+// directory of an engine that is still alive (in another process).
+func TestSpillSweptAfterKill(t *testing.T) {
+	if base := os.Getenv("LT_SPILL_CHILD"); base != "" {
+		spillChild(t, base)
+		return
+	}
+	base := t.TempDir()
+	start := func(sort bool) (*exec.Cmd, string) {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestSpillSweptAfterKill$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "LT_SPILL_CHILD="+base)
+		if sort {
+			cmd.Env = append(cmd.Env, "LT_SPILL_SORT=1")
+		}
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		line, err := bufio.NewReader(out).ReadString('\n')
+		dir, ok := strings.CutPrefix(strings.TrimSpace(line), "dir ")
+		if err != nil || !ok {
+			t.Fatalf("child said %q: %v", line, err)
+		}
+		return cmd, dir
+	}
+	killed, deadDir := start(true)
+	live, liveDir := start(false)
+
+	// Wait for the dying child's sort to spill, so real spill files are
+	// left behind.
+	spillFiles := func(dir string) (n int, bytes int64) {
+		filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+			if err == nil && !fi.IsDir() && fi.Name() != spillLock {
+				n++
+				bytes += fi.Size()
+			}
+			return nil
+		})
+		return
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if n, b := spillFiles(deadDir); n > 0 && b > 0 {
+			t.Logf("child spilled %d files, %d MB", n, b>>20)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the child's sort never spilled")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := killed.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed.Wait()
+	if n, _ := spillFiles(deadDir); n == 0 {
+		t.Fatal("the killed child's spill files are gone before any sweep: the test shows nothing")
+	}
+	// A directory of a lienthong before the lock file, and one that is not
+	// lienthong's at all.
+	legacy := filepath.Join(base, spillPrefix+"legacy")
+	other := filepath.Join(base, "someone-else")
+	for _, d := range []string{legacy, other} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	e, err := New(context.Background(), &config.Config{DuckDBTempDirectory: base, DuckDBMemoryLimit: "64MB"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := e.SpillDirectory()
+	for _, c := range []struct {
+		dir  string
+		want bool
+	}{{deadDir, false}, {legacy, false}, {liveDir, true}, {other, true}, {own, true}} {
+		_, err := os.Stat(c.dir)
+		if exists := err == nil; exists != c.want {
+			t.Errorf("%s: exists %v, want %v", c.dir, exists, c.want)
+		}
+	}
+	// The live child's lock is still its own: a second engine leaves it too.
+	e2, err := New(context.Background(), &config.Config{DuckDBTempDirectory: base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{liveDir, own} {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("a second engine swept a live directory: %v", err)
+		}
+	}
+	e2.Close()
+	live.Process.Signal(syscall.SIGKILL)
+	live.Wait()
+	e.Close()
+	if _, err := os.Stat(own); !os.IsNotExist(err) {
+		t.Errorf("own directory after Close: %v", err)
+	}
+	// Both children dead now: the next engine leaves only its own.
+	e3, err := New(context.Background(), &config.Config{DuckDBTempDirectory: base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e3.Close()
+	left, _ := filepath.Glob(filepath.Join(base, spillPrefix+"*"))
+	if len(left) != 1 || left[0] != e3.SpillDirectory() {
+		t.Errorf("after the live child died: %v, want only %s", left, e3.SpillDirectory())
 	}
 }

@@ -62,7 +62,7 @@ var entries = []Entry{
 	{"LT-FORBIDDEN", Denied, http.StatusForbidden, codes.PermissionDenied, 1044, "42000", ExitDenied, "authenticated, but not allowed this call"},
 	{"LT-BUDGET", Denied, http.StatusTooManyRequests, codes.ResourceExhausted, 1226, "42000", ExitDenied, "the principal's privacy budget for the period is spent; it renews with the period"},
 	{"LT-RATE-LIMIT", Limit, http.StatusTooManyRequests, codes.ResourceExhausted, 1226, "42000", ExitLimit, "too many calls of a rate-limited kind (pin_verify); retry after the time the message gives"},
-	{"LT-LIMIT", Limit, http.StatusBadRequest, codes.InvalidArgument, 1105, "54000", ExitLimit, "the statement is past a size limit of the [limits] config"},
+	{"LT-LIMIT", Limit, http.StatusBadRequest, codes.InvalidArgument, 1105, "54000", ExitLimit, "the statement is past a size limit of the [limits] config, or needs more memory than duckdb_memory_limit even spilling to disk"},
 	{"LT-RESULT-LIMIT", Limit, http.StatusBadRequest, codes.ResourceExhausted, 1105, "54000", ExitLimit, "the result is past max_result_rows or max_result_bytes: aggregate or add LIMIT"},
 	{"LT-SOURCE-DOWN", Source, http.StatusBadGateway, codes.Unavailable, 2013, "08S01", ExitSource, "a source the query needs is not reachable; other sources keep working"},
 	{"LT-SOURCE-ERROR", Source, http.StatusBadGateway, codes.Unavailable, 1105, "HY000", ExitSource, "a source failed while running its part; the operator's log has its message"},
