@@ -57,6 +57,13 @@ type Source struct {
 	// through. Default 3 and 30s.
 	BreakerFailures int      `toml:"breaker_failures"`
 	BreakerCooldown Duration `toml:"breaker_cooldown"`
+	// MemoryLimit bounds the DuckDB that runs a duckdb, parquet or csv
+	// source's statements (DuckDB's memory_limit, e.g. "2GB"); default
+	// the node's duckdb_memory_limit.
+	MemoryLimit string `toml:"memory_limit"`
+	// SpillDirectory is where that DuckDB spills; the engine sets it
+	// (inside its own spill directory), never the file.
+	SpillDirectory string `toml:"-"`
 }
 
 // TableConfig overrides per-table settings.

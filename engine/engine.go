@@ -85,12 +85,20 @@ func New(ctx context.Context, cfg *config.Config) (*Engine, error) {
 	if tmp != "" && !filepath.IsAbs(tmp) && cfg.Path != "" {
 		tmp = filepath.Join(filepath.Dir(cfg.Path), tmp) // like every path of the file
 	}
-	if err := e.ConfigureResidual(cmpOr(cfg.DuckDBMemoryLimit, defaultMemoryLimit()), cmpOr(tmp, os.TempDir())); err != nil {
+	memLimit := cmpOr(cfg.DuckDBMemoryLimit, defaultMemoryLimit())
+	if err := e.ConfigureResidual(memLimit, cmpOr(tmp, os.TempDir())); err != nil {
 		e.Close()
 		return nil, err
 	}
 	snap := &catalog.Snapshot{Version: 1}
-	for _, sc := range cfg.Sources {
+	for i, sc := range cfg.Sources {
+		// A DuckDB, Parquet or CSV source runs work pushed to it in a
+		// DuckDB of its own: bounded like the residual unless the source
+		// says otherwise, spilling inside this process's spill directory
+		// (one subdirectory each: two databases must not share temp files)
+		// so every exit path removes its files too.
+		sc.MemoryLimit = cmpOr(sc.MemoryLimit, memLimit)
+		sc.SpillDirectory = filepath.Join(e.SpillDirectory(), fmt.Sprintf("source-%d", i))
 		s := newSrcState(sc)
 		e.srcs[strings.ToLower(sc.Name)] = s
 		e.order = append(e.order, s)

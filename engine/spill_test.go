@@ -179,3 +179,36 @@ func TestSpillSweptAfterKill(t *testing.T) {
 		t.Errorf("after the live child died: %v, want only %s", left, e3.SpillDirectory())
 	}
 }
+
+// DuckDB-backed sources get the node's memory limit unless they set their
+// own, and spill inside the engine's spill directory, one subdirectory
+// each, so Close and the sweep remove their files too.
+func TestSourcesShareTheMemoryBound(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "t.csv"), []byte("pin,n\n001,1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "lienthong.toml")
+	toml := "duckdb_memory_limit = \"300MB\"\nduckdb_temp_directory = \"spill\"\n" +
+		"[[sources]]\nname = \"a\"\nkind = \"csv\"\npath = \"*.csv\"\n" +
+		"[[sources]]\nname = \"b\"\nkind = \"csv\"\npath = \"*.csv\"\nmemory_limit = \"64MB\"\n"
+	if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	a, b := e.srcs["a"].cfg, e.srcs["b"].cfg
+	if a.MemoryLimit != "300MB" || b.MemoryLimit != "64MB" {
+		t.Fatalf("memory limits %q, %q; want the node's 300MB and b's own 64MB", a.MemoryLimit, b.MemoryLimit)
+	}
+	if filepath.Dir(a.SpillDirectory) != e.SpillDirectory() || a.SpillDirectory == b.SpillDirectory {
+		t.Fatalf("spill directories %q, %q; want two apart inside %q", a.SpillDirectory, b.SpillDirectory, e.SpillDirectory())
+	}
+}

@@ -99,8 +99,15 @@ func Open(ctx context.Context, s config.Source) (*Connector, error) {
 	default:
 		return nil, &connectors.SourceError{Source: s.Name, Op: "connect", Err: fmt.Errorf("kind %s is not read by DuckDB", s.Kind)}
 	}
+	settings := append([]string(nil), sessionSettings...)
+	if s.MemoryLimit != "" {
+		settings = append(settings, "SET memory_limit = "+literal(s.MemoryLimit))
+	}
+	if s.SpillDirectory != "" {
+		settings = append(settings, "SET temp_directory = "+literal(s.SpillDirectory))
+	}
 	c.dc, err = dd.NewConnector(dsn, func(ex driver.ExecerContext) error {
-		for _, set := range sessionSettings {
+		for _, set := range settings {
 			if _, err := ex.ExecContext(context.Background(), set, nil); err != nil {
 				return err
 			}
