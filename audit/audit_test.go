@@ -3,6 +3,8 @@ package audit_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,12 +14,13 @@ import (
 	"time"
 
 	"lienthong/audit"
+	"lienthong/audit/chain"
 	"lienthong/engine"
 )
 
-func testKeys(t testing.TB) *audit.Keys {
+func testKeys(t testing.TB) *chain.Keys {
 	t.Helper()
-	k, err := audit.NewKeys(bytes.Repeat([]byte{7}, 32))
+	k, err := chain.NewKeys(bytes.Repeat([]byte{7}, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,9 +97,9 @@ func writeLines(t testing.TB, path string, lines [][]byte) {
 	}
 }
 
-func verify(t testing.TB, path string) *audit.VerifyResult {
+func verify(t testing.TB, path string) *chain.VerifyResult {
 	t.Helper()
-	res, err := audit.VerifyFile(path, audit.VerifyOptions{Keys: testKeys(t)})
+	res, err := chain.VerifyFile(path, chain.VerifyOptions{Keys: testKeys(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +138,7 @@ func TestNoPINInClear(t *testing.T) {
 	}
 }
 
-func problems(res *audit.VerifyResult) string {
+func problems(res *chain.VerifyResult) string {
 	var b strings.Builder
 	for _, p := range res.Problems {
 		b.WriteString(p.String())
@@ -146,7 +149,7 @@ func problems(res *audit.VerifyResult) string {
 
 // expect checks that verification flags tampering with a problem of the
 // given kind at the given line (0: any line).
-func expect(t *testing.T, res *audit.VerifyResult, kind string, line int) {
+func expect(t *testing.T, res *chain.VerifyResult, kind string, line int) {
 	t.Helper()
 	if !res.Tampered() {
 		t.Fatalf("tampering not detected:\n%s", problems(res))
@@ -177,7 +180,7 @@ func TestTamperModifyAndRehash(t *testing.T) {
 	lines := readLines(t, path)
 	// Change the agency and recompute this record's hash: the next
 	// record's prev no longer matches.
-	r, _, _ := audit.ParseRecord(lines[4])
+	r, _, _ := chain.ParseRecord(lines[4])
 	r.Agency = "UBND-HN"
 	lines[4] = resealed(t, r)
 	writeLines(t, path, lines)
@@ -187,14 +190,19 @@ func TestTamperModifyAndRehash(t *testing.T) {
 }
 
 // resealed re-encodes r with a correct hash for its new content, as a
-// forger who knows the format would.
-func resealed(t *testing.T, r *audit.Record) []byte {
+// forger who knows the format would: the JSON without the hash field (HTML
+// not escaped), then its SHA-256 as the last field.
+func resealed(t *testing.T, r *chain.Record) []byte {
 	t.Helper()
-	line, err := audit.Reseal(r)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(r); err != nil {
 		t.Fatal(err)
 	}
-	return line
+	body := bytes.TrimRight(buf.Bytes(), "\n")
+	sum := sha256.Sum256(body)
+	return fmt.Appendf(body[:len(body)-1:len(body)-1], `,"hash":"%x"}`+"\n", sum)
 }
 
 func TestTamperDeleteRecord(t *testing.T) {
@@ -239,8 +247,8 @@ func TestTamperInsertForged(t *testing.T) {
 	lines := readLines(t, path)
 	// A forger who knows the format inserts a well-formed record 7 that
 	// links to record 6, before the genuine record 7.
-	prev, _, _ := audit.ParseRecord(lines[5])
-	forged := &audit.Record{Seq: 7, Prev: prev.Hash, Time: prev.Time, Node: "node-1", Kind: audit.KindEnd, Attempt: "att-forged", Agency: "BHXH", Outcome: "succeeded"}
+	prev, _, _ := chain.ParseRecord(lines[5])
+	forged := &chain.Record{Seq: 7, Prev: prev.Hash, Time: prev.Time, Node: "node-1", Kind: chain.KindEnd, Attempt: "att-forged", Agency: "BHXH", Outcome: "succeeded"}
 	line := resealed(t, forged)
 	lines = append(lines[:6:6], append([][]byte{line}, lines[6:]...)...)
 	writeLines(t, path, lines)
@@ -270,7 +278,7 @@ func TestTamperTruncateTail(t *testing.T) {
 	writeLines(t, path, lines[:len(lines)-1]) // the close record gone
 	// The chain alone is fine with it...
 	f, _ := os.Open(path)
-	chainOnly, err := audit.Verify(f, nil)
+	chainOnly, err := chain.Verify(f, nil)
 	f.Close()
 	if err != nil || chainOnly.Tampered() {
 		t.Fatalf("a chain alone cannot see truncation: %v %v", err, problems(chainOnly))
@@ -291,7 +299,7 @@ func TestTamperTruncateAndForgeHead(t *testing.T) {
 	lines := readLines(t, path)
 	writeLines(t, path, lines[:len(lines)-3])
 	// Without the key the head cannot be redone: remove it instead.
-	os.Remove(audit.HeadPath(path))
+	os.Remove(chain.HeadPath(path))
 	res := verify(t, path)
 	if res.Tampered() {
 		t.Fatal("without a head truncation is invisible to the log itself")
@@ -304,8 +312,8 @@ func TestTamperTruncateAndForgeHead(t *testing.T) {
 		t.Fatal("a missing head must be reported")
 	}
 	// An external anchor (e.g. printed in last period's report) catches it.
-	last, _, _ := audit.ParseRecord(lines[len(lines)-1])
-	res2, err := audit.VerifyFile(path, audit.VerifyOptions{Keys: testKeys(t), Anchors: []audit.Anchor{{Seq: last.Seq, Hash: last.Hash}}})
+	last, _, _ := chain.ParseRecord(lines[len(lines)-1])
+	res2, err := chain.VerifyFile(path, chain.VerifyOptions{Keys: testKeys(t), Anchors: []chain.Anchor{{Seq: last.Seq, Hash: last.Hash}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +328,7 @@ func TestTamperRewriteWholeChain(t *testing.T) {
 	// consistent again; only the head (keyed) shows it.
 	prev := ""
 	for i, l := range lines {
-		r, _, _ := audit.ParseRecord(l)
+		r, _, _ := chain.ParseRecord(l)
 		if i == 2 {
 			r.Agency = "FORGED"
 		}
@@ -328,12 +336,12 @@ func TestTamperRewriteWholeChain(t *testing.T) {
 			r.Prev = prev
 		}
 		lines[i] = resealed(t, r)
-		r2, _, _ := audit.ParseRecord(lines[i])
+		r2, _, _ := chain.ParseRecord(lines[i])
 		prev = r2.Hash
 	}
 	writeLines(t, path, lines)
 	f, _ := os.Open(path)
-	chainOnly, _ := audit.Verify(f, nil)
+	chainOnly, _ := chain.Verify(f, nil)
 	f.Close()
 	if chainOnly.Tampered() {
 		t.Fatal("expected a consistent rewritten chain")
@@ -359,9 +367,9 @@ func TestTornTailRecovery(t *testing.T) {
 		t.Fatalf("after recovery:\n%s", problems(res))
 	}
 	var notes []string
-	it, _ := audit.OpenReader(path)
-	it.Iterate(0, func(r *audit.Record) error {
-		if r.Kind == audit.KindOpen && r.Note != "" {
+	it, _ := chain.OpenReader(path)
+	it.Iterate(0, func(r *chain.Record) error {
+		if r.Kind == chain.KindOpen && r.Note != "" {
 			notes = append(notes, r.Note)
 		}
 		return nil
@@ -378,10 +386,10 @@ func TestTornTailRecovery(t *testing.T) {
 func TestRecordsAfterHeadAdopted(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.log")
 	writeLog(t, path, 3)
-	head, _ := os.ReadFile(audit.HeadPath(path))
+	head, _ := os.ReadFile(chain.HeadPath(path))
 	writeLog(t, path, 2)
 	// Crash between the log's fsync and the head's: the head is older.
-	os.WriteFile(audit.HeadPath(path), head, 0o640)
+	os.WriteFile(chain.HeadPath(path), head, 0o640)
 	res := verify(t, path)
 	if res.Tampered() {
 		t.Fatalf("records after the head are not tampering by themselves:\n%s", problems(res))
@@ -408,11 +416,11 @@ func TestSecondWriterRefused(t *testing.T) {
 func TestWrongKeyRefused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.log")
 	writeLog(t, path, 2)
-	other, _ := audit.NewKeys(bytes.Repeat([]byte{9}, 32))
+	other, _ := chain.NewKeys(bytes.Repeat([]byte{9}, 32))
 	if _, err := audit.Open(audit.Options{Path: path, Keys: other}); err == nil {
 		t.Fatal("a head that does not authenticate must stop the node")
 	}
-	res, err := audit.VerifyFile(path, audit.VerifyOptions{Keys: other})
+	res, err := chain.VerifyFile(path, chain.VerifyOptions{Keys: other})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,13 +430,13 @@ func TestWrongKeyRefused(t *testing.T) {
 func TestSearch(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.log")
 	writeLog(t, path, 2000) // more than IndexEvery records
-	r, err := audit.OpenReader(path)
+	r, err := chain.OpenReader(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	k := testKeys(t)
 	var got []string
-	err = audit.Attempts(r, 0, audit.Filter{PINHash: k.PIN("001099001234")}, func(a *audit.AttemptView) error {
+	err = chain.Attempts(r, 0, chain.Filter{PINHash: k.PIN("001099001234")}, func(a *chain.AttemptView) error {
 		got = append(got, a.End.Attempt)
 		return nil
 	})
@@ -437,7 +445,7 @@ func TestSearch(t *testing.T) {
 	}
 	from := time.Date(2026, 3, 1, 8, 0, 1500, 0, time.UTC)
 	n := 0
-	err = audit.Attempts(r, r.SeqFor(from), audit.Filter{From: from, Agency: "bhxh", Outcome: "succeeded"}, func(a *audit.AttemptView) error {
+	err = chain.Attempts(r, r.SeqFor(from), chain.Filter{From: from, Agency: "bhxh", Outcome: "succeeded"}, func(a *chain.AttemptView) error {
 		if a.Begin == nil || a.Begin.SQL == "" {
 			t.Fatal("begin record not paired")
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"lienthong/audit"
+	"lienthong/audit/chain"
 	"lienthong/bench/gen"
 	"lienthong/config"
 	"lienthong/engine"
@@ -16,7 +17,7 @@ import (
 
 // run64 has clients goroutines each log perClient attempts (begin and
 // end, fsync'd) and returns the log's stats and the wall time.
-func runConcurrent(t testing.TB, clients, perClient int) (audit.ChainStats, time.Duration) {
+func runConcurrent(t testing.TB, clients, perClient int) (chain.ChainStats, time.Duration) {
 	path := filepath.Join(t.TempDir(), "audit.log")
 	l, err := audit.Open(audit.Options{Path: path, Keys: testKeys(t), Node: "n1"})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"lienthong/audit"
+	"lienthong/audit/chain"
 	"lienthong/bench/gen"
 	"lienthong/config"
 	"lienthong/engine"
@@ -39,7 +40,7 @@ func TestCrashDuringBurst(t *testing.T) {
 	if _, err := gen.Generate(context.Background(), gen.Options{Scale: 0.002, Seed: 3, Out: filepath.Join(dir, "data")}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := audit.WriteKeyFile(filepath.Join(dir, "audit.key")); err != nil {
+	if _, err := chain.WriteKeyFile(filepath.Join(dir, "audit.key")); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashDuringBurst$", "-test.v")
@@ -78,13 +79,13 @@ func TestCrashDuringBurst(t *testing.T) {
 		t.Fatalf("the child answered only %d queries", len(answered))
 	}
 
-	keys, err := audit.LoadKey(filepath.Join(dir, "audit.key"))
+	keys, err := chain.LoadKey(filepath.Join(dir, "audit.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	logPath := filepath.Join(dir, "audit.log")
 	check := func(when string) map[string]string {
-		res, err := audit.VerifyFile(logPath, audit.VerifyOptions{Keys: keys})
+		res, err := chain.VerifyFile(logPath, chain.VerifyOptions{Keys: keys})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,9 +93,9 @@ func TestCrashDuringBurst(t *testing.T) {
 			t.Fatalf("%s: the chain is broken:\n%s", when, problems(res))
 		}
 		ends := map[string]string{}
-		rd, _ := audit.OpenReader(logPath)
-		err = rd.Iterate(0, func(r *audit.Record) error {
-			if r.Kind == audit.KindEnd {
+		rd, _ := chain.OpenReader(logPath)
+		err = rd.Iterate(0, func(r *chain.Record) error {
+			if r.Kind == chain.KindEnd {
 				ends[r.CaseID] = r.Outcome
 			}
 			return nil
@@ -140,7 +141,7 @@ func crashChild(dir string) {
 	if err != nil {
 		fail(err)
 	}
-	keys, err := audit.LoadKey(filepath.Join(dir, "audit.key"))
+	keys, err := chain.LoadKey(filepath.Join(dir, "audit.key"))
 	if err != nil {
 		fail(err)
 	}

@@ -1,3 +1,8 @@
+// Package audit turns query attempts into records: the Log is the
+// attempt.Observer that writes a begin record before any source is read and
+// an end record when the attempt ends, PINs only as keyed hashes. The
+// records, their chain, the file they live in, verification and search are
+// package audit/chain; audit/report and audit/simulate build on both.
 package audit
 
 import (
@@ -10,6 +15,7 @@ import (
 	"time"
 
 	"lienthong/attempt"
+	"lienthong/audit/chain"
 )
 
 // Options configure a Log.
@@ -18,11 +24,11 @@ type Options struct {
 	// FILE.idx live beside it. Ignored when Store is set.
 	Path string
 	// Keys hash PINs and authenticate the head; required.
-	Keys *Keys
+	Keys *chain.Keys
 	// Node names this node in every record; default the hostname.
 	Node string
 	// Store replaces the file store (the cluster's replicated store).
-	Store Store
+	Store chain.Store
 	// Now is the clock; default time.Now. Simulations set it.
 	Now func() time.Time
 	// NoSync skips fsync: only for simulations and tests.
@@ -33,7 +39,7 @@ type Options struct {
 	// OnEnd, if set, is called after each end record is durable (the
 	// health monitor learns from it what queries prove about sources).
 	// It must not block.
-	OnEnd func(*Record)
+	OnEnd func(*chain.Record)
 }
 
 // Log is the audit log: an attempt.Observer that writes a begin record
@@ -42,11 +48,11 @@ type Options struct {
 // to the one before and fsync'd before Begin or End returns. An error
 // from Begin or End fails the query (the engine fails closed).
 type Log struct {
-	chain *Chain
-	store Store
-	keys  *Keys
+	chain *chain.Chain
+	store chain.Store
+	keys  *chain.Keys
 	node  string
-	onEnd func(*Record)
+	onEnd func(*chain.Record)
 
 	mu     sync.Mutex
 	begins map[string]uint64 // attempt id -> seq of its begin record
@@ -70,14 +76,14 @@ func Open(opt Options) (*Log, error) {
 		if opt.Path == "" {
 			return nil, errors.New("audit: no log path")
 		}
-		fs, err := OpenFileStore(opt.Path, FileOptions{Keys: opt.Keys, Node: opt.Node, NoSync: opt.NoSync})
+		fs, err := chain.OpenFileStore(opt.Path, chain.FileOptions{Keys: opt.Keys, Node: opt.Node, NoSync: opt.NoSync})
 		if err != nil {
 			return nil, err
 		}
 		store, note = fs, fs.Recovered
 	}
-	l := &Log{chain: NewChain(store, opt.Node, opt.Now), store: store, keys: opt.Keys, node: opt.Node, onEnd: opt.OnEnd, begins: map[string]uint64{}}
-	if err := l.chain.Append(&Record{Kind: KindOpen, Format: Format, KeyID: opt.Keys.ID, Note: note, Simulated: opt.Simulated}); err != nil {
+	l := &Log{chain: chain.NewChain(store, opt.Node, opt.Now), store: store, keys: opt.Keys, node: opt.Node, onEnd: opt.OnEnd, begins: map[string]uint64{}}
+	if err := l.chain.Append(&chain.Record{Kind: chain.KindOpen, Format: chain.Format, KeyID: opt.Keys.ID, Note: note, Simulated: opt.Simulated}); err != nil {
 		store.Close()
 		return nil, err
 	}
@@ -94,7 +100,7 @@ func defaultNode() string {
 
 // Begin records a planned attempt before any source is read.
 func (l *Log) Begin(_ context.Context, a *attempt.Attempt) error {
-	r := l.attemptRecord(KindBegin, a, true)
+	r := l.attemptRecord(chain.KindBegin, a, true)
 	if err := l.chain.Append(r); err != nil {
 		return err
 	}
@@ -110,7 +116,7 @@ func (l *Log) End(_ context.Context, a *attempt.Attempt) error {
 	begin, ok := l.begins[a.ID]
 	delete(l.begins, a.ID)
 	l.mu.Unlock()
-	r := l.attemptRecord(KindEnd, a, !ok)
+	r := l.attemptRecord(chain.KindEnd, a, !ok)
 	r.BeginSeq = begin
 	r.Outcome, r.Code, r.FailedSource = string(a.Outcome), a.ErrorCode, a.FailedSource
 	r.Rows, r.Bytes, r.DurationUS = a.Rows, a.Bytes, a.Duration.Microseconds()
@@ -130,8 +136,8 @@ func (l *Log) End(_ context.Context, a *attempt.Attempt) error {
 
 // attemptRecord fills what an attempt says; full adds the SQL, tables,
 // columns and PIN hashes (on a begin, or an end without a begin).
-func (l *Log) attemptRecord(kind Kind, a *attempt.Attempt, full bool) *Record {
-	r := &Record{
+func (l *Log) attemptRecord(kind chain.Kind, a *attempt.Attempt, full bool) *chain.Record {
+	r := &chain.Record{
 		Kind: kind, Attempt: a.ID, Start: a.Start.UTC(),
 		Principal: a.Session.Principal, Agency: a.Session.Agency, Purpose: a.Session.Purpose, CaseID: a.Session.CaseID,
 		Sources: a.Sources,
@@ -147,7 +153,7 @@ func (l *Log) attemptRecord(kind Kind, a *attempt.Attempt, full bool) *Record {
 }
 
 // Stats reports records and batches written and the time spent writing.
-func (l *Log) Stats() ChainStats { return l.chain.Stats() }
+func (l *Log) Stats() chain.ChainStats { return l.chain.Stats() }
 
 // Seq is the number of the last record.
 func (l *Log) Seq() uint64 { return l.chain.Seq() }
@@ -167,8 +173,8 @@ func (l *Log) Close() error {
 	if open > 0 {
 		note = fmt.Sprintf("%d attempts still running had no end", open)
 	}
-	err := l.chain.Append(&Record{Kind: KindClose, Note: note})
-	l.chain.close()
+	err := l.chain.Append(&chain.Record{Kind: chain.KindClose, Note: note})
+	l.chain.Close()
 	return errors.Join(err, l.store.Close())
 }
 

@@ -155,7 +155,7 @@ func (c *Config) resolveSections(data []byte) error {
 	}
 	abs(&a.Log, &a.KeyFile, &a.HealthLog)
 	if a.HealthLog == "" {
-		a.HealthLog = a.Log + ".health" // audit.HealthPath's convention (its test checks they agree)
+		a.HealthLog = a.Log + ".health" // chain.HealthPath's convention (its test in package audit checks they agree)
 	}
 	switch d := a.ProbeInterval.Duration; {
 	case d == 0:

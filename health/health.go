@@ -8,8 +8,10 @@
 //
 // It is a package apart from audit because it has its own lifecycle (a
 // goroutine per node, independent of queries) and its own consumers (the
-// report, `sources status`, and a health endpoint); it reuses audit's
-// chained store so its history is as tamper-evident as the audit log.
+// report, `sources status`, and a health endpoint); it keeps its history
+// in an audit/chain (records, chain, file store), so the history is as
+// tamper-evident as the audit log. It imports audit/chain, never audit:
+// audit/report imports health.
 package health
 
 import (
@@ -22,7 +24,7 @@ import (
 	"sync"
 	"time"
 
-	"lienthong/audit"
+	"lienthong/audit/chain"
 )
 
 // Pinger checks that a source answers. The engine will provide it
@@ -53,36 +55,36 @@ type Sample struct {
 	Interval time.Duration
 }
 
-func sampleFromRecord(r *audit.Record) (Sample, bool) {
-	if r.Kind == audit.KindClose {
+func sampleFromRecord(r *chain.Record) (Sample, bool) {
+	if r.Kind == chain.KindClose {
 		// The monitor stopped: what it last saw stands for nothing after.
 		return Sample{Time: r.Time, Via: "stop"}, true
 	}
-	if r.Kind != audit.KindProbe && r.Kind != audit.KindUse {
+	if r.Kind != chain.KindProbe && r.Kind != chain.KindUse {
 		return Sample{}, false
 	}
 	return Sample{Time: r.Time, Source: r.Source, Up: r.Status == "up", Latency: time.Duration(r.LatencyUS) * time.Microsecond,
 		Error: r.Error, Via: string(r.Kind), Interval: time.Duration(r.IntervalMS) * time.Millisecond}, true
 }
 
-func (s Sample) record() *audit.Record {
+func (s Sample) record() *chain.Record {
 	status := "down"
 	if s.Up {
 		status = "up"
 	}
-	kind := audit.KindProbe
+	kind := chain.KindProbe
 	if s.Via == "use" {
-		kind = audit.KindUse
+		kind = chain.KindUse
 	}
-	return &audit.Record{Kind: kind, Source: s.Source, Status: status, LatencyUS: s.Latency.Microseconds(), Error: s.Error, IntervalMS: s.Interval.Milliseconds()}
+	return &chain.Record{Kind: kind, Source: s.Source, Status: status, LatencyUS: s.Latency.Microseconds(), Error: s.Error, IntervalMS: s.Interval.Milliseconds()}
 }
 
 // Options configure a Monitor.
 type Options struct {
-	// Path of the history file; by convention audit.HealthPath(audit log).
+	// Path of the history file; by convention chain.HealthPath(audit log).
 	Path string
 	// Keys authenticate the history's head (the audit key).
-	Keys *audit.Keys
+	Keys *chain.Keys
 	Node string
 	// Sources to probe.
 	Sources []string
@@ -110,14 +112,14 @@ const DefaultInterval = 30 * time.Second
 type Monitor struct {
 	opt   Options
 	p     Pinger
-	chain *audit.Chain
-	store audit.Store
+	chain *chain.Chain
+	store chain.Store
 
 	mu       sync.Mutex
 	state    map[string]Sample
 	lastTrig map[string]time.Time
 	trig     chan []string
-	uses     chan *audit.Record
+	uses     chan *chain.Record
 	dropped  int64
 }
 
@@ -139,12 +141,12 @@ func Open(opt Options, p Pinger) (*Monitor, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	fs, err := audit.OpenFileStore(opt.Path, audit.FileOptions{Keys: opt.Keys, Node: opt.Node, NoSync: opt.NoSync})
+	fs, err := chain.OpenFileStore(opt.Path, chain.FileOptions{Keys: opt.Keys, Node: opt.Node, NoSync: opt.NoSync})
 	if err != nil {
 		return nil, err
 	}
-	m := &Monitor{opt: opt, p: p, store: fs, chain: audit.NewChain(fs, opt.Node, opt.Now), state: map[string]Sample{},
-		lastTrig: map[string]time.Time{}, trig: make(chan []string, 64), uses: make(chan *audit.Record, 1024)}
+	m := &Monitor{opt: opt, p: p, store: fs, chain: chain.NewChain(fs, opt.Node, opt.Now), state: map[string]Sample{},
+		lastTrig: map[string]time.Time{}, trig: make(chan []string, 64), uses: make(chan *chain.Record, 1024)}
 	if fs.Last() != nil {
 		// The last state of each source: read back from the end. A
 		// history is small next to the audit log (one line per probe).
@@ -152,14 +154,14 @@ func Open(opt Options, p Pinger) (*Monitor, error) {
 		if n := fs.Last().Seq; n > 100_000 {
 			from = n - 100_000
 		}
-		_ = fs.Iterate(from, func(r *audit.Record) error {
+		_ = fs.Iterate(from, func(r *chain.Record) error {
 			if s, ok := sampleFromRecord(r); ok && s.Source != "" {
 				m.state[s.Source] = s
 			}
 			return nil
 		})
 	}
-	if err := m.chain.Append(&audit.Record{Kind: audit.KindOpen, Format: audit.Format, KeyID: opt.Keys.ID, Note: fs.Recovered, Simulated: opt.Simulated, IntervalMS: opt.Interval.Milliseconds()}); err != nil {
+	if err := m.chain.Append(&chain.Record{Kind: chain.KindOpen, Format: chain.Format, KeyID: opt.Keys.ID, Note: fs.Recovered, Simulated: opt.Simulated, IntervalMS: opt.Interval.Milliseconds()}); err != nil {
 		fs.Close()
 		return nil, err
 	}
@@ -198,7 +200,7 @@ func (m *Monitor) Probe(ctx context.Context, sources ...string) ([]Sample, error
 
 // record appends samples and updates the state.
 func (m *Monitor) record(samples []Sample) error {
-	recs := make([]*audit.Record, len(samples))
+	recs := make([]*chain.Record, len(samples))
 	for i, s := range samples {
 		recs[i] = s.record()
 	}
@@ -231,7 +233,7 @@ func cleanError(err error) string {
 	if i := strings.IndexByte(msg, '\n'); i >= 0 {
 		msg = msg[:i]
 	}
-	msg = audit.Scrub(msg)
+	msg = chain.Scrub(msg)
 	if len(msg) > 300 {
 		msg = msg[:300] + "…"
 	}
@@ -253,7 +255,7 @@ var (
 // marked down, and all a multi-source failure or a timeout touched (the
 // record does not say which source failed), or every source when none is
 // named.
-func (m *Monitor) Used(r *audit.Record) ([]string, error) {
+func (m *Monitor) Used(r *chain.Record) ([]string, error) {
 	switch {
 	case r.Outcome == "succeeded":
 		var ups []Sample
@@ -294,7 +296,7 @@ func (m *Monitor) Used(r *audit.Record) ([]string, error) {
 
 // Observe is Used for the audit log's OnEnd hook: it hands the record to
 // Run without blocking (dropping it if Run is far behind).
-func (m *Monitor) Observe(r *audit.Record) {
+func (m *Monitor) Observe(r *chain.Record) {
 	select {
 	case m.uses <- r:
 	default:
@@ -362,14 +364,14 @@ func (m *Monitor) State() []Sample {
 
 // Close records a close and closes the history.
 func (m *Monitor) Close() error {
-	err := m.chain.Append(&audit.Record{Kind: audit.KindClose})
+	err := m.chain.Append(&chain.Record{Kind: chain.KindClose})
 	return errors.Join(err, m.store.Close())
 }
 
 // ReadSamples calls fn with every sample in the history at path whose time
 // is in [from, to) (zero: unbounded), in order.
 func ReadSamples(path string, from, to time.Time, fn func(Sample) error) error {
-	rd, err := audit.OpenReader(path)
+	rd, err := chain.OpenReader(path)
 	if err != nil {
 		return err
 	}
@@ -377,7 +379,7 @@ func ReadSamples(path string, from, to time.Time, fn func(Sample) error) error {
 	if !from.IsZero() {
 		start = rd.SeqFor(from)
 	}
-	return rd.Iterate(start, func(r *audit.Record) error {
+	return rd.Iterate(start, func(r *chain.Record) error {
 		s, ok := sampleFromRecord(r)
 		if !ok || (!from.IsZero() && s.Time.Before(from)) || (!to.IsZero() && !s.Time.Before(to)) {
 			return nil

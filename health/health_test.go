@@ -9,12 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"lienthong/audit"
+	"lienthong/audit/chain"
 	"lienthong/health"
 )
 
-func keys(t *testing.T) *audit.Keys {
-	k, err := audit.NewKeys(bytes.Repeat([]byte{3}, 32))
+func keys(t *testing.T) *chain.Keys {
+	k, err := chain.NewKeys(bytes.Repeat([]byte{3}, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestMeasuredUptime(t *testing.T) {
 	if p50 := b.Latency.Quantile(0.5); p50 < 2970*time.Microsecond || p50 > 3030*time.Microsecond {
 		t.Fatalf("probe latency p50 %v", p50)
 	}
-	res, err := audit.VerifyFile(path, audit.VerifyOptions{Keys: keys(t)})
+	res, err := chain.VerifyFile(path, chain.VerifyOptions{Keys: keys(t)})
 	if err != nil || len(res.Problems) > 0 {
 		t.Fatalf("history does not verify: %v %v", err, res.Problems)
 	}
@@ -104,7 +104,7 @@ func TestUsedByQueries(t *testing.T) {
 		t.Fatal(err)
 	}
 	now = now.Add(20 * time.Second)
-	probe, err := m.Used(&audit.Record{Time: now, Outcome: "failed", Code: "LT-SOURCE", Sources: []string{"a"}})
+	probe, err := m.Used(&chain.Record{Time: now, Outcome: "failed", Code: "LT-SOURCE", Sources: []string{"a"}})
 	if err != nil || len(probe) != 1 || probe[0] != "a" {
 		t.Fatalf("probe %v, %v", probe, err)
 	}
@@ -112,23 +112,23 @@ func TestUsedByQueries(t *testing.T) {
 		t.Fatalf("state after a failed query: %+v", st)
 	}
 	// Two sources, one failed: the record cannot say which; probe both.
-	if probe, _ := m.Used(&audit.Record{Time: now, Outcome: "failed", Code: "LT-SOURCE", Sources: []string{"a", "b"}}); len(probe) != 2 {
+	if probe, _ := m.Used(&chain.Record{Time: now, Outcome: "failed", Code: "LT-SOURCE", Sources: []string{"a", "b"}}); len(probe) != 2 {
 		t.Fatalf("probe %v", probe)
 	}
 	// When the engine names the failed source, that one is marked down.
 	now = now.Add(time.Second)
-	if probe, err := m.Used(&audit.Record{Time: now, Outcome: "failed", Code: "LT-SOURCE", Sources: []string{"a", "b"}, FailedSource: "b"}); err != nil || len(probe) != 1 || probe[0] != "b" {
+	if probe, err := m.Used(&chain.Record{Time: now, Outcome: "failed", Code: "LT-SOURCE", Sources: []string{"a", "b"}, FailedSource: "b"}); err != nil || len(probe) != 1 || probe[0] != "b" {
 		t.Fatalf("probe %v %v", probe, err)
 	}
 	if st := m.State(); st[1].Up {
 		t.Fatalf("b after a failure naming it: %+v", st[1])
 	}
 	// A user error says nothing about sources.
-	if probe, _ := m.Used(&audit.Record{Time: now, Outcome: "failed", Code: "LT-SYNTAX", Sources: []string{"a"}}); len(probe) != 0 {
+	if probe, _ := m.Used(&chain.Record{Time: now, Outcome: "failed", Code: "LT-SYNTAX", Sources: []string{"a"}}); len(probe) != 0 {
 		t.Fatalf("probe %v", probe)
 	}
 	now = now.Add(10 * time.Second)
-	if _, err := m.Used(&audit.Record{Time: now, Outcome: "succeeded", Sources: []string{"a", "b"}}); err != nil {
+	if _, err := m.Used(&chain.Record{Time: now, Outcome: "succeeded", Sources: []string{"a", "b"}}); err != nil {
 		t.Fatal(err)
 	}
 	if st := m.State(); !st[0].Up || !st[1].Up {

@@ -5,7 +5,7 @@ import (
 	"sort"
 	"time"
 
-	"lienthong/audit"
+	"lienthong/audit/sketch"
 )
 
 // HoldFactor: a sample stands for its source's state until the next
@@ -42,7 +42,7 @@ type Uptime struct {
 	Longest time.Duration
 	// Probes and failed probes in the window; Latency of successful probes.
 	Probes, ProbesDown int
-	Latency            audit.Sketch
+	Latency            sketch.Sketch
 }
 
 // Span is the window's length.

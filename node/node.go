@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"lienthong/audit"
+	"lienthong/audit/chain"
 	"lienthong/config"
 	"lienthong/engine"
 	"lienthong/health"
@@ -102,12 +103,12 @@ func (n *Node) open(ctx context.Context, cfg *config.Config, opt Options) error 
 // openAudit opens the health monitor and the audit log Options ask for
 // and makes the log the engine's observer.
 func (n *Node) openAudit(ctx context.Context, opt Options) error {
-	keys := map[string]*audit.Keys{}
-	loadKey := func(file string) (*audit.Keys, error) {
+	keys := map[string]*chain.Keys{}
+	loadKey := func(file string) (*chain.Keys, error) {
 		if k, ok := keys[file]; ok {
 			return k, nil
 		}
-		k, err := audit.LoadKey(file)
+		k, err := chain.LoadKey(file)
 		keys[file] = k
 		return k, err
 	}

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"lienthong/audit"
+	"lienthong/audit/chain"
 	"lienthong/config"
 	"lienthong/engine"
 	"lienthong/node"
@@ -31,7 +31,7 @@ func nodeConfig(t *testing.T, extra string) (path, token string) {
 		}
 	}
 	write("people.csv", "pin,name\n001,a\n002,b\n003,c\n")
-	if _, err := audit.WriteKeyFile(filepath.Join(dir, "audit.key")); err != nil {
+	if _, err := chain.WriteKeyFile(filepath.Join(dir, "audit.key")); err != nil {
 		t.Fatal(err)
 	}
 	token, err := server.NewToken()
@@ -65,13 +65,13 @@ func load(t *testing.T, path string) *config.Config {
 // ends reads the principals of a log's end records.
 func ends(t *testing.T, path string) []string {
 	t.Helper()
-	rd, err := audit.OpenReader(path)
+	rd, err := chain.OpenReader(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []string
-	err = rd.Iterate(0, func(r *audit.Record) error {
-		if r.Kind == audit.KindEnd {
+	err = rd.Iterate(0, func(r *chain.Record) error {
+		if r.Kind == chain.KindEnd {
 			out = append(out, r.Principal+":"+r.Outcome)
 		}
 		return nil

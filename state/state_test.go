@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"lienthong/audit"
+	"lienthong/audit/chain"
 	"lienthong/policy"
 	"lienthong/state"
 )
@@ -33,18 +33,18 @@ table = "t"
 // local store.
 type node struct {
 	store  *state.Local
-	chain  *audit.Machine
+	chain  *chain.Machine
 	policy *policy.Machine
 }
 
 func newNode(t *testing.T) *node {
 	t.Helper()
-	fs, err := audit.OpenFileStore(filepath.Join(t.TempDir(), "audit.log"), audit.FileOptions{NoSync: true})
+	fs, err := chain.OpenFileStore(filepath.Join(t.TempDir(), "audit.log"), chain.FileOptions{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { fs.Close() })
-	n := &node{store: state.NewLocal(), chain: audit.NewMachine(fs), policy: &policy.Machine{}}
+	n := &node{store: state.NewLocal(), chain: chain.NewMachine(fs), policy: &policy.Machine{}}
 	n.store.Register("audit", n.chain)
 	n.store.Register("policy", n.policy)
 	return n
@@ -65,7 +65,7 @@ func TestCommandsSnapshotsAndRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.apply(t, set)
-	rec, err := state.New(audit.OpAppend, at, []*audit.Record{{Kind: audit.KindOpen, Node: "n1"}})
+	rec, err := state.New(chain.OpAppend, at, []*chain.Record{{Kind: chain.KindOpen, Node: "n1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestCommandsSnapshotsAndRefusals(t *testing.T) {
 	if _, err := b.policy.Current().Resolve("alice", "P", ""); err != nil {
 		t.Fatalf("restored policy: %v", err)
 	}
-	next, _ := state.New(audit.OpAppend, at.Add(time.Minute), []*audit.Record{{Kind: audit.KindClose, Node: "n1"}})
+	next, _ := state.New(chain.OpAppend, at.Add(time.Minute), []*chain.Record{{Kind: chain.KindClose, Node: "n1"}})
 	ra, err := a.store.Propose(context.Background(), next)
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +115,7 @@ func TestCommandsSnapshotsAndRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if x, y := ra.([]*audit.Record)[0], rb.([]*audit.Record)[0]; x.Seq != 2 || string(x.Raw) != string(y.Raw) {
+	if x, y := ra.([]*chain.Record)[0], rb.([]*chain.Record)[0]; x.Seq != 2 || string(x.Raw) != string(y.Raw) {
 		t.Fatalf("after restore the nodes diverge:\n%s%s", x.Raw, y.Raw)
 	}
 	if err := b.store.Restore([]byte(`{"tokens":{}}`)); err == nil {

@@ -18,21 +18,22 @@ import (
 	"strings"
 	"time"
 
-	"lienthong/audit"
+	"lienthong/audit/chain"
+	"lienthong/audit/sketch"
 	"lienthong/health"
 )
 
 // Options say what to report on.
 type Options struct {
 	Log    string // the audit log
-	Health string // the health history; default audit.HealthPath(Log)
+	Health string // the health history; default chain.HealthPath(Log)
 	// Period [From, To); Label names it ("2026-H1").
 	From, To time.Time
 	Label    string
 	// Loc is the zone months and dates are shown in; default Asia/Ho_Chi_Minh.
 	Loc *time.Location
 	// Keys authenticate the logs' heads (optional).
-	Keys *audit.Keys
+	Keys *chain.Keys
 	// Generated is the time printed as the report's date; default now.
 	Generated time.Time
 }
@@ -49,7 +50,7 @@ type Counts struct {
 	// the agencies' databases, for any outcome).
 	RowsDelivered, BytesDelivered, RowsShared int64
 	// Latency of succeeded attempts (whole attempt, planning to last row).
-	Latency audit.Sketch
+	Latency sketch.Sketch
 	// FailuresByCode counts failed and cancelled attempts by error code.
 	FailuresByCode map[string]int64
 
@@ -74,7 +75,7 @@ func sortedSet(m map[string]bool) []string {
 	return slices.Sorted(maps.Keys(m))
 }
 
-func (c *Counts) add(a *audit.AttemptView, rowsShared int64) {
+func (c *Counts) add(a *chain.AttemptView, rowsShared int64) {
 	info := a.Info()
 	c.Attempts++
 	switch a.Outcome() {
@@ -173,10 +174,10 @@ type LogStatus struct {
 	Records   int
 	LastSeq   uint64
 	LastHash  string
-	Head      *audit.Head
+	Head      *chain.Head
 	Authed    bool
 	Tampered  bool
-	Problems  []audit.Problem
+	Problems  []chain.Problem
 	Nodes     []string
 	Simulated bool
 }
@@ -218,7 +219,7 @@ func Build(opt Options) (*Report, error) {
 		opt.Loc = loc
 	}
 	if opt.Health == "" {
-		opt.Health = audit.HealthPath(opt.Log)
+		opt.Health = chain.HealthPath(opt.Log)
 	}
 	if opt.Generated.IsZero() {
 		opt.Generated = time.Now()
@@ -234,7 +235,7 @@ func Build(opt Options) (*Report, error) {
 	haveHealth := true
 	if r.Health, err = status(opt.Health, opt.Keys); err != nil {
 		haveHealth = false
-		r.Health = LogStatus{Path: opt.Health, Problems: []audit.Problem{{Kind: "missing", Warning: true, Msg: err.Error()}}}
+		r.Health = LogStatus{Path: opt.Health, Problems: []chain.Problem{{Kind: "missing", Warning: true, Msg: err.Error()}}}
 	}
 
 	// Months of the period, in Loc.
@@ -266,13 +267,13 @@ func Build(opt Options) (*Report, error) {
 		src(name)
 	}
 
-	rd, err := audit.OpenReader(opt.Log)
+	rd, err := chain.OpenReader(opt.Log)
 	if err != nil {
 		return nil, err
 	}
 	r.Nodes, r.Simulated = r.Audit.Nodes, r.Audit.Simulated
 	r.pairs, r.monthSource = map[string]int64{}, map[string]int64{}
-	err = audit.Attempts(rd, rd.SeqFor(opt.From), audit.Filter{From: opt.From, To: opt.To}, func(a *audit.AttemptView) error {
+	err = chain.Attempts(rd, rd.SeqFor(opt.From), chain.Filter{From: opt.From, To: opt.To}, func(a *chain.AttemptView) error {
 		var shared int64
 		if a.End != nil {
 			for _, n := range a.End.RowsPerSource {
@@ -381,8 +382,8 @@ func Build(opt Options) (*Report, error) {
 	return r, nil
 }
 
-func status(path string, keys *audit.Keys) (LogStatus, error) {
-	v, err := audit.VerifyFile(path, audit.VerifyOptions{Keys: keys})
+func status(path string, keys *chain.Keys) (LogStatus, error) {
+	v, err := chain.VerifyFile(path, chain.VerifyOptions{Keys: keys})
 	if err != nil {
 		return LogStatus{}, err
 	}

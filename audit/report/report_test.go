@@ -15,14 +15,16 @@ import (
 	"time"
 
 	"lienthong/audit"
+	"lienthong/audit/chain"
 	"lienthong/audit/report"
 	"lienthong/audit/simulate"
+	"lienthong/audit/sketch"
 	"lienthong/engine"
 	"lienthong/health"
 )
 
-func keys(t testing.TB) *audit.Keys {
-	k, err := audit.NewKeys(bytes.Repeat([]byte{5}, 32))
+func keys(t testing.TB) *chain.Keys {
+	k, err := chain.NewKeys(bytes.Repeat([]byte{5}, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +42,7 @@ func knownHistory(t *testing.T, dir string) string {
 	downA := health.Window{From: day(1, 10), To: day(1, 10).Add(12 * time.Hour)}
 	downB := health.Window{From: day(2, 5), To: day(2, 6)}
 	in := func(w health.Window) bool { return !now.Before(w.From) && now.Before(w.To) }
-	mon, err := health.Open(health.Options{Path: audit.HealthPath(path), Keys: k, Node: "n1", Sources: []string{"a", "b"}, Interval: 10 * time.Minute, Now: clock, NoSync: true},
+	mon, err := health.Open(health.Options{Path: chain.HealthPath(path), Keys: k, Node: "n1", Sources: []string{"a", "b"}, Interval: 10 * time.Minute, Now: clock, NoSync: true},
 		health.PingerFunc(func(_ context.Context, src string) (time.Duration, error) {
 			if (src == "a" && in(downA)) || (src == "b" && in(downB)) {
 				return 0, errors.New("connection refused")
@@ -145,7 +147,7 @@ func TestReportKnownFigures(t *testing.T) {
 	}
 	// p50 of 1..100 ms and ten 200 ms: rank 55 → 55 ms; p95: rank 105 → 200 ms.
 	near := func(got, want time.Duration) bool {
-		return math.Abs(float64(got-want)) <= audit.SketchAccuracy*float64(want)
+		return math.Abs(float64(got-want)) <= sketch.Accuracy*float64(want)
 	}
 	if p50, p95 := a.Latency.Quantile(0.5), a.Latency.Quantile(0.95); !near(p50, 55*time.Millisecond) || !near(p95, 200*time.Millisecond) {
 		t.Fatalf("a latency p50 %v p95 %v", p50, p95)
@@ -260,7 +262,7 @@ func TestReportAgainstSimulation(t *testing.T) {
 		}
 		for _, q := range []float64{0.5, 0.95} {
 			got, want := c.Latency.Quantile(q), tr.Percentile(q)
-			if math.Abs(float64(got-want)) > audit.SketchAccuracy*float64(want)+float64(time.Microsecond) {
+			if math.Abs(float64(got-want)) > sketch.Accuracy*float64(want)+float64(time.Microsecond) {
 				t.Errorf("%s: p%.0f %v, truth %v", what, q*100, got, want)
 			}
 		}

@@ -20,6 +20,7 @@ import (
 
 	"lienthong/attempt"
 	"lienthong/audit"
+	"lienthong/audit/chain"
 	"lienthong/health"
 )
 
@@ -35,7 +36,7 @@ type Options struct {
 	PerDay float64
 	// ProbeInterval of the simulated monitor; default 15 minutes.
 	ProbeInterval time.Duration
-	Keys          *audit.Keys
+	Keys          *chain.Keys
 	// Restart, if set, is when the node is stopped for 30 minutes (an
 	// upgrade): the logs are closed and reopened, and nothing is measured
 	// meanwhile.
@@ -290,7 +291,7 @@ type sim struct {
 	log       *audit.Log
 	mon       *health.Monitor
 	restarted bool
-	lastEnd   *audit.Record
+	lastEnd   *chain.Record
 }
 
 func (s *sim) clock() time.Time { return s.now }
@@ -298,13 +299,13 @@ func (s *sim) clock() time.Time { return s.now }
 func (s *sim) open() error {
 	path := filepath.Join(s.opt.Dir, "audit.log")
 	var err error
-	s.mon, err = health.Open(health.Options{Path: audit.HealthPath(path), Keys: s.opt.Keys, Node: "sim-node-1", Sources: sourceNames(), Interval: s.opt.ProbeInterval,
+	s.mon, err = health.Open(health.Options{Path: chain.HealthPath(path), Keys: s.opt.Keys, Node: "sim-node-1", Sources: sourceNames(), Interval: s.opt.ProbeInterval,
 		MinReprobe: time.Minute, Now: s.clock, NoSync: true, Simulated: true}, health.PingerFunc(s.ping))
 	if err != nil {
 		return err
 	}
 	s.log, err = audit.Open(audit.Options{Path: path, Keys: s.opt.Keys, Node: "sim-node-1", Now: s.clock, NoSync: true, Simulated: true,
-		OnEnd: func(r *audit.Record) { s.lastEnd = r }})
+		OnEnd: func(r *chain.Record) { s.lastEnd = r }})
 	return err
 }
 

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"lienthong/audit"
+	"lienthong/audit/chain"
 	"lienthong/engine"
 	"lienthong/planner"
 )
@@ -13,7 +13,7 @@ import (
 // The simulated history uses only codes the engine emits, so that
 // `audit search --code` and the report read it as they read a real log.
 func TestSimulatedCodesAreEngineCodes(t *testing.T) {
-	keys, err := audit.NewKeys(make([]byte, 32))
+	keys, err := chain.NewKeys(make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"lienthong/audit"
+	"lienthong/audit/chain"
 	"lienthong/audit/report"
 	"lienthong/audit/simulate"
 	"lienthong/config"
@@ -61,11 +61,11 @@ func cmdAudit(ctx context.Context, args []string) error {
 }
 
 // anchors collects repeated --anchor flags.
-type anchors []audit.Anchor
+type anchors []chain.Anchor
 
 func (a *anchors) String() string { return fmt.Sprint(*a) }
 func (a *anchors) Set(s string) error {
-	x, err := audit.ParseAnchor(s)
+	x, err := chain.ParseAnchor(s)
 	if err != nil {
 		return err
 	}
@@ -74,17 +74,17 @@ func (a *anchors) Set(s string) error {
 }
 
 // optionalKeys loads the key if one is given (flag or environment).
-func optionalKeys(file string) (*audit.Keys, error) {
-	if file == "" && os.Getenv(audit.KeyEnv) == "" {
+func optionalKeys(file string) (*chain.Keys, error) {
+	if file == "" && os.Getenv(chain.KeyEnv) == "" {
 		return nil, nil
 	}
-	return audit.LoadKey(file)
+	return chain.LoadKey(file)
 }
 
 func cmdAuditVerify(args []string) error {
 	fs := flag.NewFlagSet("audit verify", flag.ExitOnError)
 	logPath := fs.String("log", "", "the audit log (or a health history, FILE.health)")
-	keyFile := fs.String("audit-key", "", "the audit key: authenticates the head (default $"+audit.KeyEnv+")")
+	keyFile := fs.String("audit-key", "", "the audit key: authenticates the head (default $"+chain.KeyEnv+")")
 	var anc anchors
 	fs.Var(&anc, "anchor", "SEQ:HASH of a record known from elsewhere (a report, a replica); repeatable")
 	quiet := fs.Bool("quiet", false, "print only problems")
@@ -96,7 +96,7 @@ func cmdAuditVerify(args []string) error {
 	if err != nil {
 		return err
 	}
-	res, err := audit.VerifyFile(*logPath, audit.VerifyOptions{Keys: keys, Anchors: anc})
+	res, err := chain.VerifyFile(*logPath, chain.VerifyOptions{Keys: keys, Anchors: anc})
 	if err != nil {
 		return err
 	}
@@ -143,7 +143,7 @@ func cmdAuditHead(args []string) error {
 	if err != nil {
 		return err
 	}
-	res, err := audit.VerifyFile(*logPath, audit.VerifyOptions{Keys: keys})
+	res, err := chain.VerifyFile(*logPath, chain.VerifyOptions{Keys: keys})
 	if err != nil {
 		return err
 	}
@@ -165,7 +165,7 @@ func cmdAuditKeygen(args []string) error {
 	if *out == "" {
 		return errors.New("audit keygen: --out FILE is required")
 	}
-	k, err := audit.WriteKeyFile(*out)
+	k, err := chain.WriteKeyFile(*out)
 	if err != nil {
 		return err
 	}
@@ -198,7 +198,7 @@ func cmdAuditSearch(args []string) error {
 	from := fs.String("from", "", "attempts started at or after this time (2026-01-31 or 2026-01-31T08:00)")
 	to := fs.String("to", "", "attempts started before this time")
 	tz := fs.String("tz", "Asia/Ho_Chi_Minh", "zone of --from/--to and of the times shown")
-	var f audit.Filter
+	var f chain.Filter
 	fs.StringVar(&f.Principal, "principal", "", "the user or service account")
 	fs.StringVar(&f.Agency, "agency", "", "the requesting agency")
 	fs.StringVar(&f.Purpose, "purpose", "", "the declared purpose")
@@ -229,13 +229,13 @@ func cmdAuditSearch(args []string) error {
 		}
 	}
 	if *pin != "" {
-		keys, err := audit.LoadKey(*keyFile)
+		keys, err := chain.LoadKey(*keyFile)
 		if err != nil {
 			return fmt.Errorf("--pin needs the audit key: %w", err)
 		}
 		f.PINHash = keys.PIN(strings.TrimSpace(*pin))
 	}
-	rd, err := audit.OpenReader(*logPath)
+	rd, err := chain.OpenReader(*logPath)
 	if err != nil {
 		return err
 	}
@@ -254,7 +254,7 @@ func cmdAuditSearch(args []string) error {
 	}
 	n := 0
 	errLimit := errors.New("limit")
-	err = audit.Attempts(rd, start, f, func(a *audit.AttemptView) error {
+	err = chain.Attempts(rd, start, f, func(a *chain.AttemptView) error {
 		if *limit > 0 && n >= *limit {
 			return errLimit // in every format
 		}
@@ -262,8 +262,8 @@ func cmdAuditSearch(args []string) error {
 		info := a.Info()
 		if tw == nil {
 			return enc.Encode(struct {
-				Begin *audit.Record `json:"begin,omitempty"`
-				End   *audit.Record `json:"end,omitempty"`
+				Begin *chain.Record `json:"begin,omitempty"`
+				End   *chain.Record `json:"end,omitempty"`
 			}{a.Begin, a.End})
 		}
 		var rows int64
@@ -317,9 +317,9 @@ func cmdAuditSimulate(ctx context.Context, args []string) error {
 		return fmt.Errorf("%s already holds an audit.log: simulate into an empty directory", *out)
 	}
 	keyPath := filepath.Join(*out, "audit.key")
-	keys, err := audit.LoadKey(keyPath)
+	keys, err := chain.LoadKey(keyPath)
 	if err != nil {
-		if keys, err = audit.WriteKeyFile(keyPath); err != nil {
+		if keys, err = chain.WriteKeyFile(keyPath); err != nil {
 			return err
 		}
 	}

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"lienthong/audit"
+	"lienthong/audit/chain"
 	"lienthong/bench/gen"
 	"lienthong/config"
 )
@@ -46,10 +46,10 @@ func TestAuditedCLIQuery(t *testing.T) {
 	if bytes.Contains(b, []byte(pin)) {
 		t.Fatal("a PIN in clear in the audit log")
 	}
-	var end *audit.Record
-	rd, _ := audit.OpenReader(logPath)
-	rd.Iterate(0, func(r *audit.Record) error {
-		if r.Kind == audit.KindEnd {
+	var end *chain.Record
+	rd, _ := chain.OpenReader(logPath)
+	rd.Iterate(0, func(r *chain.Record) error {
+		if r.Kind == chain.KindEnd {
 			end = r
 		}
 		return nil

@@ -13,7 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"lienthong/audit"
+	"lienthong/audit/chain"
 	"lienthong/catalog"
 	"lienthong/config"
 	"lienthong/health"
@@ -61,7 +61,7 @@ func probeDefaults(t *config.Audit, keyFile *string, interval *time.Duration, no
 func healthPathFor(cfg *config.Config, auditLog string) string {
 	switch {
 	case auditLog != "":
-		return audit.HealthPath(auditLog)
+		return chain.HealthPath(auditLog)
 	case cfg.Audit != nil:
 		return cfg.Audit.HealthLog
 	}
@@ -110,7 +110,7 @@ func cmdSourcesStatus(ctx context.Context, args []string) error {
 				if err != nil {
 					st, msg = "DOWN", err.Error()
 				}
-				results[i] = fmt.Sprintf("%s\t%s\t%s\t%.2f ms\t%s", name, cfg.Sources[i].Kind, st, float64(lat.Microseconds())/1000, audit.Scrub(catalog.Reason(firstLine(msg))))
+				results[i] = fmt.Sprintf("%s\t%s\t%s\t%.2f ms\t%s", name, cfg.Sources[i].Kind, st, float64(lat.Microseconds())/1000, chain.Scrub(catalog.Reason(firstLine(msg))))
 			}()
 		}
 		wg.Wait()
@@ -211,7 +211,7 @@ func cmdSourcesProbe(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("sources probe", flag.ExitOnError)
 	cfgPath := fs.String("config", "", "config file (lienthong.toml)")
 	auditLog := fs.String("audit-log", "", "the node's audit log; the history goes to FILE.health")
-	keyFile := fs.String("audit-key", "", "the audit key (default the config's [audit] key_file, else $"+audit.KeyEnv+")")
+	keyFile := fs.String("audit-key", "", "the audit key (default the config's [audit] key_file, else $"+chain.KeyEnv+")")
 	interval := fs.Duration("interval", 0, fmt.Sprintf("time between probe rounds (default the config's [audit] probe_interval, else %s)", health.DefaultInterval))
 	nodeID := fs.String("audit-node", "", "node id (default the config's [audit] node_id, else the hostname)")
 	fs.Parse(args)

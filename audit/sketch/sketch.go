@@ -1,4 +1,7 @@
-package audit
+// Package sketch estimates quantiles of durations in bounded memory: the
+// latencies the reports over the audit and health logs give per agency and
+// source. It is a leaf (the standard library only).
+package sketch
 
 import (
 	"math"
@@ -7,7 +10,7 @@ import (
 )
 
 // Sketch estimates quantiles of durations in bounded memory, with a
-// relative error of at most SketchAccuracy (a DDSketch: logarithmic
+// relative error of at most Accuracy (a DDSketch: logarithmic
 // buckets). A report over six months of a busy node sees millions of
 // attempts; sorting them all per agency and source is not needed to say
 // that p95 is 840 ms to within 1%.
@@ -19,12 +22,12 @@ type Sketch struct {
 	max     time.Duration
 }
 
-// SketchAccuracy is the sketch's relative error bound.
-const SketchAccuracy = 0.01
+// Accuracy is the sketch's relative error bound.
+const Accuracy = 0.01
 
 var (
-	sketchGamma   = (1 + SketchAccuracy) / (1 - SketchAccuracy)
-	sketchLnGamma = math.Log(sketchGamma)
+	gamma   = (1 + Accuracy) / (1 - Accuracy)
+	lnGamma = math.Log(gamma)
 )
 
 // Add counts one duration.
@@ -44,7 +47,7 @@ func (s *Sketch) Add(d time.Duration) {
 		s.zero++
 		return
 	}
-	s.buckets[int32(math.Ceil(math.Log(us)/sketchLnGamma))]++
+	s.buckets[int32(math.Ceil(math.Log(us)/lnGamma))]++
 }
 
 // Merge adds another sketch's counts.
@@ -73,7 +76,7 @@ func (s *Sketch) Count() int64 { return s.n }
 
 // Quantile returns the q-quantile (0 < q <= 1) by nearest rank: the
 // smallest duration with at least q·n durations at or below it, within
-// SketchAccuracy. It is 0 for an empty sketch.
+// Accuracy. It is 0 for an empty sketch.
 func (s *Sketch) Quantile(q float64) time.Duration {
 	if s.n == 0 {
 		return 0
@@ -99,7 +102,7 @@ func (s *Sketch) Quantile(q float64) time.Duration {
 		if seen >= rank {
 			// The bucket (γ^(k-1), γ^k] is represented by the value whose
 			// relative distance to both ends is at most the accuracy.
-			v := 2 * math.Pow(sketchGamma, float64(k)) / (sketchGamma + 1)
+			v := 2 * math.Pow(gamma, float64(k)) / (gamma + 1)
 			d := time.Duration(v * float64(time.Microsecond))
 			return min(max(d, s.min), s.max)
 		}

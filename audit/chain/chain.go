@@ -1,4 +1,14 @@
-package audit
+// Package chain owns the hash-chained log file and everything about it as
+// a file: the record format and its hashing (record.go), the Chain that
+// group-commits appends by proposing them to a state.Store, the Machine
+// that seals them inside Apply (machine.go), the FileStore with its
+// authenticated head, sparse index, lock and crash recovery (store.go),
+// the audit keys (keys.go), verification (verify.go) and reading records
+// back as attempts (search.go). The audit log and the health history are
+// both such chains. It is a leaf: it imports nothing of lienthong but
+// state, so a cluster node, a verifier and the reports build without the
+// engine.
+package chain
 
 import (
 	"context"
@@ -137,8 +147,9 @@ func (c *Chain) Stats() ChainStats {
 // Seq is the last chained record's number.
 func (c *Chain) Seq() uint64 { return c.machine.Seq() }
 
-// close stops further appends after waiting for any batch in flight.
-func (c *Chain) close() {
+// Close stops further appends after waiting for any batch in flight; it
+// leaves the store open (its owner closes it).
+func (c *Chain) Close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for c.flushing {
