@@ -146,6 +146,13 @@ func (p *cutProxy) closePair(a, b net.Conn) {
 	p.mu.Unlock()
 }
 
+// open is how many connections the proxy holds.
+func (p *cutProxy) open() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.conns) / 2
+}
+
 // arm makes the proxy cut every connection (hold: stop forwarding) once
 // n more bytes came from the server.
 func (p *cutProxy) arm(n int64, hold bool) {
