@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -19,6 +20,27 @@ var ErrSourceTimeout = errors.New("source timeout")
 // ErrSourceBusy wraps a refusal because the source already runs its
 // max_concurrent statements and a slot did not free up within queue_timeout.
 var ErrSourceBusy = errors.New("source busy")
+
+// ErrConnLost wraps the failure of a statement whose connection broke
+// under it (closed or reset by the server or the network, the session
+// ended by the server). It also matches ErrSourceUnavailable: the client
+// is told the source is unreachable (not that the statement failed), and
+// the source's circuit breaker counts it.
+var ErrConnLost = errors.New("connection lost")
+
+// ConnLost is the error of a statement (op) on source whose connection
+// broke; err, the driver's, is for the operator's log.
+func ConnLost(source, op string, err error) error {
+	return &SourceError{Source: source, Op: op, Err: &lostError{err}}
+}
+
+type lostError struct{ err error }
+
+func (e *lostError) Error() string {
+	return ErrSourceUnavailable.Error() + ": " + ErrConnLost.Error() + ": " + strings.ReplaceAll(e.err.Error(), "\n", "; ")
+}
+
+func (e *lostError) Unwrap() []error { return []error{ErrConnLost, ErrSourceUnavailable, e.err} }
 
 // TimeoutError says which of a source's timeouts passed.
 type TimeoutError struct {

@@ -124,6 +124,13 @@ func (r *Result) streamErr() error {
 	}
 	if err := r.inner.Err(); err != nil {
 		if r.cleanup != nil { // the residual's reader: DuckDB's message
+			// A source that failed mid-stream surfaces through DuckDB
+			// (as an error of its own class): report the source's.
+			for _, s := range r.streams {
+				if serr := s.Err(); serr != nil {
+					return serr
+				}
+			}
 			return residualError(err)
 		}
 		return err

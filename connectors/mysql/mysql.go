@@ -10,6 +10,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/url"
@@ -94,6 +95,7 @@ type Connector struct {
 	mem  memory.Allocator
 
 	deadlines *connectors.Deadlines
+	maxIdle   int
 }
 
 var _ connectors.Connector = (*Connector)(nil)
@@ -159,13 +161,17 @@ func Open(ctx context.Context, s config.Source) (*Connector, error) {
 	}
 	db := sql.OpenDB(pinnedConnector{conn})
 	db.SetConnMaxIdleTime(5 * time.Minute)
+	// Enough idle connections for the source's statement slots and the
+	// KILL that may follow one, so a steady load does not redial.
+	maxIdle := s.WithDefaults().MaxConcurrent + 1
+	db.SetMaxIdleConns(maxIdle)
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := db.PingContext(pctx); err != nil {
 		db.Close()
 		return nil, arrowconv.Unavailable(s.Name, err)
 	}
-	return &Connector{name: s.Name, db: db, dbn: cfg.DBName, mem: memory.DefaultAllocator, deadlines: deadlines}, nil
+	return &Connector{name: s.Name, db: db, dbn: cfg.DBName, mem: memory.DefaultAllocator, deadlines: deadlines, maxIdle: maxIdle}, nil
 }
 
 // SetAllocator sets the allocator for record batches (tests check leaks).
@@ -194,6 +200,11 @@ func (c *Connector) redact(op string, err error) error {
 			msg += ": " + me.Message
 		}
 		err = &arrowconv.Redacted{Msg: msg, Err: err}
+	}
+	if c.lost(err) {
+		// The source became unreachable under the statement (the
+		// breaker counts it); the statement did not fail.
+		return connectors.ConnLost(c.name, op, err)
 	}
 	data := errors.As(err, &me) && me.SQLState[0] == '2' && me.SQLState[1] == '2'
 	return &connectors.SourceError{Source: c.name, Op: op, Err: c.timeoutCause(err), Data: data}
@@ -288,21 +299,61 @@ func ArrowType(dataType, columnType string, prec, scale int64) arrow.DataType {
 	return arrow.BinaryTypes.String
 }
 
+// session takes a pooled connection and asks for its id (KILL needs it).
+// That is the statement's first exchange with the server, and nothing of
+// it has run yet: a connection that died while idle and passed the
+// driver's check before reuse (which sees a socket the server closed, not
+// one that will be reset when used) is found broken here, and the
+// exchange is tried once more on a fresh connection. The pool's other
+// idle connections went through the same blip or restart: they are
+// dropped first, so the retry dials.
+func (c *Connector) session(ctx context.Context) (*sql.Conn, int64, error) {
+	for attempt := 0; ; attempt++ {
+		conn, err := c.db.Conn(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, 0, &connectors.SourceError{Source: c.name, Op: "query", Err: ctx.Err()}
+			}
+			return nil, 0, arrowconv.Unavailable(c.name, err)
+		}
+		var id int64
+		err = conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id)
+		if err == nil {
+			return conn, id, nil
+		}
+		conn.Close() // a broken one is not returned to the pool
+		if ctx.Err() != nil {
+			return nil, 0, &connectors.SourceError{Source: c.name, Op: "query", Err: ctx.Err()}
+		}
+		if attempt > 0 || !c.lost(err) {
+			return nil, 0, c.redact("query", err)
+		}
+		c.db.SetMaxIdleConns(0)
+		c.db.SetMaxIdleConns(c.maxIdle)
+	}
+}
+
+// lost reports whether err is the connection breaking (closed or reset by
+// the server or the network, the session killed or the server shutting
+// down) rather than the server refusing a statement or a timeout of ours.
+func (c *Connector) lost(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(c.timeoutCause(err), connectors.ErrSourceTimeout) {
+		return false
+	}
+	var me *drv.MySQLError
+	if errors.As(err, &me) {
+		return me.Number == 1053 || me.Number == 1927 // ER_SERVER_SHUTDOWN, ER_CONNECTION_KILLED
+	}
+	return errors.Is(err, drv.ErrInvalidConn) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+}
+
 // Query runs q on a dedicated connection. Cancelling ctx (or releasing the
 // reader early) KILLs the query from another connection: the driver only
 // closes its socket, and the server would run the query to its end.
 func (c *Connector) Query(ctx context.Context, q sqlgen.Statement, schema *arrow.Schema) (array.RecordReader, error) {
-	conn, err := c.db.Conn(ctx)
+	conn, id, err := c.session(ctx)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, &connectors.SourceError{Source: c.name, Op: "query", Err: ctx.Err()}
-		}
-		return nil, arrowconv.Unavailable(c.name, err)
-	}
-	var id int64
-	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
-		conn.Close()
-		return nil, c.redact("query", err)
+		return nil, err
 	}
 	qctx, stop := context.WithCancel(ctx)
 	killed := make(chan struct{})

@@ -82,6 +82,12 @@ func Open(ctx context.Context, s config.Source) (*Connector, error) {
 		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: 2 * time.Second}
 	}
 	applyTimeouts(cc, s)
+	// Room for every statement slot (max_concurrent) and a ping or
+	// introspection beside them: a smaller pool would queue statements
+	// the bulkhead let through.
+	if need := int32(s.WithDefaults().MaxConcurrent + 1); cfg.MaxConns < need {
+		cfg.MaxConns = need
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, arrowconv.Unavailable(s.Name, err)
@@ -144,6 +150,15 @@ func (c *Connector) Close() error {
 // quote row data (syntax, undefined objects, cancellation, resources).
 func (c *Connector) redact(op string, err error) error {
 	var pe *pgconn.PgError
+	err = redactPg(err)
+	if op == "query" && isConnErr(err) {
+		return arrowconv.Unavailable(c.name, err)
+	}
+	return &connectors.SourceError{Source: c.name, Op: op, Err: err, Data: errors.As(err, &pe) && strings.HasPrefix(pe.Code, "22")}
+}
+
+func redactPg(err error) error {
+	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		msg := "SQLSTATE " + pe.Code
 		switch pe.Code[:2] {
@@ -152,10 +167,17 @@ func (c *Connector) redact(op string, err error) error {
 		}
 		err = &arrowconv.Redacted{Msg: msg, Err: err}
 	}
-	if op == "query" && isConnErr(err) {
-		return arrowconv.Unavailable(c.name, err)
+	return err
+}
+
+// stmtErr is redact's for a statement's failure on conn: a connection
+// that broke under it means the source became unreachable (the breaker
+// counts it), not that the statement failed.
+func (c *Connector) stmtErr(conn *pgconn.PgConn, err error) error {
+	if connLost(conn, err) {
+		return connectors.ConnLost(c.name, "query", redactPg(err))
 	}
-	return &connectors.SourceError{Source: c.name, Op: op, Err: err, Data: errors.As(err, &pe) && strings.HasPrefix(pe.Code, "22")}
+	return c.redact("query", err)
 }
 
 func isConnErr(err error) bool {
@@ -293,8 +315,13 @@ func (c *Connector) Query(ctx context.Context, q sqlgen.Statement, schema *arrow
 	pg := pc.Conn().PgConn()
 	sd, err := pg.Prepare(ctx, "", q.SQL, nil)
 	if err != nil && ctx.Err() == nil && brokenBeforeStream(pg, err) {
-		// Nothing was read: once more on a fresh connection.
+		// Nothing was read and nothing ran (Prepare only parses): once
+		// more on a fresh connection. The pool's other idle connections
+		// went through the same blip or restart, and one idle for less
+		// than a second is handed out unchecked: Reset drops them all
+		// (those in use are closed when released), so the retry dials.
 		pc.Release()
+		c.pool.Reset()
 		if pc, err = c.pool.Acquire(ctx); err != nil {
 			if ctx.Err() != nil {
 				return nil, &connectors.SourceError{Source: c.name, Op: "query", Err: ctx.Err()}
@@ -306,7 +333,10 @@ func (c *Connector) Query(ctx context.Context, q sqlgen.Statement, schema *arrow
 	}
 	if err != nil {
 		pc.Release()
-		return nil, c.redact("query", err)
+		if ctx.Err() != nil {
+			return nil, &connectors.SourceError{Source: c.name, Op: "query", Err: ctx.Err()}
+		}
+		return nil, c.stmtErr(pg, err)
 	}
 	if len(sd.Fields) != len(schema.Fields()) {
 		pc.Release()

@@ -42,7 +42,7 @@ func (r *reader) Next() bool {
 				if r.ctx.Err() != nil {
 					err = r.ctx.Err()
 				}
-				r.fail(r.c.redact("query", err))
+				r.fail(r.c.stmtErr(r.pc.Conn().PgConn(), err))
 				return false
 			}
 			r.done = true

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"errors"
 
 	"github.com/jackc/pgx/v5"
@@ -24,12 +25,20 @@ func applyTimeouts(cc *pgx.ConnConfig, s config.Source) *connectors.Deadlines {
 // any row was read: such a statement is retried once on a fresh connection
 // (a restarted server or a network blip killed a pooled connection).
 func brokenBeforeStream(conn *pgconn.PgConn, err error) bool {
-	if err == nil || errors.Is(err, connectors.ErrSourceTimeout) {
+	return connLost(conn, err) || err != nil && !errors.Is(err, connectors.ErrSourceTimeout) && pgconn.SafeToRetry(err)
+}
+
+// connLost reports whether err is the connection breaking (closed or
+// reset by the server or the network, the server ending the session)
+// rather than the server refusing a statement, a timeout of ours or a
+// cancellation.
+func connLost(conn *pgconn.PgConn, err error) bool {
+	if err == nil || errors.Is(err, connectors.ErrSourceTimeout) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Severity != "FATAL" && pe.Severity != "PANIC" {
-		return false // the server answered; the connection is fine
+	if errors.As(err, &pe) {
+		return pe.Severity == "FATAL" || pe.Severity == "PANIC"
 	}
-	return conn.IsClosed() || pgconn.SafeToRetry(err)
+	return conn.IsClosed()
 }
