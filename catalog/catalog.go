@@ -128,7 +128,7 @@ type UnavailableError struct {
 }
 
 func (e *UnavailableError) Error() string {
-	return fmt.Sprintf("source %s is unavailable (%s); check that it is up and the config's dsn or path, then REFRESH CATALOG", e.Source, Reason(e.Reason))
+	return fmt.Sprintf("source %s is unavailable (%s); queries on other sources keep working, and lienthong reconnects by itself once it is back (its operator sees the cause with lienthong sources status)", e.Source, Reason(e.Reason))
 }
 
 // Reason shortens why a source is unavailable for people: a driver that

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -145,7 +146,7 @@ breaker_cooldown = "500ms"`)
 			if err == nil {
 				t.Fatal("a query on a source that refuses connections succeeded")
 			}
-			downAtStart(t, err)
+			downAtStart(t, err, p.addr)
 			if d > 2*time.Second {
 				t.Errorf("failing took %s", d)
 			}
@@ -156,7 +157,7 @@ breaker_cooldown = "500ms"`)
 				if err == nil {
 					break
 				}
-				downAtStart(t, err)
+				downAtStart(t, err, p.addr)
 				if time.Since(back) > 5*time.Second {
 					t.Fatalf("no recovery: %v", err)
 				}
@@ -167,9 +168,17 @@ breaker_cooldown = "500ms"`)
 	}
 }
 
-func downAtStart(t *testing.T, err error) {
+func downAtStart(t *testing.T, err error, addr string) {
 	t.Helper()
 	if code := engine.ErrorCode(err); code != string(planner.CodeUnavailable) || !strings.Contains(err.Error(), "source slow") {
 		t.Errorf("want %s naming source slow: %v", planner.CodeUnavailable, err)
+	}
+	// The driver's text (host, port, database user, database) is the
+	// operator's, never the client's.
+	_, port, _ := net.SplitHostPort(addr)
+	for _, leak := range []string{"127.0.0.1", port, "dial", "user", "lt_"} {
+		if strings.Contains(err.Error(), leak) {
+			t.Errorf("the error shows the driver's %q: %v", leak, err)
+		}
 	}
 }

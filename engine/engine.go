@@ -128,7 +128,7 @@ func (e *Engine) Refresh(ctx context.Context) error {
 			defer wg.Done()
 			if _, err := s.admit(); err != nil {
 				// Known down: listed so, without waiting for it again.
-				results[i] = &catalog.Source{Name: s.cfg.Name, Kind: s.cfg.Kind, Unavailable: reason(err)}
+				results[i] = &catalog.Source{Name: s.cfg.Name, Kind: s.cfg.Kind, Unavailable: publicReason(err)}
 				return
 			}
 			results[i] = e.introspect(ctx, s)

@@ -75,7 +75,7 @@ func Message(err error) string {
 	case CodeSourceBusy:
 		return code + ": source " + src + " already runs its max_concurrent statements; try again shortly"
 	case string(planner.CodeUnavailable):
-		return code + ": source " + src + " is not reachable now; queries on other sources keep working. The operator's log says why; REFRESH CATALOG once it is back"
+		return code + ": source " + src + " is not reachable now; queries on other sources keep working, and lienthong reconnects by itself once it is back (its operator sees the cause with lienthong sources status)"
 	case CodeSourceError:
 		return code + ": source " + src + " failed while running its part of the query; the operator's log has its message"
 	case CodeCancelled, CodeTimeout:

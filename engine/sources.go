@@ -45,7 +45,8 @@ type srcState struct {
 	failures   int
 	state      string
 	openUntil  time.Time
-	lastErr    string
+	lastErr    string // the cause's own text, for the operator
+	lastReason string // the same as clients may see it (publicReason)
 
 	slots   chan struct{}
 	waiters atomic.Int32
@@ -86,7 +87,7 @@ func (e *downError) Unwrap() []error { return []error{ErrSourceDown, connectors.
 func (s *srcState) downError(when string) error {
 	return &connectors.SourceError{Source: s.cfg.Name, Op: "connect", Err: &downError{fmt.Sprintf(
 		"source unavailable: down after %d consecutive failures (last: %s); %s (breaker_cooldown = %s)",
-		s.failures, s.lastErr, when, s.cfg.BreakerCooldown.Duration)}}
+		s.failures, s.lastReason, when, s.cfg.BreakerCooldown.Duration)}}
 }
 
 // sourceFault reports whether err blames the source's reachability
@@ -108,7 +109,7 @@ func (s *srcState) report(probe bool, err error) {
 		s.failures, s.state = 0, BreakerClosed
 	case sourceFault(err):
 		s.failures++
-		s.lastErr = reason(err)
+		s.lastErr, s.lastReason = reason(err), publicReason(err)
 		if probe || s.state == BreakerOpen || s.failures >= s.cfg.BreakerFailures {
 			s.state, s.openUntil = BreakerOpen, time.Now().Add(s.cfg.BreakerCooldown.Duration)
 		}
@@ -310,7 +311,7 @@ func (e *Engine) introspect(ctx context.Context, s *srcState) *catalog.Source {
 		cancel()
 		if err != nil {
 			s.report(false, orCtxErr(ctx, err))
-			src.Unavailable = reason(err)
+			src.Unavailable = publicReason(err)
 			return src
 		}
 		s.mu.Lock()
@@ -327,7 +328,7 @@ func (e *Engine) introspect(ctx context.Context, s *srcState) *catalog.Source {
 	cancel()
 	s.report(false, orCtxErr(ctx, err))
 	if err != nil {
-		src.Unavailable = reason(err)
+		src.Unavailable = publicReason(err)
 	}
 	for _, t := range tables {
 		t.Source = sc.Name
