@@ -11,7 +11,7 @@ import (
 // cgo database in the consensus path would tie every node's build and
 // crash domain to it.
 func TestLeavesDoNotImportTheEngine(t *testing.T) {
-	pkgs := []string{"lienthong/attempt", "lienthong/audit", "lienthong/audit/report", "lienthong/audit/simulate", "lienthong/health", "lienthong/policy", "lienthong/policy/dp", "lienthong/errcode", "lienthong/state"}
+	pkgs := []string{"lienthong/attempt", "lienthong/audit", "lienthong/audit/report", "lienthong/audit/simulate", "lienthong/health", "lienthong/policy", "lienthong/policy/dp", "lienthong/errcode", "lienthong/state", "lienthong/tokens"}
 	out, err := exec.Command("go", append([]string{"list", "-deps"}, pkgs...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)

@@ -17,6 +17,7 @@ import (
 	"lienthong/engine"
 	"lienthong/node"
 	"lienthong/server"
+	"lienthong/tokens"
 )
 
 // nodeConfig writes a node's files into a new directory: a CSV source "f"
@@ -34,11 +35,11 @@ func nodeConfig(t *testing.T, extra string) (path, token string) {
 	if _, err := audit.WriteKeyFile(filepath.Join(dir, "audit.key")); err != nil {
 		t.Fatal(err)
 	}
-	token, err := server.NewToken()
+	token, err := tokens.Generate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := server.HashToken(token)
+	h, err := tokens.Hash(token)
 	if err != nil {
 		t.Fatal(err)
 	}
