@@ -122,6 +122,23 @@ func TestServingNode(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// Reload (SIGHUP) re-reads the tokens file: alice's token, verified
+	// and cached by the query above, is refused once she is not in it.
+	if err := os.WriteFile(filepath.Join(filepath.Dir(path), "tokens.toml"), []byte("# nobody\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	req, _ = http.NewRequest("GET", n.Server.HTTPURL()+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("a token removed from the file after Reload: %s, want 401", resp.Status)
+	}
 	spill := n.Engine.SpillDirectory()
 	addr := strings.TrimPrefix(n.Server.HTTPURL(), "http://")
 	if err := n.Close(); err != nil {
