@@ -12,7 +12,7 @@ import (
 // cgo database in the consensus path would tie every node's build and
 // crash domain to it.
 func TestLeavesDoNotImportTheEngine(t *testing.T) {
-	pkgs := []string{"lienthong/attempt", "lienthong/audit", "lienthong/audit/chain", "lienthong/audit/sketch", "lienthong/audit/report", "lienthong/audit/simulate", "lienthong/health", "lienthong/policy", "lienthong/policy/dp", "lienthong/errcode", "lienthong/state"}
+	pkgs := []string{"lienthong/attempt", "lienthong/audit", "lienthong/audit/chain", "lienthong/audit/sketch", "lienthong/audit/report", "lienthong/audit/simulate", "lienthong/health", "lienthong/policy", "lienthong/policy/dp", "lienthong/errcode", "lienthong/state", "lienthong/tokens"}
 	for _, dep := range deps(t, pkgs...) {
 		if dep == "lienthong/engine" || strings.Contains(dep, "duckdb") || dep == "lienthong/planner" {
 			t.Errorf("a leaf package depends on %s", dep)

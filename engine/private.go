@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -19,8 +20,9 @@ import (
 // admit decides, before any source is read, whether a planned query may
 // run now: a pin_verify check takes one of the principal's checks for the
 // minute, and a differentially private query spends its (epsilon, delta)
-// from the principal's budget for the period, durably, whether or not it
-// then succeeds (a failure must not be a free look).
+// from the principal's budget for the period (a budget.spend command),
+// durably, whether or not it then succeeds (a failure must not be a free
+// look).
 func (e *Engine) admit(p *plan.Plan, s Session, a *Attempt) error {
 	pol := e.policy.Current()
 	if pol == nil {
@@ -34,12 +36,15 @@ func (e *Engine) admit(p *plan.Plan, s Session, a *Attempt) error {
 	if p.Privacy == nil {
 		return nil
 	}
-	l, err := e.ledger()
-	if err != nil {
+	if err := e.openLedger(); err != nil {
 		return err
 	}
 	pv := pol.Privacy
-	if _, err := l.Spend(s.Principal, time.Now(), pv.Period, p.Privacy.Epsilon, p.Privacy.Delta, pv.EpsilonBudget, pv.DeltaBudget); err != nil {
+	cmd, err := dp.SpendCommand(time.Now(), s.Principal, pv.Period, p.Privacy.Epsilon, p.Privacy.Delta, pv.EpsilonBudget, pv.DeltaBudget)
+	if err == nil {
+		_, err = e.state.Propose(context.Background(), cmd)
+	}
+	if err != nil {
 		var ex *dp.ExhaustedError
 		if errors.As(err, &ex) {
 			return &planner.Error{Code: planner.CodeBudget, Msg: fmt.Sprintf("%s has spent its privacy budget for %s (epsilon %.3g of %.3g left, this query needs %.3g); it renews on %s",
@@ -51,19 +56,23 @@ func (e *Engine) admit(p *plan.Plan, s Session, a *Attempt) error {
 	return nil
 }
 
-// ledger opens the privacy ledger on first use.
-func (e *Engine) ledger() (*dp.Ledger, error) {
+// openLedger opens the privacy ledger on first use and registers it with
+// the engine's state, which applies the budget.spend commands admit
+// proposes.
+func (e *Engine) openLedger() error {
 	e.ledgerOnce.Do(func() {
 		if e.cfg.PrivacyLedger == "" {
 			e.ledgerErr = errors.New("no privacy_ledger file configured")
 			return
 		}
-		e.ledgerDB, e.ledgerErr = dp.OpenLedger(e.cfg.PrivacyLedger)
+		if e.ledgerDB, e.ledgerErr = dp.OpenLedger(e.cfg.PrivacyLedger); e.ledgerErr == nil {
+			e.state.Register("budget", e.ledgerDB)
+		}
 	})
 	if e.ledgerErr != nil {
-		return nil, fmt.Errorf("%w: privacy ledger: %v", ErrAudit, e.ledgerErr)
+		return fmt.Errorf("%w: privacy ledger: %v", ErrAudit, e.ledgerErr)
 	}
-	return e.ledgerDB, nil
+	return nil
 }
 
 type ledgerState struct {

@@ -23,6 +23,7 @@ import (
 	"lienthong/engine"
 	"lienthong/health"
 	"lienthong/server"
+	"lienthong/tokens"
 )
 
 // Options say what a node runs besides its engine.
@@ -54,6 +55,7 @@ type Node struct {
 	Server *server.Server
 
 	grace      time.Duration // how long Close lets running queries finish
+	policyFile string        // the access policy Reload re-reads, if any
 	stopHealth context.CancelFunc
 	healthDone chan struct{}
 	healthErr  error
@@ -70,6 +72,7 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*Node, error) {
 }
 
 func (n *Node) open(ctx context.Context, cfg *config.Config, opt Options) error {
+	n.policyFile = cfg.Policy
 	if opt.Serve {
 		scfg, err := server.Settings(cfg)
 		if err != nil {
@@ -158,9 +161,20 @@ func (n *Node) openAudit(ctx context.Context, opt Options) error {
 // record (Close returns it) or at Close. Nil without a monitor.
 func (n *Node) HealthStopped() <-chan struct{} { return n.healthDone }
 
-// Reload re-reads the access policy file; a file with an error is refused
-// and the policy in force stays.
-func (n *Node) Reload() error { return n.Engine.ReloadPolicy() }
+// Reload re-reads the access policy file and the server's tokens file, each
+// proposed whole: a file with an error is refused and what was in force
+// stays. A principal no longer in the tokens file is refused from the next
+// request on.
+func (n *Node) Reload() error {
+	var errs []error
+	if n.policyFile != "" {
+		errs = append(errs, n.Engine.ReloadPolicy())
+	}
+	if n.Server != nil {
+		errs = append(errs, n.Server.ReloadTokens())
+	}
+	return errors.Join(errs...)
+}
 
 // Close stops the node: the server drains (running queries get the
 // shutdown grace), then the monitor and the audit log stop (queries still
@@ -196,11 +210,11 @@ func (n *Node) ServeDemo(dir string) (token string, err error) {
 	if n.Server != nil {
 		return "", errors.New("the node already serves")
 	}
-	tok, err := server.NewToken()
+	tok, err := tokens.Generate()
 	if err != nil {
 		return "", err
 	}
-	h, err := server.HashToken(tok)
+	h, err := tokens.Hash(tok)
 	if err != nil {
 		return "", err
 	}

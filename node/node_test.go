@@ -17,6 +17,7 @@ import (
 	"lienthong/engine"
 	"lienthong/node"
 	"lienthong/server"
+	"lienthong/tokens"
 )
 
 // nodeConfig writes a node's files into a new directory: a CSV source "f"
@@ -34,11 +35,11 @@ func nodeConfig(t *testing.T, extra string) (path, token string) {
 	if _, err := chain.WriteKeyFile(filepath.Join(dir, "audit.key")); err != nil {
 		t.Fatal(err)
 	}
-	token, err := server.NewToken()
+	token, err := tokens.Generate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := server.HashToken(token)
+	h, err := tokens.Hash(token)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,6 +121,23 @@ func TestServingNode(t *testing.T) {
 			t.Fatal("no health history written")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	// Reload (SIGHUP) re-reads the tokens file: alice's token, verified
+	// and cached by the query above, is refused once she is not in it.
+	if err := os.WriteFile(filepath.Join(filepath.Dir(path), "tokens.toml"), []byte("# nobody\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	req, _ = http.NewRequest("GET", n.Server.HTTPURL()+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("a token removed from the file after Reload: %s, want 401", resp.Status)
 	}
 	spill := n.Engine.SpillDirectory()
 	addr := strings.TrimPrefix(n.Server.HTTPURL(), "http://")

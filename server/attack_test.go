@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"lienthong/internal/attacks"
+	"lienthong/tokens"
 )
 
 // The access policy's attack suite (internal/attacks) over both network
@@ -26,21 +27,18 @@ import (
 func TestAttackSuiteOverHTTPAndFlight(t *testing.T) {
 	f := attacks.NewFixture(t)
 	testEngine(t) // the tokens' hashes
-	tokens := map[string]string{}
-	var entries []PrincipalEntry
+	toks := map[string]string{}
+	var entries []tokens.Entry
 	for _, p := range []struct{ name, agency string }{{"an", "BHXH"}, {"binh", "SO_Y_TE"}, {"cuong", "UBND_XA"}, {"dung", "UBND_XA"}, {"em", "SO_Y_TE"}, {"mallory", "X"}} {
 		tok := "lt_attack-" + p.name + "-0123456789abcdef"
-		h, err := HashToken(tok)
+		h, err := tokens.Hash(tok)
 		if err != nil {
 			t.Fatal(err)
 		}
-		tokens[p.name] = tok
-		entries = append(entries, PrincipalEntry{Name: p.name, Agency: p.agency, TokenHash: h})
+		toks[p.name] = tok
+		entries = append(entries, tokens.Entry{Name: p.name, Agency: p.agency, TokenHash: h})
 	}
-	auth, err := NewTokenAuthenticator(entries, time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
+	auth := authOf(t, entries...)
 	s, err := New(&Config{HTTPAddr: "127.0.0.1:0", FlightAddr: "127.0.0.1:0", TokensFile: "(test)", MaxConcurrent: 8}, Options{Logger: NewLogger(&syncBuffer{}, "info"), Auth: auth})
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +57,7 @@ func TestAttackSuiteOverHTTPAndFlight(t *testing.T) {
 	// over the network they are authentication failures, tried below.
 	var net []attacks.Attack
 	for _, a := range corpus {
-		if _, ok := tokens[a.Who.Principal]; ok {
+		if _, ok := toks[a.Who.Principal]; ok {
 			net = append(net, a)
 		}
 	}
@@ -67,8 +65,8 @@ func TestAttackSuiteOverHTTPAndFlight(t *testing.T) {
 		t.Fatalf("only %d attempts have a principal with a token", len(net))
 	}
 	for _, r := range []attacks.Runner{
-		&httpRunner{base: s.HTTPURL(), tokens: tokens},
-		&flightRunner{t: t, c: flightClient(t, s.FlightAddr(), nil), tokens: tokens},
+		&httpRunner{base: s.HTTPURL(), tokens: toks},
+		&flightRunner{t: t, c: flightClient(t, s.FlightAddr(), nil), tokens: toks},
 	} {
 		for _, fail := range f.RunAll(r, net) {
 			t.Error(fail)

@@ -6,13 +6,12 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/BurntSushi/toml"
+	"lienthong/tokens"
 )
 
 // Principal is who a request acts for.
@@ -33,8 +32,8 @@ type Credentials struct {
 	ClientCert *x509.Certificate
 }
 
-// Authenticator decides who a request is. The access-policy work will move
-// principals into the replicated policy; front-ends only see this interface.
+// Authenticator decides who a request is; front-ends only see this
+// interface.
 type Authenticator interface {
 	Authenticate(ctx context.Context, c Credentials) (Principal, error)
 }
@@ -48,27 +47,20 @@ type AuthError struct {
 
 func (e *AuthError) Error() string { return e.Msg }
 
-// PrincipalEntry is one [[principals]] entry of the tokens file.
-type PrincipalEntry struct {
-	Name   string `toml:"name"`
-	Agency string `toml:"agency"`
-	// TokenHash is an argon2id hash (lienthong token hash); empty for a
-	// principal that only authenticates with a client certificate.
-	TokenHash string `toml:"token_hash"`
-	// CertCN is the client certificate subject CN naming this principal;
-	// default: the principal's name.
-	CertCN string `toml:"cert_cn"`
-}
-
-// TokenAuthenticator checks bearer tokens against argon2id hashes and maps
-// client certificate CNs to principals. Verified tokens are cached (keyed
-// by SHA-256 of the token) for the configured TTL; concurrent requests with
-// the same unknown token wait for one verification; failures are cached
-// briefly; at most GOMAXPROCS argon2 computations run at once.
+// TokenAuthenticator checks bearer tokens against the argon2id hashes of
+// the principals in force (a tokens.Machine, read on every request) and
+// maps client certificate CNs to principals. Verified tokens are cached
+// (keyed by SHA-256 of the token) for the configured TTL, but a cached
+// verification counts only while the principal it found is still in force
+// with the same hash: a revoked or replaced token is refused on the next
+// request. A wrong token is remembered as wrong briefly, and only while
+// the principals stay as they were. Concurrent requests with the same
+// unknown token wait for one verification; at most GOMAXPROCS argon2
+// computations run at once.
 type TokenAuthenticator struct {
-	entries []tokenEntry
-	ttl     time.Duration
-	sem     chan struct{}
+	tokens *tokens.Machine
+	ttl    time.Duration
+	sem    chan struct{}
 
 	mu       sync.Mutex
 	cache    map[[32]byte]cached
@@ -78,22 +70,18 @@ type TokenAuthenticator struct {
 	verifications atomicCounter
 }
 
-type tokenEntry struct {
-	p    Principal
-	hash *argonHash
-	cn   string
-}
-
+// cached is one verification: the principal found (name and the hash that
+// matched), or none against set.
 type cached struct {
-	p       Principal
-	ok      bool
-	expires time.Time
+	ok         bool
+	name, hash string
+	set        *tokens.Set
+	expires    time.Time
 }
 
 type verifyCall struct {
 	done chan struct{}
-	p    Principal
-	ok   bool
+	res  cached
 }
 
 // negativeTTL is how long a wrong token is remembered as wrong.
@@ -103,65 +91,12 @@ const negativeTTL = 10 * time.Second
 // and, if still full, everything.
 const maxCacheEntries = 10000
 
-// LoadTokens reads a tokens file.
-func LoadTokens(path string, ttl time.Duration) (*TokenAuthenticator, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("tokens file: %w", err)
-	}
-	var f struct {
-		Principals []PrincipalEntry `toml:"principals"`
-	}
-	md, err := toml.Decode(string(data), &f)
-	if err != nil {
-		return nil, fmt.Errorf("tokens file %s: %w", path, err)
-	}
-	if und := md.Undecoded(); len(und) > 0 {
-		return nil, fmt.Errorf("tokens file %s: unknown setting %q (want [[principals]] with name, agency, token_hash, cert_cn)", path, und[0].String())
-	}
-	a, err := NewTokenAuthenticator(f.Principals, ttl)
-	if err != nil {
-		return nil, fmt.Errorf("tokens file %s: %w", path, err)
-	}
-	return a, nil
-}
-
-// NewTokenAuthenticator checks entries and builds the authenticator.
-func NewTokenAuthenticator(entries []PrincipalEntry, ttl time.Duration) (*TokenAuthenticator, error) {
+// NewTokenAuthenticator authenticates against the principals in force in m.
+func NewTokenAuthenticator(m *tokens.Machine, ttl time.Duration) *TokenAuthenticator {
 	if ttl <= 0 {
 		ttl = DefaultAuthCacheTTL
 	}
-	a := &TokenAuthenticator{ttl: ttl, sem: make(chan struct{}, runtime.GOMAXPROCS(0)), cache: map[[32]byte]cached{}, inflight: map[[32]byte]*verifyCall{}}
-	names, cns := map[string]bool{}, map[string]bool{}
-	for i, e := range entries {
-		if e.Name == "" {
-			return nil, fmt.Errorf("principal %d: missing name", i+1)
-		}
-		if names[e.Name] {
-			return nil, fmt.Errorf("principal %q listed twice", e.Name)
-		}
-		names[e.Name] = true
-		if e.Agency == "" {
-			return nil, fmt.Errorf("principal %q: missing agency", e.Name)
-		}
-		te := tokenEntry{p: Principal{Name: e.Name, Agency: e.Agency}, cn: e.CertCN}
-		if te.cn == "" {
-			te.cn = e.Name
-		}
-		if cns[te.cn] {
-			return nil, fmt.Errorf("principal %q: certificate CN %q already names another principal", e.Name, te.cn)
-		}
-		cns[te.cn] = true
-		if e.TokenHash != "" {
-			h, err := parseArgonHash(e.TokenHash)
-			if err != nil {
-				return nil, fmt.Errorf("principal %q: token_hash: %w", e.Name, err)
-			}
-			te.hash = h
-		}
-		a.entries = append(a.entries, te)
-	}
-	return a, nil
+	return &TokenAuthenticator{tokens: m, ttl: ttl, sem: make(chan struct{}, runtime.GOMAXPROCS(0)), cache: map[[32]byte]cached{}, inflight: map[[32]byte]*verifyCall{}}
 }
 
 func unauthenticated(msg string) error { return &AuthError{Msg: msg} }
@@ -184,14 +119,26 @@ func (a *TokenAuthenticator) Authenticate(ctx context.Context, c Credentials) (P
 	}
 	if c.ClientCert != nil {
 		cn := c.ClientCert.Subject.CommonName
-		for _, e := range a.entries {
-			if e.cn == cn {
-				return e.p, nil
-			}
+		if e, ok := a.tokens.Current().ByCN(cn); ok {
+			return Principal{Name: e.Name, Agency: e.Agency}, nil
 		}
 		return Principal{}, &AuthError{Forbidden: true, Msg: fmt.Sprintf("client certificate CN %q names no principal", cn)}
 	}
 	return Principal{}, unauthenticated("missing credentials: send Authorization: Bearer <token> (or a client certificate)")
+}
+
+// in says what a verification means against the set in force: the
+// principal (ok), a refusal (!ok), or nothing (valid false: the set
+// changed under it, verify again).
+func (c cached) in(set *tokens.Set) (p Principal, ok, valid bool) {
+	if !c.ok {
+		return Principal{}, false, c.set == set
+	}
+	e, found := set.Lookup(c.name)
+	if !found || e.TokenHash != c.hash {
+		return Principal{}, false, false
+	}
+	return Principal{Name: e.Name, Agency: e.Agency}, true, true
 }
 
 func (a *TokenAuthenticator) verify(ctx context.Context, token string) (Principal, bool, error) {
@@ -199,14 +146,18 @@ func (a *TokenAuthenticator) verify(ctx context.Context, token string) (Principa
 	now := time.Now()
 	a.mu.Lock()
 	if c, hit := a.cache[key]; hit && now.Before(c.expires) {
-		a.mu.Unlock()
-		return c.p, c.ok, nil
+		if p, ok, valid := c.in(a.tokens.Current()); valid {
+			a.mu.Unlock()
+			return p, ok, nil
+		}
 	}
 	if call := a.inflight[key]; call != nil {
 		a.mu.Unlock()
 		select {
 		case <-call.done:
-			return call.p, call.ok, nil
+			// A verification against principals since changed refuses.
+			p, ok, _ := call.res.in(a.tokens.Current())
+			return p, ok, nil
 		case <-ctx.Done():
 			return Principal{}, false, ctx.Err()
 		}
@@ -217,23 +168,18 @@ func (a *TokenAuthenticator) verify(ctx context.Context, token string) (Principa
 
 	// The leader verifies even if its own caller gives up, so waiters get
 	// an answer.
+	set := a.tokens.Current()
 	a.sem <- struct{}{}
-	for _, e := range a.entries {
-		if e.hash == nil {
-			continue
-		}
-		a.verifications.add(1)
-		if e.hash.verify(token) {
-			call.p, call.ok = e.p, true
-			break
-		}
-	}
+	e, ok, runs := set.Verify(token)
 	<-a.sem
+	a.verifications.add(int64(runs))
+	call.res = cached{ok: ok, name: e.Name, hash: e.TokenHash, set: set}
 
 	ttl := a.ttl
-	if !call.ok {
+	if !ok {
 		ttl = negativeTTL
 	}
+	call.res.expires = time.Now().Add(ttl)
 	a.mu.Lock()
 	if len(a.cache) >= maxCacheEntries {
 		for k, c := range a.cache {
@@ -245,11 +191,12 @@ func (a *TokenAuthenticator) verify(ctx context.Context, token string) (Principa
 			clear(a.cache)
 		}
 	}
-	a.cache[key] = cached{p: call.p, ok: call.ok, expires: time.Now().Add(ttl)}
+	a.cache[key] = call.res
 	delete(a.inflight, key)
 	a.mu.Unlock()
 	close(call.done)
-	return call.p, call.ok, nil
+	p, ok, _ := call.res.in(a.tokens.Current())
+	return p, ok, nil
 }
 
 // Verifications is how many argon2 computations ran.

@@ -24,6 +24,7 @@ import (
 
 	"lienthong/config"
 	"lienthong/engine"
+	"lienthong/tokens"
 )
 
 // The fixture: a DuckDB file "d" with big (1,000,000 rows) and small (1,000
@@ -92,10 +93,10 @@ func makeFixture() {
 		fixtureErr = err
 		return
 	}
-	if testHash, fixtureErr = HashToken(testToken); fixtureErr != nil {
+	if testHash, fixtureErr = tokens.Hash(testToken); fixtureErr != nil {
 		return
 	}
-	otherHash, fixtureErr = HashToken(otherToken)
+	otherHash, fixtureErr = tokens.Hash(otherToken)
 }
 
 func fixtureConfig(t testing.TB, extra string) *config.Config {
@@ -172,14 +173,10 @@ func startServerAuth(t testing.TB, eng *engine.Engine, mutate func(*Config), wra
 	if mutate != nil {
 		mutate(cfg)
 	}
-	auth, err := NewTokenAuthenticator([]PrincipalEntry{
-		{Name: "analyst", Agency: "bhxh", TokenHash: testHash},
-		{Name: "other", Agency: "yte", TokenHash: otherHash},
-		{Name: "cert-user", Agency: "cutru", CertCN: "cert-user.cutru.gov.vn"},
-	}, time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
+	auth := authOf(t,
+		tokens.Entry{Name: "analyst", Agency: "bhxh", TokenHash: testHash},
+		tokens.Entry{Name: "other", Agency: "yte", TokenHash: otherHash},
+		tokens.Entry{Name: "cert-user", Agency: "cutru", CertCN: "cert-user.cutru.gov.vn"})
 	logs := &syncBuffer{}
 	var a Authenticator = auth
 	if wrap != nil {
@@ -259,4 +256,21 @@ func newPKI(t testing.TB, clientCN string) *testPKI {
 	p.certFile, p.keyFile = leaf(2, "server", true)
 	p.clientCert, p.clientKey = leaf(3, clientCN, false)
 	return p
+}
+
+// authOf authenticates against entries, each put in force by a tokens.put
+// command.
+func authOf(t testing.TB, entries ...tokens.Entry) *TokenAuthenticator {
+	t.Helper()
+	m := &tokens.Machine{}
+	for _, e := range entries {
+		c, err := tokens.PutCommand(time.Now(), e)
+		if err == nil {
+			_, err = m.Apply(c)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return NewTokenAuthenticator(m, time.Minute)
 }

@@ -36,6 +36,8 @@ import (
 
 	connmysql "lienthong/connectors/mysql"
 	"lienthong/engine"
+	"lienthong/state"
+	"lienthong/tokens"
 )
 
 // Options are what a Server needs besides its Config.
@@ -49,9 +51,14 @@ type Options struct {
 
 // Server serves one engine over HTTP and Flight SQL.
 type Server struct {
-	cfg     *Config
-	log     *slog.Logger
-	auth    Authenticator
+	cfg  *Config
+	log  *slog.Logger
+	auth Authenticator
+	// tokens are the principals of the tokens file, changed only through
+	// state (tokens.set at start and on ReloadTokens); nil with
+	// Options.Auth.
+	tokens  *tokens.Machine
+	state   *state.Local
 	eng     atomic.Pointer[engine.Engine]
 	limiter *limiter
 	metrics *metrics
@@ -97,17 +104,12 @@ func New(cfg *Config, opt Options) (*Server, error) {
 	// go through this logger instead, so the log stays JSON.
 	connmysql.SetLogger(s.log)
 	if s.auth == nil {
-		var entries *TokenAuthenticator
-		var err error
-		if cfg.TokensFile != "" {
-			entries, err = LoadTokens(cfg.TokensFile, cfg.AuthCacheTTL.Duration)
-		} else {
-			entries, err = NewTokenAuthenticator(nil, cfg.AuthCacheTTL.Duration)
-		}
-		if err != nil {
+		s.tokens, s.state = &tokens.Machine{}, state.NewLocal()
+		s.state.Register("tokens", s.tokens)
+		if err := s.ReloadTokens(); err != nil {
 			return nil, err
 		}
-		s.auth = entries
+		s.auth = NewTokenAuthenticator(s.tokens, cfg.AuthCacheTTL.Duration)
 	}
 	if cfg.TLSCert != "" {
 		t, err := serverTLS(cfg)
@@ -121,6 +123,28 @@ func New(cfg *Config, opt Options) (*Server, error) {
 	s.hardCtx, s.hardCancel = context.WithCancel(context.Background())
 	s.registerMetrics()
 	return s, nil
+}
+
+// ReloadTokens reads the tokens file again and proposes it whole
+// (tokens.set): a file with an error is refused and the principals in
+// force stay; a principal removed or whose hash changed is refused from
+// the next request on, cached verification or not.
+func (s *Server) ReloadTokens() error {
+	if s.tokens == nil || s.cfg.TokensFile == "" {
+		return nil
+	}
+	text, err := os.ReadFile(s.cfg.TokensFile)
+	if err != nil {
+		return fmt.Errorf("tokens file: %w", err)
+	}
+	cmd, err := tokens.SetCommand(time.Now(), s.cfg.TokensFile, text)
+	if err == nil {
+		_, err = s.state.Propose(context.Background(), cmd)
+	}
+	if err != nil {
+		return fmt.Errorf("tokens file: %w", err)
+	}
+	return nil
 }
 
 // NewLogger is the server's JSON logger.

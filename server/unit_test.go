@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"lienthong/config"
+	"lienthong/tokens"
 )
 
 func TestConfigParse(t *testing.T) {
@@ -81,7 +83,15 @@ func TestTokensFile(t *testing.T) {
 		}
 	}
 	write("[[principals]]\nname = \"a\"\nagency = \"bhxh\"\ntoken_hash = \"" + testHash + "\"\n\n[[principals]]\nname = \"svc\"\nagency = \"yte\"\ncert_cn = \"svc.yte.gov.vn\"\n")
-	a, err := LoadTokens(path, time.Minute)
+	// load is how a server reads the file: New proposes it (tokens.set).
+	load := func() (*TokenAuthenticator, error) {
+		s, err := New(&Config{HTTPAddr: "127.0.0.1:0", FlightAddr: "off", TokensFile: path}, Options{Logger: NewLogger(io.Discard, "error")})
+		if err != nil {
+			return nil, err
+		}
+		return s.auth.(*TokenAuthenticator), nil
+	}
+	a, err := load()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,18 +113,19 @@ func TestTokensFile(t *testing.T) {
 	if _, err := a.Authenticate(ctx, Credentials{}); !errors.As(err, &ae) || ae.Forbidden {
 		t.Fatal(err)
 	}
+	// Each error names the file and the line.
 	for _, bad := range []struct{ text, want string }{
-		{"[[principals]]\nname = \"a\"\n", "missing agency"},
-		{"[[principals]]\nname = \"a\"\nagency = \"x\"\ntoken_hash = \"plain\"\n", "not an argon2id hash"},
-		{"[[principals]]\nname = \"a\"\nagency = \"x\"\n[[principals]]\nname = \"a\"\nagency = \"y\"\n", "listed twice"},
-		{"[[principals]]\nname = \"a\"\nagency = \"x\"\ntoken = \"secret\"\n", "unknown setting"},
+		{"[[principals]]\nname = \"a\"\n", ":1: principal \"a\": missing agency"},
+		{"[[principals]]\nname = \"a\"\nagency = \"x\"\ntoken_hash = \"plain\"\n", ":4: principal \"a\": token_hash: not an argon2id hash"},
+		{"[[principals]]\nname = \"a\"\nagency = \"x\"\n[[principals]]\nname = \"a\"\nagency = \"y\"\n", ":5: principal \"a\" listed twice"},
+		{"[[principals]]\nname = \"a\"\nagency = \"x\"\ntoken = \"secret\"\n", ":4: unknown setting"},
 	} {
 		write(bad.text)
-		if _, err := LoadTokens(path, time.Minute); err == nil || !strings.Contains(err.Error(), bad.want) {
+		if _, err := load(); err == nil || !strings.Contains(err.Error(), path+bad.want) {
 			t.Errorf("%q: want %q, got %v", bad.text, bad.want, err)
 		}
 	}
-	if _, err := HashToken("short"); err == nil {
+	if _, err := tokens.Hash("short"); err == nil {
 		t.Fatal("short token hashed")
 	}
 }
@@ -123,10 +134,7 @@ func TestTokensFile(t *testing.T) {
 // a wrong token is remembered as wrong.
 func TestAuthCache(t *testing.T) {
 	testEngine(t)
-	a, err := NewTokenAuthenticator([]PrincipalEntry{{Name: "a", Agency: "x", TokenHash: testHash}, {Name: "b", Agency: "y", TokenHash: otherHash}}, time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := authOf(t, tokens.Entry{Name: "a", Agency: "x", TokenHash: testHash}, tokens.Entry{Name: "b", Agency: "y", TokenHash: otherHash})
 	var wg sync.WaitGroup
 	start := time.Now()
 	for range 64 {

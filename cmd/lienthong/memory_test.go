@@ -25,6 +25,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"lienthong/server"
+	"lienthong/tokens"
 )
 
 // The memory bound every front-end keeps (docs/configuration.md): a
@@ -58,7 +59,7 @@ func frontendFixture(t *testing.T, n int) (cfg, token string) {
 	}
 	lite.Close()
 	token = "lt_memory-test-token-0123456789"
-	hash, err := server.HashToken(token)
+	hash, err := tokens.Hash(token)
 	if err != nil {
 		t.Fatal(err)
 	}

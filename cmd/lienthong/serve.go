@@ -15,6 +15,7 @@ import (
 	"lienthong/config"
 	"lienthong/node"
 	"lienthong/server"
+	"lienthong/tokens"
 )
 
 // cmdServe runs a node: the HTTP API and the Flight SQL endpoint over one
@@ -50,22 +51,20 @@ func cmdServe(ctx context.Context, args []string) (err error) {
 	}
 	// Close drains the server, then stops the audit log and the engine.
 	defer func() { err = errors.Join(err, n.Close()) }()
-	if cfg.Policy != "" {
-		// SIGHUP re-reads the access policy; a file with an error is refused
-		// and the policy in force stays.
-		hup := make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
-		defer signal.Stop(hup)
-		go func() {
-			for range hup {
-				if err := n.Reload(); err != nil {
-					fmt.Fprintf(os.Stderr, "access policy NOT reloaded, the previous one stays in force: %v\n", err)
-				} else {
-					fmt.Fprintf(os.Stderr, "access policy reloaded from %s\n", cfg.Policy)
-				}
+	// SIGHUP re-reads the access policy and the tokens file; a file with an
+	// error is refused and what was in force stays.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			if err := n.Reload(); err != nil {
+				fmt.Fprintf(os.Stderr, "reload: a file with an error was NOT put in force, the one before stays: %v\n", err)
+			} else {
+				fmt.Fprintf(os.Stderr, "reloaded the access policy and the tokens file\n")
 			}
-		}()
-	}
+		}
+	}()
 	fmt.Fprintf(os.Stderr, "ready: catalog version %d\n", n.Engine.Catalog().Version)
 	select {
 	case <-ctx.Done():
@@ -96,18 +95,18 @@ func cmdToken(args []string) error {
 		if err != nil && !errors.Is(err, io.EOF) {
 			return err
 		}
-		h, err := server.HashToken(strings.TrimRight(line, "\r\n"))
+		h, err := tokens.Hash(strings.TrimRight(line, "\r\n"))
 		if err != nil {
 			return err
 		}
 		fmt.Println(h)
 		return nil
 	case "new":
-		tok, err := server.NewToken()
+		tok, err := tokens.Generate()
 		if err != nil {
 			return err
 		}
-		h, err := server.HashToken(tok)
+		h, err := tokens.Hash(tok)
 		if err != nil {
 			return err
 		}

@@ -11,9 +11,11 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"lienthong/state"
 )
 
-// ErrBudgetExhausted is wrapped by the error Spend returns when a charge
+// ErrBudgetExhausted is wrapped by the error a spend returns when a charge
 // would exceed the principal's budget for the period. Match it with
 // errors.Is; the concrete error is an *ExhaustedError.
 var ErrBudgetExhausted = errors.New("privacy budget exhausted")
@@ -79,22 +81,23 @@ func toUnits(x, unit float64, roundUp bool) int64 {
 }
 
 // Ledger is a durable record of the privacy budget each principal has
-// spent per period. It lives in one JSON file, replaced atomically on
-// every charge (temporary file, fsync, rename, fsync of the directory), so
-// a crash leaves either the old or the new totals, never a torn file.
+// spent per period, and the state.Machine that charges it (budget.spend).
+// It lives in one JSON file, replaced atomically on every charge
+// (temporary file, fsync, rename, fsync of the directory), so a crash
+// leaves either the old or the new totals, never a torn file.
 //
-// Every read-modify-write holds a mutex and an exclusive flock on a
-// sidecar lock file (path + ".lock"; the data file itself is replaced, so
-// it cannot carry the lock). The file is re-read under the lock on every
-// call, so several Ledgers on one path, in one process or several, never
-// both spend the same budget. A file that cannot be parsed is an error,
-// never an empty ledger: silently resetting would refund every budget.
+// Every read-modify-write (each applied command) holds a mutex and an
+// exclusive flock on a sidecar lock file (path + ".lock"; the data file
+// itself is replaced, so it cannot carry the lock). The file is re-read
+// under the lock on every call, so several Ledgers on one path, in one
+// process or several, never both spend the same budget. A file that
+// cannot be parsed is an error, never an empty ledger: silently resetting
+// would refund every budget.
 //
-// Budgets themselves are not stored: the caller passes the principal's
-// budget on each call (it comes from the policy), and the ledger compares
-// it with what has been spent. Spending is tracked per period kind and key
-// ("month" "2026-12"), so changing a principal's period starts a new
-// account.
+// Budgets themselves are not stored: each command carries the principal's
+// budget (it comes from the policy), and the ledger compares it with what
+// has been spent. Spending is tracked per period kind and key ("month"
+// "2026-12"), so changing a principal's period starts a new account.
 type Ledger struct {
 	path string
 	mu   sync.Mutex
@@ -168,17 +171,26 @@ func (l *Ledger) load() (*ledgerFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dp: reading ledger: %w", err)
 	}
+	f, err := parseLedger(data)
+	if err != nil {
+		return nil, fmt.Errorf("dp: ledger %s is corrupted: %w", l.path, err)
+	}
+	return f, nil
+}
+
+// parseLedger reads a ledger file or snapshot.
+func parseLedger(data []byte) (*ledgerFile, error) {
 	var f ledgerFile
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("dp: ledger %s is corrupted: %w", l.path, err)
+		return nil, err
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("dp: ledger %s is corrupted: trailing data", l.path)
+		return nil, errors.New("trailing data")
 	}
 	if f.Version != ledgerVersion {
-		return nil, fmt.Errorf("dp: ledger %s is corrupted or too new: version %d, want %d", l.path, f.Version, ledgerVersion)
+		return nil, fmt.Errorf("version %d, want %d (written by a newer lienthong?)", f.Version, ledgerVersion)
 	}
 	if f.Accounts == nil {
 		f.Accounts = map[string]map[string]*account{}
@@ -186,7 +198,7 @@ func (l *Ledger) load() (*ledgerFile, error) {
 	for p, accts := range f.Accounts {
 		for k, a := range accts {
 			if a == nil || a.EpsilonNano < 0 || a.DeltaAtto < 0 || a.Charges < 0 {
-				return nil, fmt.Errorf("dp: ledger %s is corrupted: bad account %q %q", l.path, p, k)
+				return nil, fmt.Errorf("bad account %q %q", p, k)
 			}
 		}
 	}
@@ -242,13 +254,78 @@ func checkAmount(what string, x, limit float64) error {
 	return nil
 }
 
-// Spend charges (eps, delta) to principal's account for the period
+// OpSpend charges a principal's budget: its body is a SpendBody, its time
+// picks the period (and so the account and when it resets).
+const OpSpend = "budget.spend"
+
+// SpendBody is what an OpSpend command charges, and the budget it is
+// checked against (the budget comes from the policy in force; the ledger
+// stores only what was spent).
+type SpendBody struct {
+	Principal     string  `json:"principal"`
+	Period        string  `json:"period"` // "month", ...: the kind; the key comes from the command's time
+	Epsilon       float64 `json:"epsilon"`
+	Delta         float64 `json:"delta"`
+	EpsilonBudget float64 `json:"epsilon_budget"`
+	DeltaBudget   float64 `json:"delta_budget"`
+}
+
+// SpendCommand charges (eps, delta) to principal's account for the period
+// containing at, within (epsBudget, deltaBudget). Charge before releasing
+// any noisy result.
+func SpendCommand(at time.Time, principal, period string, eps, delta, epsBudget, deltaBudget float64) (state.Command, error) {
+	return state.New(OpSpend, at, SpendBody{principal, period, eps, delta, epsBudget, deltaBudget})
+}
+
+// Apply makes the Ledger a state.Machine: an OpSpend command is charged
+// (see spend) and Apply returns its Spent. Apply reads only the command
+// and the ledger file (re-read under the lock, so that a CLI and a server
+// sharing one file never both spend the same budget); the command's time,
+// not a clock, picks the period.
+func (l *Ledger) Apply(c state.Command) (any, error) {
+	if c.Op != OpSpend {
+		return nil, fmt.Errorf("dp: unknown command %q", c.Op)
+	}
+	var b SpendBody
+	if err := json.Unmarshal(c.Body, &b); err != nil {
+		return nil, fmt.Errorf("dp: reading %s: %w", c.Op, err)
+	}
+	s, err := l.spend(b.Principal, c.Time, b.Period, b.Epsilon, b.Delta, b.EpsilonBudget, b.DeltaBudget)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Snapshot is the whole ledger: every principal's spending per period.
+func (l *Ledger) Snapshot() ([]byte, error) {
+	var out []byte
+	err := l.withLock(false, func() error {
+		f, err := l.load()
+		if err == nil {
+			out, err = json.Marshal(f)
+		}
+		return err
+	})
+	return out, err
+}
+
+// Restore replaces the whole ledger with a snapshot, durably.
+func (l *Ledger) Restore(b []byte) error {
+	f, err := parseLedger(b)
+	if err != nil {
+		return fmt.Errorf("dp: ledger snapshot is corrupted: %w", err)
+	}
+	return l.withLock(true, func() error { return l.save(f) })
+}
+
+// spend charges (eps, delta) to principal's account for the period
 // containing now, if the account's totals stay within (epsBudget,
 // deltaBudget). Otherwise it spends nothing and returns an error wrapping
 // ErrBudgetExhausted (an *ExhaustedError saying what remains and when the
-// period resets). The charge is on disk before Spend returns, so a
-// restart cannot refund it. Charge before releasing any noisy result.
-func (l *Ledger) Spend(principal string, now time.Time, period string, eps, delta, epsBudget, deltaBudget float64) (Spent, error) {
+// period resets). The charge is on disk before spend returns, so a
+// restart cannot refund it.
+func (l *Ledger) spend(principal string, now time.Time, period string, eps, delta, epsBudget, deltaBudget float64) (Spent, error) {
 	if principal == "" {
 		return Spent{}, errors.New("dp: empty principal")
 	}

@@ -1,8 +1,11 @@
 package dp
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"lienthong/state"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,7 +70,7 @@ func TestLedgerSpendsAddUpAndExhaust(t *testing.T) {
 	l := openTestLedger(t, path)
 	// Ten charges of 0.1 (and of delta 1e-7) exactly fill (1.0, 1e-6).
 	for i := range 10 {
-		s, err := l.Spend("alice", dec2026, "month", 0.1, 1e-7, 1.0, 1e-6)
+		s, err := spend(l, "alice", dec2026, "month", 0.1, 1e-7, 1.0, 1e-6)
 		if err != nil {
 			t.Fatalf("charge %d: %v", i+1, err)
 		}
@@ -78,7 +81,7 @@ func TestLedgerSpendsAddUpAndExhaust(t *testing.T) {
 	if eps, delta := l.Remaining("alice", dec2026, "month", 1.0, 1e-6); eps != 0 || delta != 0 {
 		t.Errorf("remaining after 10 × 0.1: %v, %v, want 0, 0", eps, delta)
 	}
-	_, err := l.Spend("alice", dec2026, "month", 0.001, 0, 1.0, 1e-6)
+	_, err := spend(l, "alice", dec2026, "month", 0.001, 0, 1.0, 1e-6)
 	if !errors.Is(err, ErrBudgetExhausted) {
 		t.Fatalf("11th charge: err = %v, want ErrBudgetExhausted", err)
 	}
@@ -89,21 +92,21 @@ func TestLedgerSpendsAddUpAndExhaust(t *testing.T) {
 	}
 	t.Log(err)
 	// Delta alone can exhaust, too.
-	if _, err := l.Spend("alice", dec2026, "month", 0, 1e-9, 2.0, 1e-6); !errors.Is(err, ErrBudgetExhausted) {
+	if _, err := spend(l, "alice", dec2026, "month", 0, 1e-9, 2.0, 1e-6); !errors.Is(err, ErrBudgetExhausted) {
 		t.Errorf("delta over budget: err = %v", err)
 	}
 
 	// A refusal spends nothing: 0.3 left, 0.5 refused, then 0.3 fits.
-	if _, err := l.Spend("bob", dec2026, "month", 0.7, 0, 1.0, 0); err != nil {
+	if _, err := spend(l, "bob", dec2026, "month", 0.7, 0, 1.0, 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.Spend("bob", dec2026, "month", 0.5, 0, 1.0, 0); !errors.Is(err, ErrBudgetExhausted) {
+	if _, err := spend(l, "bob", dec2026, "month", 0.5, 0, 1.0, 0); !errors.Is(err, ErrBudgetExhausted) {
 		t.Fatalf("0.5 of 0.3 left: err = %v", err)
 	}
 	if eps, _ := l.Remaining("bob", dec2026, "month", 1.0, 0); eps != 0.3 {
 		t.Errorf("remaining after refusal: %v, want 0.3", eps)
 	}
-	s, err := l.Spend("bob", dec2026, "month", 0.3, 0, 1.0, 0)
+	s, err := spend(l, "bob", dec2026, "month", 0.3, 0, 1.0, 0)
 	if err != nil {
 		t.Fatalf("0.3 of 0.3 left: %v", err)
 	}
@@ -118,17 +121,17 @@ func TestLedgerSpendsAddUpAndExhaust(t *testing.T) {
 
 func TestLedgerNewPeriodResets(t *testing.T) {
 	l := openTestLedger(t, filepath.Join(t.TempDir(), "budget.json"))
-	if _, err := l.Spend("alice", dec2026, "month", 1.0, 0, 1.0, 0); err != nil {
+	if _, err := spend(l, "alice", dec2026, "month", 1.0, 0, 1.0, 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.Spend("alice", dec2026.Add(time.Hour), "month", 0.1, 0, 1.0, 0); !errors.Is(err, ErrBudgetExhausted) {
+	if _, err := spend(l, "alice", dec2026.Add(time.Hour), "month", 0.1, 0, 1.0, 0); !errors.Is(err, ErrBudgetExhausted) {
 		t.Fatalf("same month: err = %v", err)
 	}
 	jan := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
 	if eps, _ := l.Remaining("alice", jan, "month", 1.0, 0); eps != 1.0 {
 		t.Errorf("January remaining %v, want 1", eps)
 	}
-	if _, err := l.Spend("alice", jan, "month", 0.4, 0, 1.0, 0); err != nil {
+	if _, err := spend(l, "alice", jan, "month", 0.4, 0, 1.0, 0); err != nil {
 		t.Fatalf("January: %v", err)
 	}
 	if eps, _ := l.Remaining("alice", dec2026, "month", 1.0, 0); eps != 0 {
@@ -143,14 +146,14 @@ func TestLedgerSurvivesReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 3 {
-		if _, err := l.Spend("alice", dec2026, "quarter", 0.25, 1e-8, 1.0, 1e-6); err != nil {
+		if _, err := spend(l, "alice", dec2026, "quarter", 0.25, 1e-8, 1.0, 1e-6); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.Spend("alice", dec2026, "quarter", 0.1, 0, 1.0, 1e-6); err == nil {
+	if _, err := spend(l, "alice", dec2026, "quarter", 0.1, 0, 1.0, 1e-6); err == nil {
 		t.Error("Spend on a closed ledger: no error")
 	}
 
@@ -158,10 +161,10 @@ func TestLedgerSurvivesReopen(t *testing.T) {
 	if eps, delta := l2.Remaining("alice", dec2026, "quarter", 1.0, 1e-6); eps != 0.25 || delta != 1e-6-3e-8 {
 		t.Errorf("after reopen: remaining %v, %v, want 0.25, %v", eps, delta, 1e-6-3e-8)
 	}
-	if _, err := l2.Spend("alice", dec2026, "quarter", 0.25, 0, 1.0, 1e-6); err != nil {
+	if _, err := spend(l2, "alice", dec2026, "quarter", 0.25, 0, 1.0, 1e-6); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l2.Spend("alice", dec2026, "quarter", 1e-6, 0, 1.0, 1e-6); !errors.Is(err, ErrBudgetExhausted) {
+	if _, err := spend(l2, "alice", dec2026, "quarter", 1e-6, 0, 1.0, 1e-6); !errors.Is(err, ErrBudgetExhausted) {
 		t.Errorf("after reopen and fill: err = %v", err)
 	}
 	// No temporary files are left behind.
@@ -187,7 +190,7 @@ func TestLedgerConcurrentNeverOverspends(t *testing.T) {
 	for g := range 8 {
 		wg.Go(func() {
 			for range 5 {
-				_, err := ls[g%2].Spend("alice", dec2026, "day", 0.05, 0, 1.0, 0)
+				_, err := spend(ls[g%2], "alice", dec2026, "day", 0.05, 0, 1.0, 0)
 				switch {
 				case err == nil:
 					ok.Add(1)
@@ -219,7 +222,7 @@ func TestLedgerTwoProcesses(t *testing.T) {
 		}
 		n := 0
 		for range 15 {
-			if _, err := l.Spend("alice", dec2026, "year", 0.1, 0, 2.0, 0); err == nil {
+			if _, err := spend(l, "alice", dec2026, "year", 0.1, 0, 2.0, 0); err == nil {
 				n++
 			} else if !errors.Is(err, ErrBudgetExhausted) {
 				fmt.Println("error", err)
@@ -296,13 +299,13 @@ func TestLedgerCorruptedFileIsAnError(t *testing.T) {
 	// Remaining reports nothing left.
 	path := filepath.Join(t.TempDir(), "budget.json")
 	l := openTestLedger(t, path)
-	if _, err := l.Spend("alice", dec2026, "month", 0.5, 0, 1.0, 0); err != nil {
+	if _, err := spend(l, "alice", dec2026, "month", 0.5, 0, 1.0, 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(path, []byte("{oops"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.Spend("alice", dec2026, "month", 0.1, 0, 1.0, 0); err == nil || errors.Is(err, ErrBudgetExhausted) {
+	if _, err := spend(l, "alice", dec2026, "month", 0.1, 0, 1.0, 0); err == nil || errors.Is(err, ErrBudgetExhausted) {
 		t.Errorf("Spend on a corrupted file: err = %v, want a corruption error", err)
 	}
 	if b, _ := os.ReadFile(path); string(b) != "{oops" {
@@ -329,11 +332,118 @@ func TestLedgerRejectsBadArguments(t *testing.T) {
 		{"alice", "month", 0.1, 0, nan, 0},
 		{"alice", "month", 0.1, 0, 1, -1},
 	} {
-		if _, err := l.Spend(c.principal, dec2026, c.period, c.eps, c.delta, c.epsB, c.deltaB); err == nil || errors.Is(err, ErrBudgetExhausted) {
+		if _, err := spend(l, c.principal, dec2026, c.period, c.eps, c.delta, c.epsB, c.deltaB); err == nil || errors.Is(err, ErrBudgetExhausted) {
 			t.Errorf("Spend(%+v): err = %v, want an argument error", c, err)
 		}
 	}
 	if eps, _ := l.Remaining("alice", dec2026, "month", 1, 0); eps != 1 {
 		t.Errorf("bad arguments spent something: remaining %v", eps)
+	}
+}
+
+// spend charges through a budget.spend command, as the engine does.
+func spend(l *Ledger, principal string, now time.Time, period string, eps, delta, epsBudget, deltaBudget float64) (Spent, error) {
+	c, err := SpendCommand(now, principal, period, eps, delta, epsBudget, deltaBudget)
+	if err != nil {
+		return Spent{}, err
+	}
+	r, err := l.Apply(c)
+	if err != nil {
+		return Spent{}, err
+	}
+	return r.(Spent), nil
+}
+
+// TestLedgerMachine: budget.spend commands are applied deterministically
+// (the same commands give the same snapshot, byte for byte, on two
+// ledgers in two files), the command's time and not a clock picks the
+// period, a refused command changes nothing, and a snapshot restores the
+// whole ledger on a fresh one, which then goes on identically.
+func TestLedgerMachine(t *testing.T) {
+	dir := t.TempDir()
+	a, b := openTestLedger(t, filepath.Join(dir, "a.json")), openTestLedger(t, filepath.Join(dir, "b.json"))
+	snap := func(l *Ledger) []byte {
+		t.Helper()
+		s, err := l.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	must := func(c state.Command, err error) state.Command {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	jan := time.Date(2027, 1, 3, 9, 0, 0, 0, time.UTC)
+	good := []state.Command{
+		must(SpendCommand(dec2026, "alice", "month", 0.6, 1e-7, 1.0, 1e-6)),
+		must(SpendCommand(dec2026, "bob", "year", 0.25, 0, 1.0, 0)),
+		must(SpendCommand(dec2026, "alice", "month", 0.4, 0, 1.0, 1e-6)),
+		must(SpendCommand(jan, "alice", "month", 0.5, 0, 1.0, 1e-6)), // a new month: a fresh budget
+	}
+	refused := []state.Command{
+		must(SpendCommand(dec2026, "alice", "month", 0.1, 0, 1.0, 1e-6)), // December is spent
+		must(SpendCommand(jan, "alice", "month", 0.6, 0, 1.0, 1e-6)),     // 0.5 left
+		must(SpendCommand(dec2026, "", "month", 0.1, 0, 1.0, 0)),
+		must(SpendCommand(dec2026, "alice", "week", 0.1, 0, 1.0, 0)),
+		{Op: "budget.refund", Time: dec2026},
+		{Op: OpSpend, Time: dec2026, Body: json.RawMessage(`{"epsilon": "lots"}`)},
+	}
+	for _, c := range good {
+		for _, l := range []*Ledger{a, b} {
+			if _, err := l.Apply(c); err != nil {
+				t.Fatalf("%s: %v", c.Body, err)
+			}
+		}
+	}
+	before := snap(a)
+	for _, c := range refused {
+		if _, err := a.Apply(c); err == nil {
+			t.Errorf("%s %s: accepted", c.Op, c.Body)
+		}
+	}
+	if after := snap(a); !bytes.Equal(before, after) {
+		t.Fatalf("refused commands changed the ledger:\n%s\n%s", before, after)
+	}
+	if sb := snap(b); !bytes.Equal(before, sb) {
+		t.Fatalf("same commands, different snapshots:\n%s\n%s", before, sb)
+	}
+	// The refusal's reset time comes from the command's time too.
+	_, err := a.Apply(refused[1])
+	var ex *ExhaustedError
+	if !errors.As(err, &ex) || ex.Key != "2027-01" || !ex.Resets.Equal(time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC)) || ex.RemainingEpsilon != 0.5 {
+		t.Errorf("January refusal: %v", err)
+	}
+
+	fresh := openTestLedger(t, filepath.Join(dir, "fresh.json"))
+	if err := fresh.Restore(before); err != nil {
+		t.Fatal(err)
+	}
+	if got := snap(fresh); !bytes.Equal(got, before) {
+		t.Fatalf("restored snapshot differs:\n%s\n%s", got, before)
+	}
+	next := must(SpendCommand(jan, "alice", "month", 0.5, 0, 1.0, 1e-6))
+	for _, l := range []*Ledger{a, fresh} {
+		if _, err := l.Apply(next); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Apply(next); !errors.Is(err, ErrBudgetExhausted) {
+			t.Fatalf("past the restored budget: %v", err)
+		}
+	}
+	if !bytes.Equal(snap(a), snap(fresh)) {
+		t.Fatal("a restored ledger went on differently")
+	}
+	// The restore is durable: a reopened ledger has it.
+	if eps, _ := openTestLedger(t, filepath.Join(dir, "fresh.json")).Remaining("bob", dec2026, "year", 1.0, 0); eps != 0.75 {
+		t.Errorf("bob after restore and reopen: %v left, want 0.75", eps)
+	}
+	if err := fresh.Restore([]byte(`{"version": 1, "accounts": {"alice": {"month:2026-12": {"epsilon_nano": -1}}}}`)); err == nil {
+		t.Error("a snapshot with a negative account: restored")
+	}
+	if !bytes.Equal(snap(a), snap(fresh)) {
+		t.Error("a refused snapshot changed the ledger")
 	}
 }

@@ -1,4 +1,4 @@
-package server
+package tokens
 
 import (
 	"crypto/rand"
@@ -22,14 +22,14 @@ const (
 	argonSaltLen   = 16
 )
 
-// MinTokenLength refuses trivially guessable tokens.
-const MinTokenLength = 16
+// MinLength refuses trivially guessable tokens.
+const MinLength = 16
 
-// HashToken returns the PHC-format argon2id hash of token:
+// Hash returns the PHC-format argon2id hash of token:
 // $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash> (unpadded base64).
-func HashToken(token string) (string, error) {
-	if len(token) < MinTokenLength {
-		return "", fmt.Errorf("token too short: use at least %d characters (lienthong token new makes one)", MinTokenLength)
+func Hash(token string) (string, error) {
+	if len(token) < MinLength {
+		return "", fmt.Errorf("token too short: use at least %d characters (lienthong token new makes one)", MinLength)
 	}
 	salt := make([]byte, argonSaltLen)
 	if _, err := rand.Read(salt); err != nil {
@@ -40,8 +40,8 @@ func HashToken(token string) (string, error) {
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemoryKiB, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 
-// NewToken makes a random bearer token (256 bits).
-func NewToken() (string, error) {
+// Generate makes a random bearer token (256 bits).
+func Generate() (string, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return "", err
