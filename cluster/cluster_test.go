@@ -1,0 +1,341 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"lienthong/audit"
+	"lienthong/policy"
+	"lienthong/state"
+)
+
+const policyV1 = `
+[[purposes]]
+name = "P"
+[[roles]]
+name = "r"
+[[principals]]
+name = "alice"
+agency = "A"
+roles = ["r"]
+[[grants]]
+role = "r"
+purposes = ["P"]
+source = "s"
+table = "t"
+`
+
+// ca is a cluster CA made for one test.
+type ca struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pool *x509.CertPool
+}
+
+func newCA(t *testing.T, name string) *ca {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &ca{cert: cert, key: key, pool: pool}
+}
+
+// issue makes a node certificate for 127.0.0.1, server and client auth.
+func (c *ca) issue(t *testing.T, id string) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{
+		SerialNumber: serial, Subject: pkix.Name{CommonName: id},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, &key.PublicKey, c.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// tnode is one node with the machines a node replicates today: the policy
+// and the audit chain over its own file.
+type tnode struct {
+	*Node
+	cfg   Config
+	ms    *state.Machines
+	pol   *policy.Machine
+	chain *audit.Machine
+	fs    *audit.FileStore
+	down  bool
+}
+
+const testPropose = 3 * time.Second
+
+func start(t *testing.T, cfg Config) *tnode {
+	t.Helper()
+	if cfg.ProposeTimeout == 0 {
+		cfg.ProposeTimeout = testPropose
+	}
+	cfg.ElectionTimeout = 500 * time.Millisecond
+	cfg.Log = io.Discard
+	if testing.Verbose() {
+		cfg.Log = os.Stderr
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	fs, err := audit.OpenFileStore(filepath.Join(cfg.Dir, "audit.log"), audit.FileOptions{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn := &tnode{cfg: cfg, ms: state.NewMachines(), pol: &policy.Machine{}, chain: audit.NewMachine(fs), fs: fs}
+	tn.ms.Register("policy", tn.pol)
+	tn.ms.Register("audit", tn.chain)
+	if tn.Node, err = Open(cfg, tn.ms); err != nil {
+		fs.Close()
+		t.Fatal(err)
+	}
+	tn.cfg.Addr = tn.Addr()
+	t.Cleanup(func() { tn.stop(t) })
+	return tn
+}
+
+// stop shuts the node down hard: it does not leave the membership.
+func (tn *tnode) stop(t *testing.T) {
+	if tn.down {
+		return
+	}
+	tn.down = true
+	if err := tn.Shutdown(); err != nil {
+		t.Errorf("%s: shutdown: %v", tn.cfg.ID, err)
+	}
+	tn.fs.Close()
+}
+
+func (tn *tnode) hash(t *testing.T) string {
+	t.Helper()
+	b, err := tn.ms.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%x", sha256.Sum256(b))
+}
+
+func (tn *tnode) auditFile(t *testing.T) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(tn.cfg.Dir, "audit.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// records is the chain in the node's file, seq to hash.
+func (tn *tnode) records(t *testing.T) map[uint64]string {
+	t.Helper()
+	out := map[uint64]string{}
+	if err := tn.fs.Iterate(1, func(r *audit.Record) error { out[r.Seq] = r.Hash; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// eventually polls cond for up to d.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	end := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(end) {
+			t.Fatalf("not within %s: %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// cluster3 starts three nodes: n1 bootstraps, n2 and n3 join (n3 through
+// n2, so the join is forwarded to the leader).
+func cluster3(t *testing.T, c *ca) []*tnode {
+	t.Helper()
+	var nodes []*tnode
+	for i := 1; i <= 3; i++ {
+		id := fmt.Sprintf("n%d", i)
+		nodes = append(nodes, start(t, Config{ID: id, Addr: "127.0.0.1:0", Dir: filepath.Join(t.TempDir(), id), CA: c.pool, Cert: c.issue(t, id)}))
+	}
+	if err := nodes[0].Bootstrap(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "n1 leads", func() bool { return nodes[0].raft.State() == raft.Leader })
+	ctx := context.Background()
+	if err := nodes[0].Join(ctx, nodes[1].Addr()); err != nil {
+		t.Fatalf("n2 joins: %v", err)
+	}
+	if err := nodes[1].Join(ctx, nodes[2].Addr()); err != nil {
+		t.Fatalf("n3 joins through n2: %v", err)
+	}
+	return nodes
+}
+
+func appendCmd(t *testing.T, node string, i int) state.Command {
+	t.Helper()
+	c, err := state.New(audit.OpAppend, time.Date(2026, 12, 2, 0, 0, i, 0, time.UTC), []*audit.Record{
+		{Kind: audit.KindOpen, Node: node, Principal: fmt.Sprintf("p%d", i)},
+		{Kind: audit.KindClose, Node: node, Principal: fmt.Sprintf("p%d", i)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// converged waits until every node has applied the same index.
+func converged(t *testing.T, nodes []*tnode) {
+	t.Helper()
+	eventually(t, 15*time.Second, "every node applies the same index", func() bool {
+		want := nodes[0].raft.CommitIndex()
+		for _, n := range nodes {
+			if n.raft.AppliedIndex() != want || n.raft.CommitIndex() != want {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func TestThreeNodesReplicatePolicyAndAudit(t *testing.T) {
+	c := newCA(t, "cluster CA")
+	nodes := cluster3(t, c)
+	ctx := context.Background()
+
+	// A policy set from a follower is in force everywhere; the proposer
+	// gets its own machine's answer.
+	set, err := policy.SetCommand(time.Now(), "policy.toml", []byte(policyV1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := nodes[2].Propose(ctx, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := got.(*policy.Policy); !ok || p != nodes[2].pol.Current() {
+		t.Fatalf("the proposer got %T, not its own machine's policy", got)
+	}
+	// An invalid one is refused on the proposer with the machine's error.
+	bad, _ := policy.SetCommand(time.Now(), "policy.toml", []byte(policyV1+"\n[[grants]]\nrole = \"nobody\"\nbogus = 1\n"))
+	var pe *policy.Error
+	if _, err := nodes[1].Propose(ctx, bad); !errors.As(err, &pe) || pe.Line == 0 {
+		t.Fatalf("invalid policy from a follower: %v, want its policy error with the line", err)
+	}
+
+	// Audit appends from every node at once: each proposer gets its
+	// records sealed, and no two share a sequence number.
+	const per = 15
+	var mu sync.Mutex
+	seen := map[uint64]string{}
+	var wg sync.WaitGroup
+	for _, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range per {
+				r, err := n.Propose(ctx, appendCmd(t, n.cfg.ID, i))
+				if err != nil {
+					t.Errorf("%s: append %d: %v", n.cfg.ID, i, err)
+					return
+				}
+				mu.Lock()
+				for _, rec := range r.([]*audit.Record) {
+					if rec.Seq == 0 || seen[rec.Seq] != "" {
+						t.Errorf("%s: record seq %d sealed twice or not at all", n.cfg.ID, rec.Seq)
+					}
+					seen[rec.Seq] = rec.Hash
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	if len(seen) != 3*per*2 {
+		t.Fatalf("%d records sealed, want %d", len(seen), 3*per*2)
+	}
+	converged(t, nodes)
+	h, file := nodes[0].hash(t), nodes[0].auditFile(t)
+	for _, n := range nodes {
+		if _, err := n.pol.Current().Resolve("alice", "P", ""); err != nil {
+			t.Errorf("%s: the replicated policy does not grant alice: %v", n.cfg.ID, err)
+		}
+		if n.hash(t) != h {
+			t.Errorf("%s: state hash differs from n1's", n.cfg.ID)
+		}
+		if !bytes.Equal(n.auditFile(t), file) {
+			t.Errorf("%s: audit file differs from n1's", n.cfg.ID)
+		}
+		recs := n.records(t)
+		for seq, hash := range seen {
+			if recs[seq] != hash {
+				t.Errorf("%s: record %d is %q, the proposer was given %q", n.cfg.ID, seq, recs[seq], hash)
+			}
+		}
+	}
+
+	st, err := nodes[1].Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Leader != "n1" || len(st.Members) != 3 || st.Commit == 0 || st.Term == 0 {
+		t.Fatalf("status from n2: %+v", st)
+	}
+	for _, m := range st.Members {
+		if !m.Voter || !m.Reachable || m.Lag != 0 || m.Applied != st.Commit {
+			t.Errorf("status member %+v (commit %d)", m, st.Commit)
+		}
+	}
+
+	// Removal, forwarded from a follower.
+	if err := nodes[2].Remove(ctx, "n2"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "n2 out of the membership", func() bool {
+		st, err := nodes[0].Status(ctx)
+		return err == nil && len(st.Members) == 2
+	})
+}
