@@ -339,3 +339,209 @@ func TestThreeNodesReplicatePolicyAndAudit(t *testing.T) {
 		return err == nil && len(st.Members) == 2
 	})
 }
+
+func leaderOf(nodes []*tnode) *tnode {
+	for _, n := range nodes {
+		if !n.down && n.raft.State() == raft.Leader {
+			return n
+		}
+	}
+	return nil
+}
+
+func TestLeaderLossAndCatchUpBySnapshot(t *testing.T) {
+	c := newCA(t, "cluster CA")
+	nodes := cluster3(t, c)
+	ctx := context.Background()
+	old := leaderOf(nodes)
+	var survivors []*tnode
+	for _, n := range nodes {
+		if n != old {
+			survivors = append(survivors, n)
+		}
+	}
+
+	// A stream of appends from both followers; the leader is stopped hard
+	// in the middle of it.
+	var mu sync.Mutex
+	ok := map[uint64]string{} // every record a proposer was told is sealed
+	okCount, failed := 0, 0
+	stopStream := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, n := range survivors {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stopStream:
+					return
+				default:
+				}
+				r, err := n.Propose(ctx, appendCmd(t, n.cfg.ID, i))
+				mu.Lock()
+				if err != nil {
+					failed++
+				} else {
+					okCount++
+					for _, rec := range r.([]*audit.Record) {
+						ok[rec.Seq] = rec.Hash
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	count := func() int { mu.Lock(); defer mu.Unlock(); return okCount }
+	eventually(t, 20*time.Second, "30 appends before the leader stops", func() bool { return count() >= 30 })
+	killed := time.Now()
+	old.stop(t)
+	var newLeader *tnode
+	eventually(t, 10*time.Second, "a new leader", func() bool { newLeader = leaderOf(survivors); return newLeader != nil })
+	t.Logf("new leader %s after %s", newLeader.cfg.ID, time.Since(killed).Round(time.Millisecond))
+	before := count()
+	eventually(t, 20*time.Second, "30 appends after the new leader", func() bool { return count() >= before+30 })
+	close(stopStream)
+	wg.Wait()
+	t.Logf("%d appends succeeded, %d failed", okCount, failed)
+
+	converged(t, survivors)
+	for _, n := range survivors {
+		recs := n.records(t)
+		for seq, hash := range ok {
+			if recs[seq] != hash {
+				t.Fatalf("%s: record %d is %q; a proposer was told it is %q", n.cfg.ID, seq, recs[seq], hash)
+			}
+		}
+	}
+	if !bytes.Equal(survivors[0].auditFile(t), survivors[1].auditFile(t)) {
+		t.Fatal("the survivors' audit files differ")
+	}
+
+	// The survivors snapshot and drop their logs, so the stopped node can
+	// only catch up by installing a snapshot.
+	for _, n := range survivors {
+		rc := n.raft.ReloadableConfig()
+		rc.TrailingLogs = 1
+		if err := n.raft.ReloadConfig(rc); err != nil {
+			t.Fatal(err)
+		}
+		if err := n.raft.Snapshot().Error(); err != nil {
+			t.Fatalf("%s: snapshot: %v", n.cfg.ID, err)
+		}
+	}
+	if _, err := newLeader.Propose(ctx, appendCmd(t, "after", 0)); err != nil {
+		t.Fatal(err)
+	}
+	back := start(t, old.cfg)
+	restarted := time.Now()
+	all := append(survivors, back)
+	converged(t, all)
+	t.Logf("the restarted node caught up in %s", time.Since(restarted).Round(time.Millisecond))
+	st, err := back.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Snapshot == 0 {
+		t.Fatal("the restarted node caught up without installing a snapshot")
+	}
+	if h := survivors[0].hash(t); back.hash(t) != h || survivors[1].hash(t) != h {
+		t.Fatal("after catching up the state hashes differ")
+	}
+	// And it takes part again: its own proposal is applied everywhere.
+	if _, err := back.Propose(ctx, appendCmd(t, back.cfg.ID, 0)); err != nil {
+		t.Fatal(err)
+	}
+	converged(t, all)
+	if h := survivors[0].hash(t); back.hash(t) != h {
+		t.Fatal("the restarted node diverged after catching up")
+	}
+}
+
+func TestNoQuorumFailsWithinTheBoundAndChangesNothing(t *testing.T) {
+	c := newCA(t, "cluster CA")
+	nodes := cluster3(t, c)
+	ctx := context.Background()
+	if _, err := nodes[0].Propose(ctx, appendCmd(t, "n1", 0)); err != nil {
+		t.Fatal(err)
+	}
+	converged(t, nodes)
+	lone := leaderOf(nodes)
+	for _, n := range nodes {
+		if n != lone {
+			n.stop(t)
+		}
+	}
+	h := lone.hash(t)
+	applied := lone.raft.AppliedIndex()
+	// Twice: first the leader that has not yet noticed it is alone, then a
+	// follower with no leader to forward to.
+	for range 2 {
+		began := time.Now()
+		_, err := lone.Propose(ctx, appendCmd(t, "n1", 1))
+		took := time.Since(began)
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Code != CodeNoQuorum {
+			t.Fatalf("propose without a quorum: %v, want %s", err, CodeNoQuorum)
+		}
+		if took > testPropose+2*time.Second {
+			t.Fatalf("propose without a quorum took %s, the bound is %s", took, testPropose)
+		}
+		t.Logf("refused in %s (%s): %v", took.Round(time.Millisecond), lone.raft.State(), err)
+	}
+	if lone.hash(t) != h || lone.raft.AppliedIndex() != applied || lone.chain.Seq() != 2 {
+		t.Fatal("a command without a quorum changed the state")
+	}
+	// A caller's own cancellation is its own error, not no quorum.
+	cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if _, err := lone.Propose(cctx, appendCmd(t, "n1", 2)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a cancelled proposal: %v", err)
+	}
+}
+
+func TestNodeOfAnotherCACannotJoinOrReadTheLog(t *testing.T) {
+	c, other := newCA(t, "cluster CA"), newCA(t, "another CA")
+	n1 := start(t, Config{ID: "n1", Addr: "127.0.0.1:0", Dir: filepath.Join(t.TempDir(), "n1"), CA: c.pool, Cert: c.issue(t, "n1")})
+	if err := n1.Bootstrap(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := n1.Propose(ctx, appendCmd(t, "n1", 0)); err != nil {
+		t.Fatal(err)
+	}
+	h := n1.hash(t)
+	// The intruder knows the cluster CA's certificate (it is public) but
+	// its own certificate is from another CA.
+	bad := start(t, Config{ID: "bad", Addr: "127.0.0.1:0", Dir: filepath.Join(t.TempDir(), "bad"), CA: c.pool, Cert: other.issue(t, "bad")})
+	if err := n1.Join(ctx, bad.Addr()); err == nil {
+		t.Fatal("a node with another CA's certificate joined")
+	}
+	st, err := n1.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Members) != 1 {
+		t.Fatalf("membership after the refused join: %+v", st.Members)
+	}
+	// It can neither ask to be added, nor propose, nor open a raft stream.
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	for _, req := range []request{{Op: "join", Addr: bad.Addr()}, {Op: "propose", Entry: []byte(`{}`)}, {Op: "status"}} {
+		if r, err := bad.mux.call(cctx, n1.Addr(), req); err == nil {
+			t.Fatalf("%s from another CA's node was answered: %+v", req.Op, r)
+		}
+	}
+	conn, err := streamLayer{bad.mux}.Dial(raft.ServerAddress(n1.Addr()), 2*time.Second)
+	if err == nil {
+		conn.SetDeadline(time.Now().Add(2 * time.Second))
+		_, err = conn.Read(make([]byte, 1))
+		conn.Close()
+	}
+	if err == nil {
+		t.Fatal("another CA's node opened a raft stream")
+	}
+	if n1.hash(t) != h || bad.chain.Seq() != 0 {
+		t.Fatal("the intruder changed or read the state")
+	}
+}
