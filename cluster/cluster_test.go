@@ -224,18 +224,45 @@ func appendCmd(t *testing.T, node string, i int) state.Command {
 	return c
 }
 
-// converged waits until every node has applied the same index.
+// converged waits until every node has committed the same log and its
+// machines have applied the last command in it (raft's AppliedIndex only
+// says the entries were handed to the FSM).
 func converged(t *testing.T, nodes []*tnode) {
 	t.Helper()
-	eventually(t, 15*time.Second, "every node applies the same index", func() bool {
+	eventually(t, 15*time.Second, "every node applies the same commands", func() bool {
 		want := nodes[0].raft.CommitIndex()
 		for _, n := range nodes {
 			if n.raft.AppliedIndex() != want || n.raft.CommitIndex() != want {
 				return false
 			}
 		}
+		last := lastCommand(t, nodes[0], want)
+		for _, n := range nodes {
+			if n.fsm.applied.Load() != last {
+				return false
+			}
+		}
 		return true
 	})
+}
+
+// lastCommand is the index of the last command entry at or below idx in
+// n's log (or, when the log was compacted, the FSM's own).
+func lastCommand(t *testing.T, n *tnode, idx uint64) uint64 {
+	first, err := n.store.FirstIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := idx; i >= first && i > 0; i-- {
+		var l raft.Log
+		if err := n.store.GetLog(i, &l); err != nil {
+			break
+		}
+		if l.Type == raft.LogCommand {
+			return i
+		}
+	}
+	return n.fsm.applied.Load()
 }
 
 func TestThreeNodesReplicatePolicyAndAudit(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 
@@ -36,7 +37,9 @@ type result struct {
 
 // snapshotFile is the whole replicated state: every machine's part.
 type snapshotFile struct {
-	Version  int             `json:"version"`
+	Version int `json:"version"`
+	// Index is the last command entry the state includes.
+	Index    uint64          `json:"index"`
 	Machines json.RawMessage `json:"machines"`
 }
 
@@ -45,6 +48,10 @@ type snapshotFile struct {
 // the commands came through raft.
 type fsm struct {
 	ms *state.Machines
+	// applied is the index of the last command entry applied. raft's own
+	// AppliedIndex counts entries handed to the FSM, which may not have
+	// applied them yet.
+	applied atomic.Uint64
 
 	mu      sync.Mutex
 	waiters map[string]chan result // by entry id, proposals made on this node
@@ -80,6 +87,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 	} else {
 		r.val, r.err = f.ms.Apply(e.Cmd)
 	}
+	f.applied.Store(l.Index)
 	f.mu.Lock()
 	ch := f.waiters[e.ID]
 	delete(f.waiters, e.ID)
@@ -96,7 +104,7 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := json.Marshal(snapshotFile{Version: snapshotVersion, Machines: b})
+	out, err := json.Marshal(snapshotFile{Version: snapshotVersion, Index: f.applied.Load(), Machines: b})
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +125,11 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if s.Version != snapshotVersion {
 		return fmt.Errorf("cluster: snapshot has format version %d; this node knows %d", s.Version, snapshotVersion)
 	}
-	return f.ms.Restore(s.Machines)
+	if err := f.ms.Restore(s.Machines); err != nil {
+		return err
+	}
+	f.applied.Store(s.Index)
+	return nil
 }
 
 type snapshotBytes []byte
