@@ -60,7 +60,9 @@ type Config struct {
 	// Dir holds raft.db (log and raft state) and snapshots/.
 	Dir string
 	// CA is the cluster CA; Cert is this node's certificate from it,
-	// valid for the host of Addr, for both server and client auth.
+	// valid for the host of Addr, for both server and client auth, with
+	// the node's ID as its common name: a node cannot join under another
+	// member's name.
 	CA   *x509.CertPool
 	Cert tls.Certificate
 
@@ -91,6 +93,13 @@ type Node struct {
 func Open(cfg Config, ms *state.Machines) (*Node, error) {
 	if cfg.ID == "" || cfg.Dir == "" || cfg.CA == nil || len(cfg.Cert.Certificate) == 0 {
 		return nil, errors.New("cluster: a node needs an id, a data directory, the cluster CA and its certificate")
+	}
+	leaf, err := x509.ParseCertificate(cfg.Cert.Certificate[0])
+	if err != nil {
+		return nil, fmt.Errorf("cluster: the node certificate: %w", err)
+	}
+	if leaf.Subject.CommonName != cfg.ID {
+		return nil, fmt.Errorf("cluster: the node certificate names %q, not the node id %q", leaf.Subject.CommonName, cfg.ID)
 	}
 	if cfg.ProposeTimeout <= 0 {
 		cfg.ProposeTimeout = 5 * time.Second
@@ -324,6 +333,9 @@ func (n *Node) handle(ctx context.Context, req request) response {
 		who, err := n.mux.call(ctx, req.Addr, request{Op: "whoami"})
 		if err != nil || who.ID == "" {
 			return response{Err: fmt.Sprintf("cluster: the node at %s did not prove itself a member of this cluster: %v", req.Addr, err)}
+		}
+		if who.Peer != who.ID {
+			return response{Err: fmt.Sprintf("cluster: the node at %s says it is %q but its certificate names %q", req.Addr, who.ID, who.Peer)}
 		}
 		return n.changed(ctx, n.raft.AddVoter(raft.ServerID(who.ID), raft.ServerAddress(req.Addr), 0, timeout))
 	case "remove":

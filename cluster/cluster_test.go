@@ -17,6 +17,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -570,5 +571,9 @@ func TestNodeOfAnotherCACannotJoinOrReadTheLog(t *testing.T) {
 	}
 	if n1.hash(t) != h || bad.chain.Seq() != 0 {
 		t.Fatal("the intruder changed or read the state")
+	}
+	// A cluster certificate is good for its own node id only.
+	if _, err := Open(Config{ID: "n9", Addr: "127.0.0.1:0", Dir: filepath.Join(t.TempDir(), "n9"), CA: c.pool, Cert: c.issue(t, "n1")}, state.NewMachines()); err == nil || !strings.Contains(err.Error(), "names") {
+		t.Fatalf("a node opened with another node's certificate: %v", err)
 	}
 }

@@ -186,6 +186,9 @@ type response struct {
 	Index   uint64   `json:"index,omitempty"`
 	ID      string   `json:"id,omitempty"`
 	Self    *counter `json:"self,omitempty"`
+	// Peer is the common name of the certificate the answering node
+	// proved, set by call, never sent.
+	Peer string `json:"-"`
 }
 
 // counter is one node's progress, for status and lag.
@@ -219,6 +222,9 @@ func (m *mux) call(ctx context.Context, addr string, req request) (response, err
 	var resp response
 	if err := json.NewDecoder(c).Decode(&resp); err != nil {
 		return response{}, fmt.Errorf("cluster: reading the answer of %s: %w", addr, err)
+	}
+	if certs := c.(*tls.Conn).ConnectionState().PeerCertificates; len(certs) > 0 {
+		resp.Peer = certs[0].Subject.CommonName
 	}
 	return resp, nil
 }
