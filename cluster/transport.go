@@ -94,12 +94,23 @@ func (m *mux) run() {
 func (m *mux) route(c net.Conn) {
 	tc := tls.Server(c, m.server)
 	c.SetDeadline(time.Now().Add(handshakeTimeout))
+	// A connection still proving itself is dropped when the node stops,
+	// so Shutdown does not wait out its handshake timeout.
+	proven := make(chan struct{})
+	go func() {
+		select {
+		case <-m.closed:
+			c.Close()
+		case <-proven:
+		}
+	}()
 	var kind [1]byte
-	if err := tc.Handshake(); err != nil {
-		c.Close()
-		return
+	err := tc.Handshake()
+	if err == nil {
+		_, err = tc.Read(kind[:])
 	}
-	if _, err := tc.Read(kind[:]); err != nil {
+	close(proven)
+	if err != nil {
 		c.Close()
 		return
 	}
