@@ -114,6 +114,11 @@ func Open(cfg Config, ms *state.Machines) (*Node, error) {
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.ID)
 	rc.Logger = logger
+	// A follower learns that an entry committed from the leader's next
+	// append, sent at the latest every CommitTimeout. raft's 50 ms made a
+	// forwarded proposal take 86 ms on loopback; 10 ms makes it 21 ms for
+	// 7% of a core idle across three nodes (5 ms: 14 ms, 12%).
+	rc.CommitTimeout = 10 * time.Millisecond
 	if t := cfg.ElectionTimeout; t > 0 {
 		rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout = t, t, t/2
 	}
@@ -267,7 +272,7 @@ func (n *Node) onLeader(ctx context.Context, req request) (response, error) {
 		select {
 		case <-ctx.Done():
 			return response{}, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
 }

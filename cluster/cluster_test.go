@@ -52,7 +52,7 @@ type ca struct {
 	pool *x509.CertPool
 }
 
-func newCA(t *testing.T, name string) *ca {
+func newCA(t testing.TB, name string) *ca {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -74,7 +74,7 @@ func newCA(t *testing.T, name string) *ca {
 }
 
 // issue makes a node certificate for 127.0.0.1, server and client auth.
-func (c *ca) issue(t *testing.T, id string) tls.Certificate {
+func (c *ca) issue(t testing.TB, id string) tls.Certificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -109,7 +109,7 @@ type tnode struct {
 
 const testPropose = 3 * time.Second
 
-func start(t *testing.T, cfg Config) *tnode {
+func start(t testing.TB, cfg Config) *tnode {
 	t.Helper()
 	if cfg.ProposeTimeout == 0 {
 		cfg.ProposeTimeout = testPropose
@@ -139,7 +139,7 @@ func start(t *testing.T, cfg Config) *tnode {
 }
 
 // stop shuts the node down hard: it does not leave the membership.
-func (tn *tnode) stop(t *testing.T) {
+func (tn *tnode) stop(t testing.TB) {
 	if tn.down {
 		return
 	}
@@ -179,7 +179,7 @@ func (tn *tnode) records(t *testing.T) map[uint64]string {
 }
 
 // eventually polls cond for up to d.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	end := time.Now().Add(d)
 	for !cond() {
@@ -192,7 +192,7 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 
 // cluster3 starts three nodes: n1 bootstraps, n2 and n3 join (n3 through
 // n2, so the join is forwarded to the leader).
-func cluster3(t *testing.T, c *ca) []*tnode {
+func cluster3(t testing.TB, c *ca) []*tnode {
 	t.Helper()
 	var nodes []*tnode
 	for i := 1; i <= 3; i++ {
@@ -213,7 +213,7 @@ func cluster3(t *testing.T, c *ca) []*tnode {
 	return nodes
 }
 
-func appendCmd(t *testing.T, node string, i int) state.Command {
+func appendCmd(t testing.TB, node string, i int) state.Command {
 	t.Helper()
 	c, err := state.New(audit.OpAppend, time.Date(2026, 12, 2, 0, 0, i, 0, time.UTC), []*audit.Record{
 		{Kind: audit.KindOpen, Node: node, Principal: fmt.Sprintf("p%d", i)},
@@ -575,5 +575,34 @@ func TestNodeOfAnotherCACannotJoinOrReadTheLog(t *testing.T) {
 	// A cluster certificate is good for its own node id only.
 	if _, err := Open(Config{ID: "n9", Addr: "127.0.0.1:0", Dir: filepath.Join(t.TempDir(), "n9"), CA: c.pool, Cert: c.issue(t, "n1")}, state.NewMachines()); err == nil || !strings.Contains(err.Error(), "names") {
 		t.Fatalf("a node opened with another node's certificate: %v", err)
+	}
+}
+
+// BenchmarkPropose3 is one audit append at a time on a 3-node cluster on
+// loopback, proposed on the leader and on a follower (forwarded): the
+// commit latency a query's audit batch would see, raft's bolt log fsync
+// included (the audit files do not sync here).
+func BenchmarkPropose3(b *testing.B) {
+	c := newCA(b, "cluster CA")
+	nodes := cluster3(b, c)
+	ctx := context.Background()
+	lead := leaderOf(nodes)
+	var follower *tnode
+	for _, n := range nodes {
+		if n != lead {
+			follower = n
+		}
+	}
+	for _, bc := range []struct {
+		name string
+		n    *tnode
+	}{{"leader", lead}, {"follower", follower}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				if _, err := bc.n.Propose(ctx, appendCmd(b, bc.n.cfg.ID, i)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
