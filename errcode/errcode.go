@@ -22,7 +22,7 @@ const (
 	Denied      Class = "denied"      // the access policy or authentication refuses it
 	Limit       Class = "limit"       // a configured bound: try a smaller request or later
 	Source      Class = "source"      // a source failed, timed out or is down
-	Unavailable Class = "unavailable" // the node cannot serve now (busy, starting, stopping, audit log)
+	Unavailable Class = "unavailable" // the node cannot serve now (busy, starting, stopping, audit log, no quorum)
 	Cancelled   Class = "cancelled"   // the client or its deadline stopped it
 	Internal    Class = "internal"    // a bug
 )
@@ -72,6 +72,7 @@ var entries = []Entry{
 	{"LT-BUSY", Unavailable, http.StatusServiceUnavailable, codes.Unavailable, 1040, "08004", ExitSource, "every query slot and the queue are taken; retry shortly"},
 	{"LT-NOT-READY", Unavailable, http.StatusServiceUnavailable, codes.Unavailable, 1053, "08S01", ExitSource, "the node is starting"},
 	{"LT-SHUTTING-DOWN", Unavailable, http.StatusServiceUnavailable, codes.Unavailable, 1053, "08S01", ExitSource, "the node is stopping; use another node"},
+	{"LT-NO-QUORUM", Unavailable, http.StatusServiceUnavailable, codes.Unavailable, 1105, "HY000", ExitSource, "this node cannot reach a majority of the cluster, so the change (or the audit record) was not committed; retry on another node or when the cluster heals"},
 	{"LT-AUDIT", Unavailable, http.StatusServiceUnavailable, codes.Unavailable, 1105, "HY000", ExitSource, "the audit log could not be written, so nothing was answered"},
 	{"LT-TIMEOUT", Cancelled, http.StatusGatewayTimeout, codes.DeadlineExceeded, 3024, "HY000", ExitCancelled, "the query ran past its time limit (query_timeout)"},
 	{"LT-CANCELLED", Cancelled, 499, codes.Canceled, 1317, "70100", ExitCancelled, "the query was cancelled (Ctrl-C, or the client went away)"},

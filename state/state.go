@@ -4,9 +4,10 @@
 // applied by the Machine that owns its part, in one order. A Command
 // carries everything its application needs, the proposer's clock
 // included, so a Machine's Apply is deterministic: the same commands in
-// the same order give the same state on every node. Local applies them in
-// process; a raft store will replicate them to a quorum first and apply
-// them on every node (hashicorp/raft's FSM contract: Apply, Snapshot,
+// the same order give the same state on every node. Machines routes them
+// to their machine; Local applies them in process, and package cluster
+// replicates them to a quorum with raft first and applies them through
+// Machines on every node (hashicorp/raft's FSM contract: Apply, Snapshot,
 // Restore).
 package state
 
@@ -60,49 +61,49 @@ type Store interface {
 	Propose(ctx context.Context, c Command) (any, error)
 }
 
-// Local is the Store of a node on its own: commands are applied in
-// process, one at a time, in the order they arrive. Durability is each
-// machine's (the audit chain fsyncs its file before Apply returns).
-type Local struct {
+// Machines routes each command to the machine registered for its
+// prefix, and snapshots and restores them all as one state. Local applies
+// through it in process; the raft FSM of package cluster applies the
+// replicated log through it. Its mutex makes one Apply, Snapshot or
+// Restore at a time, so a snapshot never sees half a command.
+type Machines struct {
 	mu       sync.Mutex
 	machines map[string]Machine
 }
 
-// NewLocal makes an empty local store.
-func NewLocal() *Local { return &Local{machines: map[string]Machine{}} }
+// NewMachines makes an empty router.
+func NewMachines() *Machines { return &Machines{machines: map[string]Machine{}} }
 
 // Register routes commands "<prefix>.*" to m.
-func (l *Local) Register(prefix string, m Machine) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if _, dup := l.machines[prefix]; dup {
+func (ms *Machines) Register(prefix string, m Machine) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	if _, dup := ms.machines[prefix]; dup {
 		panic("state: two machines for " + prefix)
 	}
-	l.machines[prefix] = m
+	ms.machines[prefix] = m
 }
 
-// Propose applies c.
-func (l *Local) Propose(ctx context.Context, c Command) (any, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
+// Apply applies c with the machine of its prefix.
+func (ms *Machines) Apply(c Command) (any, error) {
 	prefix, _, _ := strings.Cut(c.Op, ".")
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	m := l.machines[prefix]
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	m := ms.machines[prefix]
 	if m == nil {
 		return nil, fmt.Errorf("state: no machine for command %q", c.Op)
 	}
 	return m.Apply(c)
 }
 
-// Snapshot captures every machine, by prefix.
-func (l *Local) Snapshot() ([]byte, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// Snapshot captures every machine, by prefix (a JSON object, keys in
+// order, so equal states give equal bytes).
+func (ms *Machines) Snapshot() ([]byte, error) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
 	parts := map[string]json.RawMessage{}
-	for _, p := range l.prefixes() {
-		b, err := l.machines[p].Snapshot()
+	for _, p := range ms.prefixes() {
+		b, err := ms.machines[p].Snapshot()
 		if err != nil {
 			return nil, fmt.Errorf("state: snapshot of %s: %w", p, err)
 		}
@@ -113,30 +114,58 @@ func (l *Local) Snapshot() ([]byte, error) {
 
 // Restore gives every machine its part of snapshot; a machine the snapshot
 // has no part for is left as it is.
-func (l *Local) Restore(snapshot []byte) error {
+func (ms *Machines) Restore(snapshot []byte) error {
 	var parts map[string]json.RawMessage
 	if err := json.Unmarshal(snapshot, &parts); err != nil {
 		return fmt.Errorf("state: reading snapshot: %w", err)
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for p, b := range parts {
-		m := l.machines[p]
-		if m == nil {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	for p := range parts {
+		if ms.machines[p] == nil {
 			return fmt.Errorf("state: snapshot has a part %q no machine owns", p)
 		}
-		if err := m.Restore(b); err != nil {
+	}
+	for p, b := range parts {
+		if err := ms.machines[p].Restore(b); err != nil {
 			return fmt.Errorf("state: restoring %s: %w", p, err)
 		}
 	}
 	return nil
 }
 
-func (l *Local) prefixes() []string {
-	out := make([]string, 0, len(l.machines))
-	for p := range l.machines {
+func (ms *Machines) prefixes() []string {
+	out := make([]string, 0, len(ms.machines))
+	for p := range ms.machines {
 		out = append(out, p)
 	}
 	sort.Strings(out)
 	return out
 }
+
+// Local is the Store of a node on its own: commands are applied in
+// process, one at a time, in the order they arrive. Durability is each
+// machine's (the audit chain fsyncs its file before Apply returns).
+type Local struct {
+	ms *Machines
+}
+
+// NewLocal makes an empty local store.
+func NewLocal() *Local { return &Local{ms: NewMachines()} }
+
+// Register routes commands "<prefix>.*" to m.
+func (l *Local) Register(prefix string, m Machine) { l.ms.Register(prefix, m) }
+
+// Propose applies c.
+func (l *Local) Propose(ctx context.Context, c Command) (any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return l.ms.Apply(c)
+}
+
+// Snapshot captures every machine, by prefix.
+func (l *Local) Snapshot() ([]byte, error) { return l.ms.Snapshot() }
+
+// Restore gives every machine its part of snapshot.
+func (l *Local) Restore(snapshot []byte) error { return l.ms.Restore(snapshot) }

@@ -121,4 +121,8 @@ func TestCommandsSnapshotsAndRefusals(t *testing.T) {
 	if err := b.store.Restore([]byte(`{"tokens":{}}`)); err == nil {
 		t.Fatal("a snapshot part no machine owns was accepted")
 	}
+	// A snapshot with such a part restores nothing, not the parts before it.
+	if err := b.store.Restore([]byte(`{"policy":{},"tokens":{}}`)); err == nil || b.policy.Current() == nil {
+		t.Fatalf("a snapshot with a part no machine owns: %v; policy in force %v", err, b.policy.Current() != nil)
+	}
 }
