@@ -2,6 +2,7 @@ package chain
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -59,14 +60,50 @@ func (m *Machine) Apply(c state.Command) (any, error) {
 		}
 		seq, last = r.Seq, r.Hash
 	}
-	if err := m.store.Append(recs); err != nil {
+	fresh, err := m.unstored(recs)
+	if err != nil {
 		return nil, err
+	}
+	if len(fresh) > 0 {
+		if err := m.store.Append(fresh); err != nil {
+			return nil, err
+		}
 	}
 	m.mu.Lock()
 	m.seq, m.last, m.lastTime = seq, last, t
 	m.mu.Unlock()
 	return recs, nil
 }
+
+// unstored is the part of sealed recs the store does not hold yet. A
+// replicated log replays the commands after its last snapshot into a
+// machine restored from that snapshot, while the store kept what they
+// wrote before a restart: those records are checked to be the very same
+// (hash for hash) and not written again. A stored record that differs
+// means this node's log is not the one its file was written from.
+func (m *Machine) unstored(recs []*Record) ([]*Record, error) {
+	last := m.store.Last()
+	if last == nil || len(recs) == 0 || last.Seq < recs[0].Seq {
+		return recs, nil
+	}
+	n := 0
+	err := m.store.Iterate(recs[0].Seq, func(r *Record) error {
+		if n == len(recs) {
+			return errStop
+		}
+		if r.Seq != recs[n].Seq || r.Hash != recs[n].Hash {
+			return fmt.Errorf("%w: record %d in the file differs from the one the log re-applies", ErrTampered, recs[n].Seq)
+		}
+		n++
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return nil, err
+	}
+	return recs[n:], nil
+}
+
+var errStop = errors.New("stop")
 
 // head is what a snapshot of the chain holds. The records themselves are
 // in the store; a node restored from a snapshot continues the chain after

@@ -3,6 +3,8 @@ package chain
 import (
 	"bytes"
 	"context"
+	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -122,5 +124,80 @@ func TestChainSealsThroughTheMachine(t *testing.T) {
 	}
 	if _, err := c.state.Propose(context.Background(), state.Command{Op: "policy.set"}); err == nil {
 		t.Fatal("the chain's store applied a command no machine owns")
+	}
+}
+
+// A replicated log replays the commands after its last snapshot into a
+// machine restored from it, while the file kept what they wrote: the
+// records are not written twice, the chain goes on after them, and a
+// replayed command that does not match the file is refused.
+func TestReplayAfterRestartWritesNothingTwice(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	fs, err := OpenFileStore(path, FileOptions{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 12, 2, 1, 0, 0, 0, time.UTC)
+	cmds := []state.Command{
+		appendCmd(t, t0, &Record{Kind: KindOpen, Node: "n1", Format: Format}),
+		appendCmd(t, t0.Add(time.Second), &Record{Kind: KindBegin, Node: "n1", Attempt: "a"}, &Record{Kind: KindEnd, Node: "n1", Attempt: "a", Outcome: "succeeded"}),
+		appendCmd(t, t0.Add(2*time.Second), &Record{Kind: KindEnd, Node: "n2", Attempt: "b", Outcome: "denied"}),
+	}
+	m := NewMachine(fs)
+	var snap []byte
+	for i, c := range cmds {
+		if _, err := m.Apply(c); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			if snap, err = m.Snapshot(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	fs.Close()
+	before, _ := os.ReadFile(path)
+
+	// Restart: the file has 4 records, the snapshot's head is record 1,
+	// and the log replays commands 2 and 3.
+	fs, err = OpenFileStore(path, FileOptions{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	r := NewMachine(fs)
+	if err := r.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cmds[1:] {
+		if _, err := r.Apply(c); err != nil {
+			t.Fatalf("replay: %v", err)
+		}
+	}
+	after, _ := os.ReadFile(path)
+	if !bytes.Equal(before, after) || r.Seq() != 4 {
+		t.Fatalf("replay changed the file (%d -> %d bytes) or the head (%d)", len(before), len(after), r.Seq())
+	}
+	next := appendCmd(t, t0.Add(3*time.Second), &Record{Kind: KindClose, Node: "n1"})
+	res, err := r.Apply(next)
+	if err != nil || res.([]*Record)[0].Seq != 5 || fs.Last().Seq != 5 {
+		t.Fatalf("after replay the chain does not go on at 5: %v", err)
+	}
+
+	// A replay that is not what the file holds is refused.
+	s, _ := OpenFileStore(filepath.Join(t.TempDir(), "other.log"), FileOptions{NoSync: true})
+	defer s.Close()
+	o := NewMachine(s)
+	for _, c := range cmds {
+		if _, err := o.Apply(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := o.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	forged := appendCmd(t, t0.Add(time.Second), &Record{Kind: KindBegin, Node: "n1", Attempt: "forged"})
+	if _, err := o.Apply(forged); !errors.Is(err, ErrTampered) {
+		t.Fatalf("a replay that differs from the file: %v", err)
 	}
 }
