@@ -209,6 +209,9 @@ type QueryOptions struct {
 	// turn rules off one at a time.
 	MinReduceProbe float64
 	DisableRules   []string
+	// Params are the values of the statement's parameters (?), in order,
+	// bound as literals of their own type (planner.Options.Params).
+	Params []any
 }
 
 // ReloadPolicy reads the access policy file again. A file with any error is
@@ -240,7 +243,7 @@ func (e *Engine) Plan(sqlText string, opt QueryOptions) (*plan.Plan, *catalog.Sn
 	e.awaitSources(sqlText)
 	snap := e.Catalog()
 	l := e.cfg.Limits
-	popt := planner.Options{Now: time.Now().In(e.loc), NoPushdown: opt.NoPushdown, MinReduceProbe: opt.MinReduceProbe, Disable: opt.DisableRules,
+	popt := planner.Options{Now: time.Now().In(e.loc), NoPushdown: opt.NoPushdown, MinReduceProbe: opt.MinReduceProbe, Disable: opt.DisableRules, Params: opt.Params,
 		Limits: planner.Limits{MaxExpressionDepth: l.MaxExpressionDepth, MaxInList: l.MaxInList, MaxExpressions: l.MaxExpressions, MaxTables: l.MaxTables}}
 	if pol := e.policy.Current(); pol != nil {
 		s := opt.Session
@@ -341,7 +344,7 @@ func (e *Engine) explain(ctx context.Context, sqlText string, analyze bool, opt 
 		return planner.Explain(snap, p, nil, 0, 0)
 	}
 	start := time.Now()
-	a := &Attempt{ID: newAttemptID(), Start: start, Session: opt.Session, SQL: "EXPLAIN ANALYZE " + sqlText}
+	a := &Attempt{ID: newAttemptID(), Start: start, Session: opt.Session, SQL: "EXPLAIN ANALYZE " + auditedSQL(sqlText, opt.Params)}
 	obs := e.observer
 	end := func(res *Result, err error) error {
 		if obs == nil {

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -58,6 +59,17 @@ func TestObserverSeesEveryAttempt(t *testing.T) {
 	}
 	if len(a.Sources) != 2 || a.RowsPerSource["hotich"] == 0 {
 		t.Errorf("sources touched: %v, rows per source %v", a.Sources, a.RowsPerSource)
+	}
+	// A parameter is recorded with the text, and a PIN among the values
+	// is a filtered PIN like a literal one.
+	pq := "SELECT d.pin FROM hotich.deaths d JOIN dancu.citizens c ON c.pin = d.pin WHERE c.pin <> ? ORDER BY d.pin"
+	withParam, err := rows(t, e, pq, engine.QueryOptions{Session: sess, Params: []any{"001099000001"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := rec.ends[len(rec.ends)-1]; strings.Join(withParam, "|") != strings.Join(first, "|") || p.SQL != pq+"\n-- params: '001099000001'" ||
+		len(p.FilterPINs) != 1 || p.FilterPINs[0] != "001099000001" {
+		t.Errorf("with a parameter: %d rows (want %d), recorded %q, PINs %v", len(withParam), len(first), p.SQL, p.FilterPINs)
 	}
 	// Bad SQL is recorded as a failed attempt with its code.
 	if _, err := rows(t, e, "SELECT nope FROM dancu.citizens", engine.QueryOptions{Session: sess}); err == nil {

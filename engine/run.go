@@ -30,7 +30,7 @@ func (e *Engine) Query(ctx context.Context, sqlText string, opt QueryOptions) (*
 }
 
 func (e *Engine) query(ctx context.Context, sqlText string, opt QueryOptions) (*Result, error) {
-	a := &Attempt{ID: newAttemptID(), Start: time.Now(), Session: opt.Session, SQL: sqlText}
+	a := &Attempt{ID: newAttemptID(), Start: time.Now(), Session: opt.Session, SQL: auditedSQL(sqlText, opt.Params)}
 	obs := e.observer
 	fail := func(err error) (*Result, error) {
 		if obs == nil {
@@ -227,4 +227,13 @@ func (e *Engine) run(ctx context.Context, snap *catalog.Snapshot, p *plan.Plan, 
 		res.schema = renameSchema(rdr.Schema(), p.Columns)
 	}
 	return res, nil
+}
+
+// auditedSQL is the statement as the audit log records it: the text as
+// received and, when it has parameters, their values.
+func auditedSQL(sqlText string, params []any) string {
+	if params == nil {
+		return sqlText
+	}
+	return sqlText + "\n-- params: " + planner.ParamsText(params)
 }

@@ -40,6 +40,10 @@ type Options struct {
 	Disable []string
 	// Limits bound the statement's size (zero fields: defaults).
 	Limits Limits
+	// Params are the values of the statement's parameters (?), in order;
+	// nil when the front-end sends none (a ? is then an error). See
+	// bindParams for the values accepted.
+	Params []any
 }
 
 var parser = func() *sqlparser.Parser {
@@ -107,6 +111,11 @@ func bindPlanning(cat *catalog.Snapshot, sql string, opt Options) (*planning, er
 	stmt, err := Parse(sql)
 	if err != nil {
 		return nil, err
+	}
+	if opt.Params != nil {
+		if stmt, err = bindParams(sql, stmt, opt.Params); err != nil {
+			return nil, err
+		}
 	}
 	if err := notAQuery(sql, stmt); err != nil {
 		return nil, err
@@ -204,7 +213,7 @@ func notAQuery(sql string, stmt sqlparser.Statement) error {
 		return !hasArg, nil
 	}, stmt)
 	if hasArg {
-		return errAt(sql, questionMark(sql), CodeUnsupported, "query parameters (?) are not supported by this front-end yet; write the value in the query")
+		return errAt(sql, questionMark(sql), CodeUnsupported, "query parameters (?) need their values: send them beside the query (HTTP: \"params\": [...]), or write the value in the query")
 	}
 	return nil
 }

@@ -180,6 +180,9 @@ func httpMeta(r *http.Request) reqMeta {
 type queryRequest struct {
 	SQL     string `json:"sql"`
 	Analyze bool   `json:"analyze"`
+	// Params are the values of the statement's ? parameters, in order
+	// (strings, numbers, booleans, null); numbers stay exact.
+	Params []any `json:"params"`
 }
 
 // readRequest reads {"sql": ...} JSON or a plain SQL body.
@@ -193,6 +196,7 @@ func readRequest(w http.ResponseWriter, r *http.Request) (queryRequest, *Error) 
 	if ct == "application/json" {
 		dec := json.NewDecoder(strings.NewReader(string(body)))
 		dec.DisallowUnknownFields()
+		dec.UseNumber()
 		if err := dec.Decode(&req); err != nil {
 			return req, newError(http.StatusBadRequest, CodeBadRequest, `request body is not {"sql": "..."}: %v`, err)
 		}
@@ -235,7 +239,9 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, p Principal
 		writeError(w, e)
 		return
 	}
-	q, err := s.startQuery(r.Context(), p, httpMeta(r), req.SQL)
+	meta := httpMeta(r)
+	meta.params = req.Params
+	q, err := s.startQuery(r.Context(), p, meta, req.SQL)
 	if err != nil {
 		writeError(w, toError(err))
 		return
@@ -358,7 +364,9 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request, p Princip
 	if req.Analyze {
 		text = "EXPLAIN ANALYZE " + req.SQL
 	}
-	q, err := s.startQuery(r.Context(), p, httpMeta(r), text)
+	meta := httpMeta(r)
+	meta.params = req.Params
+	q, err := s.startQuery(r.Context(), p, meta, text)
 	if err != nil {
 		writeError(w, toError(err))
 		return

@@ -316,6 +316,8 @@ type reqMeta struct {
 	purpose string
 	caseID  string
 	remote  string
+	// params are the values of the statement's ? parameters; nil: none sent.
+	params []any
 }
 
 // decodeHeader reads a purpose or case header: header values are ASCII,
@@ -431,7 +433,7 @@ func (s *Server) startQuery(parent context.Context, p Principal, meta reqMeta, s
 	stopHard := context.AfterFunc(s.hardCtx, func() { cancel(errShutdown) })
 	q.stop = append(q.stop, func() { stopHard() })
 
-	opt := engine.QueryOptions{Session: engine.Session{Principal: p.Name, Agency: p.Agency, Purpose: meta.purpose, CaseID: meta.caseID}}
+	opt := engine.QueryOptions{Session: engine.Session{Principal: p.Name, Agency: p.Agency, Purpose: meta.purpose, CaseID: meta.caseID}, Params: meta.params}
 	kind, inner := engine.Classify(sqlText)
 	q.kind = kind
 	switch kind {
