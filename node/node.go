@@ -1,6 +1,6 @@
 // Package node assembles a lienthong node from its config: the engine
 // (sources, residual DuckDB, access policy), the audit log that observes
-// it, the source health monitor, and the HTTP and Flight SQL server.
+// it, the source health monitor, the HTTP and Flight SQL server and its MySQL front-end.
 // Every front-end opens one node and asks it only for what it needs:
 // serve all of it, query, explain and the shell the engine and their
 // audit log, sources probe the monitor, the demo a server of its own. The
@@ -23,6 +23,7 @@ import (
 	"lienthong/engine"
 	"lienthong/health"
 	"lienthong/server"
+	"lienthong/server/mysqlwire"
 )
 
 // Options say what a node runs besides its engine.
@@ -52,6 +53,8 @@ type Node struct {
 	Audit  *audit.Log
 	Health *health.Monitor
 	Server *server.Server
+	// MySQL is the MySQL wire protocol front-end ([server] mysql_addr).
+	MySQL *mysqlwire.Server
 
 	grace      time.Duration // how long Close lets running queries finish
 	stopHealth context.CancelFunc
@@ -81,6 +84,11 @@ func (n *Node) open(ctx context.Context, cfg *config.Config, opt Options) error 
 		n.grace = scfg.ShutdownGrace.Duration
 		if err := n.Server.Start(); err != nil {
 			return err
+		}
+		if mysqlwire.Enabled(scfg) {
+			if n.MySQL, err = mysqlwire.Start(n.Server, scfg); err != nil {
+				return err
+			}
 		}
 		if opt.Listening != nil {
 			opt.Listening(n.Server)
@@ -167,10 +175,16 @@ func (n *Node) Reload() error { return n.Engine.ReloadPolicy() }
 // running needed the log to end), then the engine closes.
 func (n *Node) Close() error {
 	var errs []error
+	if n.MySQL != nil {
+		n.MySQL.Stop() // no new connections; queries drain with the server
+	}
 	if n.Server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), n.grace)
 		errs = append(errs, n.Server.Shutdown(ctx))
 		cancel()
+	}
+	if n.MySQL != nil {
+		n.MySQL.Close()
 	}
 	if n.stopHealth != nil {
 		n.stopHealth()

@@ -1,0 +1,407 @@
+package mysqlwire_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"lienthong/audit/chain"
+	"lienthong/config"
+	"lienthong/internal/testenv"
+	"lienthong/node"
+	"lienthong/server"
+)
+
+// A node with two real sources: a CSV file "f" (people) and a MariaDB
+// database "my" (benefits, secret), a policy granting alice f.* and
+// my.benefits for purpose STATS (not my.secret), a tokens file, an audit
+// log, and the MySQL front-end on a free loopback port.
+type fixture struct {
+	n     *node.Node
+	addr  string
+	token string
+	audit string
+}
+
+func start(t *testing.T, extraServer string) *fixture {
+	t.Helper()
+	dsn := testenv.MySQLDSN(t)
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{
+		"CREATE TABLE benefits (pin VARCHAR(12) NOT NULL, amount DECIMAL(12,2), paid DATE, at DATETIME, n BIGINT, ratio DOUBLE)",
+		"INSERT INTO benefits VALUES ('P001', 1250000.50, '2026-03-01', '2026-03-01 08:30:00', 7, 0.25), ('P002', 99.99, '2026-04-15', '2026-04-15 17:05:09', 9, 1.5), ('P003', NULL, NULL, NULL, NULL, NULL)",
+		"CREATE TABLE secret (pin VARCHAR(12), note VARCHAR(20))",
+		"INSERT INTO secret VALUES ('P001', 'x')",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	write := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("people.csv", "pin,name\nP001,Nguyễn Văn An\nP002,Trần Thị Bình\nP003,Lê Cường\n")
+	if _, err := chain.WriteKeyFile(filepath.Join(dir, "audit.key")); err != nil {
+		t.Fatal(err)
+	}
+	token, err := server.NewToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := server.HashToken(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("tokens.toml", fmt.Sprintf("[[principals]]\nname = \"alice\"\nagency = \"bhxh\"\ntoken_hash = %q\n", h))
+	write("policy.toml", `
+[[purposes]]
+name = "STATS"
+description = "statistics"
+
+[[roles]]
+name = "analyst"
+
+[[principals]]
+name = "alice"
+agency = "bhxh"
+roles = ["analyst"]
+
+[[grants]]
+role = "analyst"
+purposes = ["STATS"]
+source = "f"
+table = "*"
+
+[[grants]]
+role = "analyst"
+purposes = ["STATS"]
+source = "my"
+table = "benefits"
+`)
+	write("lienthong.toml", fmt.Sprintf(`policy = "policy.toml"
+[[sources]]
+name = "f"
+kind = "csv"
+path = "*.csv"
+
+[[sources]]
+name = "my"
+kind = "mysql"
+dsn = %q
+
+[server]
+http_addr = "127.0.0.1:0"
+flight_addr = "off"
+mysql_addr = "127.0.0.1:0"
+tokens_file = "tokens.toml"
+shutdown_grace = "2s"
+%s
+[audit]
+log = "audit.log"
+key_file = "audit.key"
+node_id = "n1"
+`, dsn, extraServer))
+	cfg, err := config.Load(filepath.Join(dir, "lienthong.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	n, err := node.Open(ctx, cfg, node.Options{Serve: true, Audit: cfg.Audit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := n.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	if n.MySQL == nil {
+		t.Fatal("mysql_addr is set but the node has no MySQL front-end")
+	}
+	return &fixture{n: n, addr: n.MySQL.Addr(), token: token, audit: cfg.Audit.Log}
+}
+
+const loopbackOK = "mysql_allow_cleartext_loopback = true\n"
+
+func (f *fixture) open(t *testing.T, user, password, params string) *sql.DB {
+	t.Helper()
+	dsn := fmt.Sprintf("%s:%s@tcp(%s)/?allowCleartextPasswords=true&timeout=10s&readTimeout=60s%s", user, password, f.addr, params)
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	db.SetMaxOpenConns(1) // one connection: SET @lienthong_purpose holds for the queries after it
+	return db
+}
+
+func mysqlErr(t *testing.T, err error) *mysql.MySQLError {
+	t.Helper()
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) {
+		t.Fatalf("want a MySQL error, got %v", err)
+	}
+	return me
+}
+
+func TestGoDriver(t *testing.T) {
+	f := start(t, loopbackOK)
+	db := f.open(t, "alice", f.token, "")
+	ctx := context.Background()
+
+	var version string
+	if err := db.QueryRowContext(ctx, "SELECT @@version").Scan(&version); err != nil || version != "8.0.40-lienthong" {
+		t.Fatalf("@@version = %q, %v", version, err)
+	}
+	for _, q := range []string{"SET NAMES utf8mb4", "SET autocommit = 1", "SET SESSION sql_mode = 'ANSI'", "SET @lienthong_purpose = 'STATS'"} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+
+	dbs := strings.Join(column(t, db, "SHOW DATABASES"), ",")
+	if dbs != "f,my" {
+		t.Fatalf("SHOW DATABASES = %s, want f,my", dbs)
+	}
+	if tables := strings.Join(column(t, db, "SHOW TABLES FROM my"), ","); tables != "benefits" {
+		t.Fatalf("SHOW TABLES FROM my = %s, want only the granted benefits", tables)
+	}
+	if _, err := db.ExecContext(ctx, "USE my"); err != nil {
+		t.Fatal(err)
+	}
+	if cur := column(t, db, "SELECT DATABASE()"); len(cur) != 1 || cur[0] != "my" {
+		t.Fatalf("SELECT DATABASE() after USE my = %v", cur)
+	}
+	desc := map[string]string{}
+	rows, err := db.QueryContext(ctx, "SHOW COLUMNS FROM benefits")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var field, typ, null, key string
+		var def sql.NullString
+		var extra string
+		if err := rows.Scan(&field, &typ, &null, &key, &def, &extra); err != nil {
+			t.Fatal(err)
+		}
+		desc[field] = typ + " " + null
+	}
+	rows.Close()
+	if desc["amount"] != "decimal(12,2) YES" || desc["paid"] != "date YES" || desc["n"] != "bigint YES" || desc["pin"] != "varchar(16383) NO" {
+		t.Fatalf("SHOW COLUMNS FROM benefits: %v", desc)
+	}
+
+	// A cross-source join: the CSV's names and MariaDB's benefits, with
+	// each column's MySQL type exact. DATETIME has 6 decimals: the engine
+	// reads datetimes as microsecond timestamps.
+	rows, err = db.QueryContext(ctx, `SELECT p.name, b.amount, b.paid, b.at, b.n, b.ratio, b.amount > 100 AS big
+		FROM f.people p JOIN my.benefits b ON b.pin = p.pin ORDER BY p.pin`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cts, err := rows.ColumnTypes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ct := range cts {
+		s := ct.Name() + ":" + ct.DatabaseTypeName()
+		if p, sc, ok := ct.DecimalSize(); ok && (ct.DatabaseTypeName() == "DECIMAL" || ct.DatabaseTypeName() == "DATETIME") {
+			s += fmt.Sprintf("(%d,%d)", p, sc)
+		}
+		got = append(got, s)
+	}
+	want := "name:VARCHAR amount:DECIMAL(12,2) paid:DATE at:DATETIME(6,6) n:BIGINT ratio:DOUBLE big:TINYINT"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("column types\n got %s\nwant %s", strings.Join(got, " "), want)
+	}
+	var lines []string
+	for rows.Next() {
+		var name string
+		var amount, paid, at, n, ratio, big sql.NullString
+		if err := rows.Scan(&name, &amount, &paid, &at, &n, &ratio, &big); err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, strings.Join([]string{name, amount.String, paid.String, at.String, n.String, ratio.String, big.String}, "|"))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+	wantRows := "Nguyễn Văn An|1250000.50|2026-03-01|2026-03-01 08:30:00.000000|7|0.25|1;Trần Thị Bình|99.99|2026-04-15|2026-04-15 17:05:09.000000|9|1.5|0;Lê Cường||||||"
+	if strings.Join(lines, ";") != wantRows {
+		t.Fatalf("rows\n got %s\nwant %s", strings.Join(lines, ";"), wantRows)
+	}
+
+	// An aggregate.
+	var total string
+	var count int64
+	if err := db.QueryRowContext(ctx, "SELECT SUM(amount), COUNT(*) FROM my.benefits").Scan(&total, &count); err != nil {
+		t.Fatal(err)
+	}
+	if total != "1250100.49" || count != 3 {
+		t.Fatalf("SUM, COUNT = %s, %d", total, count)
+	}
+
+	// Denied: the table is not granted. The registry's errno and SQLSTATE.
+	_, err = db.QueryContext(ctx, "SELECT note FROM my.secret")
+	if me := mysqlErr(t, err); me.Number != 1142 || string(me.SQLState[:]) != "42000" || !strings.HasPrefix(me.Message, "LT-DENIED") {
+		t.Fatalf("denied query: %d %s %q", me.Number, me.SQLState, me.Message)
+	}
+	// A syntax error: 1064, and the engine's message, not a source's.
+	_, err = db.QueryContext(ctx, "SELEC name FROM f.people")
+	if me := mysqlErr(t, err); me.Number != 1064 || string(me.SQLState[:]) != "42000" || !strings.HasPrefix(me.Message, "LT-SYNTAX") {
+		t.Fatalf("syntax error: %d %s %q", me.Number, me.SQLState, me.Message)
+	}
+	// The connection is still usable after errors.
+	if names := column(t, db, "SELECT name FROM f.people WHERE pin = 'P002'"); len(names) != 1 || names[0] != "Trần Thị Bình" {
+		t.Fatalf("after errors: %v", names)
+	}
+
+	// Every query went through the audit log, under alice and STATS.
+	rd, err := chain.OpenReader(f.audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ends []string
+	if err := rd.Iterate(0, func(r *chain.Record) error {
+		if r.Kind == chain.KindEnd {
+			ends = append(ends, r.Principal+":"+r.Purpose+":"+r.Outcome)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(ends) < 4 || !strings.Contains(strings.Join(ends, " "), "alice:STATS:") {
+		t.Fatalf("audit end records: %v", ends)
+	}
+}
+
+// column runs q and returns its first column.
+func column(t *testing.T, db *sql.DB, q string) []string {
+	t.Helper()
+	rows, err := db.Query(q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var out []string
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, vals[0].String)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return out
+}
+
+func TestAuthRefused(t *testing.T) {
+	f := start(t, loopbackOK)
+	// A wrong token, and the right token under another principal's name.
+	for _, c := range []struct{ user, pass string }{{"alice", "not-the-token"}, {"bob", f.token}} {
+		err := f.open(t, c.user, c.pass, "").Ping()
+		if me := mysqlErr(t, err); me.Number != 1045 || string(me.SQLState[:]) != "28000" {
+			t.Fatalf("%s with a wrong password: %d %s %q", c.user, me.Number, me.SQLState, me.Message)
+		}
+	}
+	// Without allowCleartextPasswords the driver cannot send the token.
+	db, _ := sql.Open("mysql", fmt.Sprintf("alice:%s@tcp(%s)/?timeout=10s", f.token, f.addr))
+	defer db.Close()
+	if err := db.Ping(); err == nil {
+		t.Fatal("a driver refusing cleartext passwords connected")
+	}
+}
+
+// Without TLS and without mysql_allow_cleartext_loopback, the server does
+// not even ask for the cleartext password: the right token is refused.
+func TestCleartextRefusedWithoutTLS(t *testing.T) {
+	f := start(t, "")
+	err := f.open(t, "alice", f.token, "").Ping()
+	me := mysqlErr(t, err)
+	if me.Number != 1045 || !strings.Contains(me.Message, "over TLS") {
+		t.Fatalf("cleartext without TLS: %d %q", me.Number, me.Message)
+	}
+}
+
+// Purpose and case as connection attributes (go-sql-driver's
+// connectionAttributes), instead of SET.
+func TestPurposeAttribute(t *testing.T) {
+	f := start(t, loopbackOK)
+	db := f.open(t, "alice", f.token, "&connectionAttributes=lienthong_purpose:STATS")
+	if got := column(t, db, "SELECT @lienthong_purpose"); len(got) != 1 || got[0] != "STATS" {
+		t.Fatalf("@lienthong_purpose from the attribute: %v", got)
+	}
+	if got := column(t, db, "SELECT COUNT(*) FROM my.benefits"); len(got) != 1 || got[0] != "3" {
+		t.Fatalf("count with the attribute's purpose: %v", got)
+	}
+	// Without a purpose the policy refuses.
+	_, err := f.open(t, "alice", f.token, "").Query("SELECT COUNT(*) FROM my.benefits")
+	if me := mysqlErr(t, err); me.Number != 1142 {
+		t.Fatalf("no purpose: %d %q", me.Number, me.Message)
+	}
+}
+
+// The mysql command-line client (MariaDB's or MySQL's, from the Debian
+// package) against the node.
+func TestMySQLClient(t *testing.T) {
+	bin, err := exec.LookPath("mysql")
+	if err != nil {
+		if testenv.RequireServices() {
+			t.Fatal("the mysql client is not installed (apt-get install mariadb-client)")
+		}
+		t.Skip("no mysql client on PATH")
+	}
+	f := start(t, loopbackOK)
+	host, port, _ := strings.Cut(f.addr, ":")
+	// stdout is the result, stderr the errors.
+	var stderr strings.Builder
+	run := func(sqlText string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, "--protocol=TCP", "-h", host, "-P", port, "-u", "alice", "--enable-cleartext-plugin", "--batch", "-e", sqlText)
+		cmd.Env = append(os.Environ(), "MYSQL_PWD="+f.token)
+		stderr.Reset()
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		// MariaDB's client says on stdout that the option is its default.
+		return strings.TrimPrefix(string(out), "WARNING: option '--enable-cleartext-plugin' is obsolete.\n"), err
+	}
+	out, err := run("SHOW DATABASES; SET @lienthong_purpose = 'STATS'; SELECT p.name, b.amount FROM f.people p JOIN my.benefits b ON b.pin = p.pin WHERE b.amount IS NOT NULL ORDER BY p.pin")
+	if err != nil {
+		t.Fatalf("mysql: %v\n%s%s", err, out, stderr.String())
+	}
+	want := "Database\nf\nmy\nname\tamount\nNguyễn Văn An\t1250000.50\nTrần Thị Bình\t99.99\n"
+	if out != want {
+		t.Fatalf("mysql output\n got %q\nwant %q", out, want)
+	}
+	_, err = run("SELECT note FROM my.secret")
+	if msg := stderr.String(); err == nil || !strings.Contains(msg, "ERROR 1142 (42000)") || !strings.Contains(msg, "LT-DENIED") {
+		t.Fatalf("denied through the mysql client: %v\n%s", err, msg)
+	}
+}
