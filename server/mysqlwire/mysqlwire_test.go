@@ -57,6 +57,12 @@ func start(t *testing.T, extraServer string) *fixture {
 		}
 	}
 	write("people.csv", "pin,name\nP001,Nguyễn Văn An\nP002,Trần Thị Bình\nP003,Lê Cường\n")
+	var big strings.Builder
+	big.WriteString("i,word\n")
+	for i := range 3000 {
+		fmt.Fprintf(&big, "%d,w%d\n", i, i)
+	}
+	write("big.csv", big.String())
 	if _, err := chain.WriteKeyFile(filepath.Join(dir, "audit.key")); err != nil {
 		t.Fatal(err)
 	}
@@ -179,6 +185,9 @@ func TestGoDriver(t *testing.T) {
 	dbs := strings.Join(column(t, db, "SHOW DATABASES"), ",")
 	if dbs != "f,my" {
 		t.Fatalf("SHOW DATABASES = %s, want f,my", dbs)
+	}
+	if tables := strings.Join(column(t, db, "SHOW TABLES FROM f"), ","); tables != "big,people" {
+		t.Fatalf("SHOW TABLES FROM f = %s", tables)
 	}
 	if tables := strings.Join(column(t, db, "SHOW TABLES FROM my"), ","); tables != "benefits" {
 		t.Fatalf("SHOW TABLES FROM my = %s, want only the granted benefits", tables)
@@ -403,5 +412,82 @@ func TestMySQLClient(t *testing.T) {
 	_, err = run("SELECT note FROM my.secret")
 	if msg := stderr.String(); err == nil || !strings.Contains(msg, "ERROR 1142 (42000)") || !strings.Contains(msg, "LT-DENIED") {
 		t.Fatalf("denied through the mysql client: %v\n%s", err, msg)
+	}
+}
+
+// KILL QUERY from another connection of the principal (what the mysql
+// client sends on Ctrl-C) stops a running query with LT-CANCELLED.
+func TestKillQuery(t *testing.T) {
+	f := start(t, loopbackOK)
+	db := f.open(t, "alice", f.token, "&connectionAttributes=lienthong_purpose:STATS")
+	db.SetMaxOpenConns(2)
+	ctx := context.Background()
+	a, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	var id int64
+	if err := a.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil || id == 0 {
+		t.Fatalf("CONNECTION_ID(): %d %v", id, err)
+	}
+	done := make(chan error, 1)
+	started := time.Now()
+	go func() {
+		// 27 billion rows: it runs until killed (or query_timeout, 5m).
+		var n int64
+		done <- a.QueryRowContext(ctx, "SELECT COUNT(*) FROM f.big x, f.big y, f.big z WHERE concat(x.word, y.word) <> z.word").Scan(&n)
+	}()
+	time.Sleep(500 * time.Millisecond)
+	b, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := b.ExecContext(ctx, fmt.Sprintf("KILL QUERY %d", id)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if me := mysqlErr(t, err); me.Number != 1317 || string(me.SQLState[:]) != "70100" || !strings.HasPrefix(me.Message, "LT-CANCELLED") {
+			t.Fatalf("killed query: %d %s %q", me.Number, me.SQLState, me.Message)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the query was not stopped within 30s of KILL QUERY")
+	}
+	t.Logf("killed after %v", time.Since(started))
+	// The killed connection serves the next query.
+	var one int64
+	if err := a.QueryRowContext(ctx, "SELECT COUNT(*) FROM f.people").Scan(&one); err != nil || one != 3 {
+		t.Fatalf("after the kill: %d %v", one, err)
+	}
+	// An unknown connection id is an error.
+	if _, err := b.ExecContext(ctx, "KILL QUERY 999999"); err == nil {
+		t.Fatal("KILL QUERY of no connection succeeded")
+	}
+}
+
+// Rows stream as the engine produces them: a result that grows past
+// max_result_rows has sent rows before the error ends it, with the
+// registry's errno for LT-RESULT-LIMIT (the first batch, 8192 rows of
+// 9000, is within max_result_rows; the second is not).
+func TestResultLimitMidStream(t *testing.T) {
+	f := start(t, loopbackOK+"max_result_rows = 8500\n")
+	db := f.open(t, "alice", f.token, "&connectionAttributes=lienthong_purpose:STATS")
+	rows, err := db.Query("SELECT x.i, y.name FROM f.big x CROSS JOIN f.people y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		n++
+	}
+	me := mysqlErr(t, rows.Err())
+	if me.Number != 1105 || string(me.SQLState[:]) != "54000" || !strings.HasPrefix(me.Message, "LT-RESULT-LIMIT") {
+		t.Fatalf("result limit: %d %s %q", me.Number, me.SQLState, me.Message)
+	}
+	if n == 0 || n > 8500 {
+		t.Fatalf("%d rows before the limit's error, want some and at most 8500", n)
 	}
 }
