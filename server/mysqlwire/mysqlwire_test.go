@@ -2,6 +2,15 @@ package mysqlwire_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -57,12 +66,12 @@ func start(t *testing.T, extraServer string) *fixture {
 		}
 	}
 	write("people.csv", "pin,name\nP001,Nguyễn Văn An\nP002,Trần Thị Bình\nP003,Lê Cường\n")
-	var big strings.Builder
-	big.WriteString("i,word\n")
+	var bigCSV strings.Builder
+	bigCSV.WriteString("i,word\n")
 	for i := range 3000 {
-		fmt.Fprintf(&big, "%d,w%d\n", i, i)
+		fmt.Fprintf(&bigCSV, "%d,w%d\n", i, i)
 	}
-	write("big.csv", big.String())
+	write("big.csv", bigCSV.String())
 	if _, err := chain.WriteKeyFile(filepath.Join(dir, "audit.key")); err != nil {
 		t.Fatal(err)
 	}
@@ -489,5 +498,60 @@ func TestResultLimitMidStream(t *testing.T) {
 	}
 	if n == 0 || n > 8500 {
 		t.Fatalf("%d rows before the limit's error, want some and at most 8500", n)
+	}
+}
+
+// selfSigned writes a certificate and key for 127.0.0.1 into dir.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "lienthong test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IsCA: true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+// With tls_cert the token is taken over TLS (and only over TLS: the
+// loopback exception is off here).
+func TestTLS(t *testing.T) {
+	certFile, keyFile, pool := selfSigned(t, t.TempDir())
+	f := start(t, fmt.Sprintf("tls_cert = %q\ntls_key = %q\n", certFile, keyFile))
+	if err := mysql.RegisterTLSConfig("lienthong-test", &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}); err != nil {
+		t.Fatal(err)
+	}
+	db := f.open(t, "alice", f.token, "&tls=lienthong-test&connectionAttributes=lienthong_purpose:STATS")
+	if got := column(t, db, "SELECT COUNT(*) FROM my.benefits"); len(got) != 1 || got[0] != "3" {
+		t.Fatalf("count over TLS: %v", got)
+	}
+	if got := column(t, db, "SELECT @@have_ssl"); len(got) != 1 || got[0] != "YES" {
+		t.Fatalf("@@have_ssl over TLS: %v", got)
+	}
+	err := f.open(t, "alice", f.token, "").Ping()
+	if me := mysqlErr(t, err); me.Number != 1045 {
+		t.Fatalf("the same server without TLS: %d %q", me.Number, me.Message)
 	}
 }
