@@ -226,6 +226,26 @@ func TestGoDriver(t *testing.T) {
 		t.Fatalf("SHOW COLUMNS FROM benefits: %v", desc)
 	}
 
+	// What clients send while browsing.
+	if got := strings.Join(column(t, db, "SHOW FULL TABLES FROM f LIKE 'peo%'"), ","); got != "people" {
+		t.Fatalf("SHOW FULL TABLES LIKE: %s", got)
+	}
+	if got := strings.Join(column(t, db, "DESCRIBE f.people"), ","); got != "pin,name" {
+		t.Fatalf("DESCRIBE f.people: %s", got)
+	}
+	var vname, vval string
+	if err := db.QueryRowContext(ctx, "SHOW VARIABLES LIKE 'max_allowed%'").Scan(&vname, &vval); err != nil || vname != "max_allowed_packet" || vval != "67108864" {
+		t.Fatalf("SHOW VARIABLES LIKE: %s %s %v", vname, vval, err)
+	}
+	var ac, pkt int64
+	var purpose string
+	if err := db.QueryRowContext(ctx, "SELECT @@session.autocommit, @@max_allowed_packet, @lienthong_purpose").Scan(&ac, &pkt, &purpose); err != nil || ac != 1 || pkt != 67108864 || purpose != "STATS" {
+		t.Fatalf("session variables: %d %d %q %v", ac, pkt, purpose, err)
+	}
+	if _, err := db.QueryContext(ctx, "SHOW TABLES FROM nosuch"); mysqlErr(t, err).Number != 1146 {
+		t.Fatalf("SHOW TABLES FROM an unknown source: %v", err)
+	}
+
 	// A cross-source join: the CSV's names and MariaDB's benefits, with
 	// each column's MySQL type exact. DATETIME has 6 decimals: the engine
 	// reads datetimes as microsecond timestamps.
