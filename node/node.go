@@ -203,7 +203,8 @@ func (n *Node) Close() error {
 	return errors.Join(errs...)
 }
 
-// ServeDemo serves the node's engine on the default addresses with a
+// ServeDemo serves the node's engine on the default addresses (and MySQL
+// on DemoMySQLAddr when it is free) with a
 // fresh bearer token for a "demo" principal, written to dir/tokens.toml;
 // it returns the token. The node has no server of its own yet.
 func (n *Node) ServeDemo(dir string) (token string, err error) {
@@ -235,8 +236,17 @@ func (n *Node) ServeDemo(dir string) (token string, err error) {
 	}
 	srv.SetEngine(n.Engine)
 	n.Server, n.grace = srv, 2*time.Second
+	// The MySQL port too, for a mysql client on this machine; a port in
+	// use only leaves it out.
+	cfg.MySQLAddr, cfg.MySQLAllowCleartextLoopback = DemoMySQLAddr, true
+	if m, err := mysqlwire.Start(srv, cfg); err == nil {
+		n.MySQL = m
+	}
 	return tok, nil
 }
+
+// DemoMySQLAddr is where the demo's server speaks the MySQL protocol.
+const DemoMySQLAddr = "127.0.0.1:3307"
 
 // sessionObserver fills in who asks for attempts the front-end sent
 // without a session (the local CLI), then records them.
