@@ -140,8 +140,21 @@ type session struct {
 	running bool
 }
 
+// sess is c's session, made from the handshake's principal on first use
+// (vitess runs the DSN's "USE db" before ConnectionReady).
 func sess(c *mysql.Conn) *session {
-	ss, _ := c.ClientData.(*session)
+	if ss, ok := c.ClientData.(*session); ok {
+		return ss
+	}
+	g, ok := c.UserData.(*principalData)
+	if !ok {
+		return nil
+	}
+	ss := &session{p: g.p, vars: map[string]string{}}
+	if a := c.Attributes; a != nil {
+		ss.purpose, ss.caseID = a["lienthong_purpose"], a["lienthong_case"]
+	}
+	c.ClientData = ss
 	return ss
 }
 
@@ -151,14 +164,7 @@ func (s *Server) NewConnection(c *mysql.Conn) {}
 // ConnectionReady implements mysql.Handler: the handshake authenticated
 // the principal; purpose and case may come as connection attributes.
 func (s *Server) ConnectionReady(c *mysql.Conn) {
-	ss := &session{vars: map[string]string{}}
-	if g, ok := c.UserData.(*principalData); ok {
-		ss.p = g.p
-	}
-	if a := c.Attributes; a != nil {
-		ss.purpose, ss.caseID = a["lienthong_purpose"], a["lienthong_case"]
-	}
-	c.ClientData = ss
+	sess(c)
 	s.mu.Lock()
 	s.conns[c.ConnectionID] = c
 	s.mu.Unlock()
@@ -200,7 +206,7 @@ func (s *Server) ComQuery(c *mysql.Conn, sqlText string, callback func(*sqltypes
 }
 
 // run streams one statement's result from the engine, a batch at a time.
-func (s *Server) run(c *mysql.Conn, ss *session, sqlText string, callback func(*sqltypes.Result) error) error {
+func (s *Server) run(c *mysql.Conn, ss *session, sqlText string, callback func(*sqltypes.Result) error) (ret error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// KILL QUERY from another connection of the principal (the mysql
@@ -219,6 +225,14 @@ func (s *Server) run(c *mysql.Conn, ss *session, sqlText string, callback func(*
 	if err != nil {
 		return wireError(server.ClientError(err))
 	}
+	// A panic below must still end the query (its slot, its log line);
+	// vitess would only close the connection.
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.Error("panic serving a MySQL query", "query_id", q.ID(), "panic", fmt.Sprint(v))
+			ret = wireError(q.Finish(fmt.Errorf("mysqlwire: panic: %v", v)))
+		}
+	}()
 	fields, enc := resultFields(q.Schema())
 	err = callback(&sqltypes.Result{Fields: fields})
 	for err == nil {

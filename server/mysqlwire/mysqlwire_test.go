@@ -398,6 +398,15 @@ func TestPurposeAttribute(t *testing.T) {
 	if got := column(t, db, "SELECT COUNT(*) FROM my.benefits"); len(got) != 1 || got[0] != "3" {
 		t.Fatalf("count with the attribute's purpose: %v", got)
 	}
+	// A database in the DSN is USE'd at login.
+	if got := column(t, f.open(t, "alice", f.token, "&connectionAttributes=lienthong_purpose:STATS"), "SELECT DATABASE()"); len(got) != 1 || got[0] != "" {
+		t.Fatalf("DATABASE() without one: %v", got)
+	}
+	withDB, _ := sql.Open("mysql", fmt.Sprintf("alice:%s@tcp(%s)/my?allowCleartextPasswords=true&timeout=10s", f.token, f.addr))
+	defer withDB.Close()
+	if got := column(t, withDB, "SELECT DATABASE()"); len(got) != 1 || got[0] != "my" {
+		t.Fatalf("DATABASE() with my in the DSN: %v", got)
+	}
 	// Without a purpose the policy refuses.
 	_, err := f.open(t, "alice", f.token, "").Query("SELECT COUNT(*) FROM my.benefits")
 	if me := mysqlErr(t, err); me.Number != 1142 {
@@ -573,5 +582,41 @@ func TestTLS(t *testing.T) {
 	err := f.open(t, "alice", f.token, "").Ping()
 	if me := mysqlErr(t, err); me.Number != 1045 {
 		t.Fatalf("the same server without TLS: %d %q", me.Number, me.Message)
+	}
+}
+
+// Ctrl-C in the mysql client: it sends KILL QUERY on a second connection,
+// and the running query ends with LT-CANCELLED.
+func TestMySQLClientCtrlC(t *testing.T) {
+	bin, err := exec.LookPath("mysql")
+	if err != nil {
+		if testenv.RequireServices() {
+			t.Fatal("the mysql client is not installed (apt-get install mariadb-client)")
+		}
+		t.Skip("no mysql client on PATH")
+	}
+	f := start(t, loopbackOK)
+	host, port, _ := strings.Cut(f.addr, ":")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--protocol=TCP", "-h", host, "-P", port, "-u", "alice", "--batch",
+		"-e", "SET @lienthong_purpose = 'STATS'; SELECT COUNT(*) FROM f.big x, f.big y, f.big z WHERE concat(x.word, y.word) <> z.word")
+	cmd.Env = append(os.Environ(), "MYSQL_PWD="+f.token)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	if ctx.Err() != nil {
+		t.Fatalf("the client did not end within 60s of Ctrl-C:\n%s", out.String())
+	}
+	t.Logf("mysql after Ctrl-C: %s", out.String())
+	if !strings.Contains(out.String(), "ERROR 1317 (70100)") || !strings.Contains(out.String(), "LT-CANCELLED") {
+		t.Fatalf("mysql after Ctrl-C: %v\n%s", err, out.String())
 	}
 }
