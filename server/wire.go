@@ -72,6 +72,13 @@ func (s *Server) Authenticate(ctx context.Context, proto, remote string, c Crede
 	return p, nil
 }
 
+// AuthRefused counts and logs a refusal a front-end decided itself (a
+// cleartext password without TLS), as Authenticate does its own.
+func (s *Server) AuthRefused(proto, remote, code, reason string) {
+	s.metrics.add(mAuthFailures, 1, proto)
+	s.log.Warn("authentication refused", "protocol", proto, "remote", remote, "error_code", code, "reason", reason)
+}
+
 // TLSConfig is the node's server TLS settings (nil without tls_cert).
 func (s *Server) TLSConfig() *tls.Config { return s.tls }
 

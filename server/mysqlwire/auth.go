@@ -57,6 +57,7 @@ func (m *clearMethod) AuthPluginData() ([]byte, error) { return nil, nil }
 
 func (m *clearMethod) HandleAuthPluginData(c *mysql.Conn, user string, _, clientData []byte, remote net.Addr) (mysql.Getter, error) {
 	if !m.s.cleartextAllowed(c) { // a client that chose cleartext itself
+		m.s.srv.AuthRefused(protocol, remote.String(), server.CodeAuth, "cleartext password without TLS")
 		return nil, refusal()
 	}
 	password := string(clientData)
@@ -95,9 +96,8 @@ func (m *refuseMethod) AuthPluginData() ([]byte, error) {
 }
 
 func (m *refuseMethod) HandleAuthPluginData(c *mysql.Conn, user string, _, _ []byte, remote net.Addr) (mysql.Getter, error) {
-	e := refusal()
-	m.s.log.Warn("authentication refused", "protocol", protocol, "remote", remote.String(), "error_code", server.CodeAuth, "reason", "cleartext password without TLS")
-	return nil, e
+	m.s.srv.AuthRefused(protocol, remote.String(), server.CodeAuth, "cleartext password without TLS")
+	return nil, refusal()
 }
 
 func refusal() error {
