@@ -46,6 +46,9 @@ const protocol = "mysql"
 // batch can be large, and the client gets rows as they are converted.
 const rowsPerPacketBatch = 1024
 
+// handshakeTimeout bounds a connection's login (a var for the tests).
+var handshakeTimeout = 30 * time.Second
+
 // Enabled reports whether cfg turns the front-end on.
 func Enabled(cfg *server.Config) bool {
 	return cfg.MySQLAddr != "" && cfg.MySQLAddr != "off"
@@ -92,6 +95,11 @@ func Start(srv *server.Server, cfg *server.Config) (*Server, error) {
 		return nil, err
 	}
 	l.ServerVersion = ServerVersion
+	// A client has handshakeTimeout to log in: one that connects and says
+	// nothing must not hold its connection (and goroutine) forever.
+	l.PreHandleFunc = func(_ context.Context, conn net.Conn, _ uint32) (net.Conn, error) {
+		return conn, conn.SetDeadline(time.Now().Add(handshakeTimeout))
+	}
 	if t := srv.TLSConfig(); t != nil {
 		mt := t.Clone()
 		mt.NextProtos = nil
@@ -137,7 +145,6 @@ type session struct {
 	caseID  string
 	db      string // USE; "" for none
 	vars    map[string]string
-	running bool
 }
 
 // sess is c's session, made from the handshake's principal on first use
@@ -165,6 +172,9 @@ func (s *Server) NewConnection(c *mysql.Conn) {}
 // the principal; purpose and case may come as connection attributes.
 func (s *Server) ConnectionReady(c *mysql.Conn) {
 	sess(c)
+	// Logged in: no deadline between statements (query_timeout bounds
+	// each one).
+	_ = c.GetRawConn().SetDeadline(time.Time{})
 	s.mu.Lock()
 	s.conns[c.ConnectionID] = c
 	s.mu.Unlock()
@@ -213,14 +223,6 @@ func (s *Server) run(c *mysql.Conn, ss *session, sqlText string, callback func(*
 	// client's Ctrl-C) cancels this context.
 	c.UpdateCancelCtx(cancel)
 	defer c.UpdateCancelCtx(nil)
-	s.mu.Lock()
-	ss.running = true
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		ss.running = false
-		s.mu.Unlock()
-	}()
 	q, err := s.srv.Run(ctx, ss.p, server.Meta{Protocol: protocol, Purpose: ss.purpose, Case: ss.caseID, Remote: c.RemoteAddr().String()}, sqlText)
 	if err != nil {
 		return wireError(server.ClientError(err))

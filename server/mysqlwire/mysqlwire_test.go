@@ -28,6 +28,7 @@ import (
 	"lienthong/internal/testenv"
 	"lienthong/node"
 	"lienthong/server"
+	"lienthong/server/mysqlwire"
 )
 
 // A node with two real sources: a CSV file "f" (people) and a MariaDB
@@ -646,4 +647,40 @@ func BenchmarkStream(b *testing.B) {
 		r.Close()
 	}
 	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// A client that connects and never logs in is disconnected after the
+// handshake timeout; one that logged in may stay idle past it.
+func TestHandshakeTimeout(t *testing.T) {
+	old := mysqlwire.SetHandshakeTimeout(time.Second)
+	defer mysqlwire.SetHandshakeTimeout(old)
+	f := start(t, loopbackOK)
+	db := f.open(t, "alice", f.token, "")
+	var id int64
+	if err := db.QueryRow("SELECT CONNECTION_ID()").Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", f.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	buf := make([]byte, 4096)
+	start := time.Now()
+	for {
+		if _, err := conn.Read(buf); err != nil { // the greeting, then the close
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatal("a silent connection was still open after 30s")
+			}
+			break
+		}
+	}
+	t.Logf("closed after %v", time.Since(start))
+	time.Sleep(1500 * time.Millisecond)
+	// The same connection (database/sql would silently open another).
+	var again int64
+	if err := db.QueryRow("SELECT CONNECTION_ID()").Scan(&again); err != nil || again != id {
+		t.Fatalf("a logged-in connection idle past the handshake timeout: id %d then %d, %v", id, again, err)
+	}
 }
