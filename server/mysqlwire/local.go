@@ -53,11 +53,34 @@ func (s *Server) local(c *mysql.Conn, ss *session, sqlText string, cb func(*sqlt
 	return false, nil
 }
 
-// set records lienthong's session variables and user variables, and
-// accepts (ignores) the client's settings (NAMES, autocommit, sql_mode,
-// time_zone...): a read-only engine with utf8mb4 results has nothing to
-// change for them.
+// clientSettings are the system variables clients set on connect; SET
+// accepts and ignores them: a read-only engine answering in utf8mb4 has
+// nothing to change for them. Any other SET of a system variable is
+// refused, so no client believes it changed a setting of the node (those
+// are its config) or reached DuckDB's.
+var clientSettings = map[string]bool{
+	"names": true, "charset": true, "character set": true, "autocommit": true, "sql_mode": true, "time_zone": true,
+	"character_set_client": true, "character_set_connection": true, "character_set_results": true,
+	"collation_connection": true, "transaction_isolation": true, "tx_isolation": true,
+	"transaction_read_only": true, "tx_read_only": true, "sql_select_limit": true,
+	"net_write_timeout": true, "net_read_timeout": true, "wait_timeout": true, "interactive_timeout": true,
+	"sql_safe_updates": true, "sql_quote_show_create": true, "sql_auto_is_null": true, "max_execution_time": true,
+	"session_track_schema": true, "session_track_state_change": true, "session_track_system_variables": true,
+	"session_track_transaction_info": true, "group_concat_max_len": true, "sql_big_selects": true, "sql_notes": true,
+	"sql_warnings": true, "foreign_key_checks": true, "unique_checks": true, "lc_time_names": true,
+	"default_week_format": true, "div_precision_increment": true,
+}
+
+// set records lienthong's session variables and user variables and
+// accepts the client settings above.
 func (s *Server) set(ss *session, st *sqlparser.Set, cb func(*sqltypes.Result) error) error {
+	for _, e := range st.Exprs { // all or nothing
+		if e.Var != nil && e.Var.Scope != sqlparser.VariableScope {
+			if name := strings.ToLower(e.Var.Name.String()); !clientSettings[name] {
+				return errorf("LT-UNSUPPORTED", "SET %s is not a setting of this connection; the node's settings are its config (SET @lienthong_purpose and @lienthong_case are the session's)", name)
+			}
+		}
+	}
 	for _, e := range st.Exprs {
 		if e.Var == nil || e.Var.Scope != sqlparser.VariableScope {
 			continue
