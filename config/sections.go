@@ -18,6 +18,13 @@ type Server struct {
 	// the endpoint. Defaults 127.0.0.1:8080 and 127.0.0.1:8815.
 	HTTPAddr   string `toml:"http_addr"`
 	FlightAddr string `toml:"flight_addr"`
+	// MySQLAddr is host:port of the MySQL wire protocol front-end
+	// (package server/mysqlwire); "" or "off" (the default) disables it.
+	MySQLAddr string `toml:"mysql_addr"`
+	// MySQLAllowCleartextLoopback lets MySQL clients on loopback send
+	// their token as a cleartext password without TLS; off, cleartext
+	// passwords are only taken over TLS.
+	MySQLAllowCleartextLoopback bool `toml:"mysql_allow_cleartext_loopback"`
 
 	// TLSCert and TLSKey are PEM files; when set, both endpoints speak TLS.
 	TLSCert string `toml:"tls_cert"`

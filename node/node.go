@@ -1,6 +1,6 @@
 // Package node assembles a lienthong node from its config: the engine
 // (sources, residual DuckDB, access policy), the audit log that observes
-// it, the source health monitor, and the HTTP and Flight SQL server.
+// it, the source health monitor, the HTTP and Flight SQL server and its MySQL front-end.
 // Every front-end opens one node and asks it only for what it needs:
 // serve all of it, query, explain and the shell the engine and their
 // audit log, sources probe the monitor, the demo a server of its own. The
@@ -24,6 +24,7 @@ import (
 	"lienthong/health"
 	"lienthong/server"
 	"lienthong/tokens"
+	"lienthong/server/mysqlwire"
 )
 
 // Options say what a node runs besides its engine.
@@ -53,6 +54,8 @@ type Node struct {
 	Audit  *audit.Log
 	Health *health.Monitor
 	Server *server.Server
+	// MySQL is the MySQL wire protocol front-end ([server] mysql_addr).
+	MySQL *mysqlwire.Server
 
 	grace      time.Duration // how long Close lets running queries finish
 	policyFile string        // the access policy Reload re-reads, if any
@@ -84,6 +87,11 @@ func (n *Node) open(ctx context.Context, cfg *config.Config, opt Options) error 
 		n.grace = scfg.ShutdownGrace.Duration
 		if err := n.Server.Start(); err != nil {
 			return err
+		}
+		if mysqlwire.Enabled(scfg) {
+			if n.MySQL, err = mysqlwire.Start(n.Server, scfg); err != nil {
+				return err
+			}
 		}
 		if opt.Listening != nil {
 			opt.Listening(n.Server)
@@ -181,10 +189,16 @@ func (n *Node) Reload() error {
 // running needed the log to end), then the engine closes.
 func (n *Node) Close() error {
 	var errs []error
+	if n.MySQL != nil {
+		n.MySQL.Stop() // no new connections; queries drain with the server
+	}
 	if n.Server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), n.grace)
 		errs = append(errs, n.Server.Shutdown(ctx))
 		cancel()
+	}
+	if n.MySQL != nil {
+		n.MySQL.Close()
 	}
 	if n.stopHealth != nil {
 		n.stopHealth()
@@ -203,7 +217,8 @@ func (n *Node) Close() error {
 	return errors.Join(errs...)
 }
 
-// ServeDemo serves the node's engine on the default addresses with a
+// ServeDemo serves the node's engine on the default addresses (and MySQL
+// on DemoMySQLAddr when it is free) with a
 // fresh bearer token for a "demo" principal, written to dir/tokens.toml;
 // it returns the token. The node has no server of its own yet.
 func (n *Node) ServeDemo(dir string) (token string, err error) {
@@ -235,8 +250,17 @@ func (n *Node) ServeDemo(dir string) (token string, err error) {
 	}
 	srv.SetEngine(n.Engine)
 	n.Server, n.grace = srv, 2*time.Second
+	// The MySQL port too, for a mysql client on this machine; a port in
+	// use only leaves it out.
+	cfg.MySQLAddr, cfg.MySQLAllowCleartextLoopback = DemoMySQLAddr, true
+	if m, err := mysqlwire.Start(srv, cfg); err == nil {
+		n.MySQL = m
+	}
 	return tok, nil
 }
+
+// DemoMySQLAddr is where the demo's server speaks the MySQL protocol.
+const DemoMySQLAddr = "127.0.0.1:3307"
 
 // sessionObserver fills in who asks for attempts the front-end sent
 // without a session (the local CLI), then records them.

@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	_ "github.com/go-sql-driver/mysql"
 
 	"lienthong/audit/chain"
 	"lienthong/config"
@@ -236,6 +239,18 @@ func TestServeDemo(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Fatalf("the demo token: %s", resp.Status)
+	}
+	// The MySQL port, when 3307 was free: the same token logs in.
+	if n.MySQL != nil {
+		db, err := sql.Open("mysql", "demo:"+tok+"@tcp("+n.MySQL.Addr()+")/?allowCleartextPasswords=true&timeout=10s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var v string
+		if err := db.QueryRow("SELECT @@version_comment").Scan(&v); err != nil || !strings.Contains(v, "lienthong") {
+			t.Fatalf("the demo's MySQL port: %q %v", v, err)
+		}
 	}
 	if _, err := n.ServeDemo(t.TempDir()); err == nil {
 		t.Fatal("a second server on one node must be refused")
