@@ -16,7 +16,7 @@ func TestNotAQuery(t *testing.T) {
 	}{
 		{"DESCRIBE dancu.citizens", 1, 1, `\d dancu.citizens`},
 		{"DESC dancu.citizens", 1, 1, `\d dancu.citizens`},
-		{"SELECT pin FROM dancu.citizens\nWHERE pin = ?", 2, 13, "parameters (?) are not supported by this front-end"},
+		{"SELECT pin FROM dancu.citizens\nWHERE pin = ?", 2, 13, "query parameters (?) need their values"},
 		{"SELECT '?' AS q, pin /* ? */ FROM dancu.citizens WHERE pin IN (?, ?)", 1, 64, "parameters (?)"},
 		{"SELECT pin FROM dancu.citizens LIMIT ?", 1, 38, "parameters (?)"},
 	} {
