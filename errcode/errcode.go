@@ -64,7 +64,7 @@ var entries = []Entry{
 	{"LT-RATE-LIMIT", Limit, http.StatusTooManyRequests, codes.ResourceExhausted, 1226, "42000", ExitLimit, "too many calls of a rate-limited kind (pin_verify); retry after the time the message gives"},
 	{"LT-LIMIT", Limit, http.StatusBadRequest, codes.InvalidArgument, 1105, "54000", ExitLimit, "the statement is past a size limit of the [limits] config, or needs more memory than duckdb_memory_limit even spilling to disk"},
 	{"LT-RESULT-LIMIT", Limit, http.StatusBadRequest, codes.ResourceExhausted, 1105, "54000", ExitLimit, "the result is past max_result_rows or max_result_bytes: aggregate or add LIMIT"},
-	{"LT-SOURCE-DOWN", Source, http.StatusBadGateway, codes.Unavailable, 2013, "08S01", ExitSource, "a source the query needs is not reachable; other sources keep working"},
+	{"LT-SOURCE-DOWN", Source, http.StatusBadGateway, codes.Unavailable, 1429, "HY000", ExitSource, "a source the query needs is not reachable; other sources keep working"},
 	{"LT-SOURCE-ERROR", Source, http.StatusBadGateway, codes.Unavailable, 1105, "HY000", ExitSource, "a source failed while running its part; the operator's log has its message"},
 	{"LT-SOURCE", Source, http.StatusBadGateway, codes.Unavailable, 1105, "HY000", ExitSource, "what audit logs written before December 2026 say for LT-SOURCE-ERROR; read, never sent"},
 	{"LT-SOURCE-TIMEOUT", Source, http.StatusGatewayTimeout, codes.DeadlineExceeded, 3024, "HY000", ExitSource, "a source did not answer within its read_timeout or statement_timeout"},
