@@ -111,12 +111,16 @@ func main() {
 }
 
 // exitStatus is the error registry's exit status for a query's error
-// (errcode: 1 user, 3 denied, 4 source, 5 limit, 130 cancelled), 1 for
-// anything else (a config file, a usage error).
+// (errcode: 1 user, 3 denied, 4 source, 5 limit, 130 cancelled), here or
+// from a server, 1 for anything else (a config file, a usage error).
 func exitStatus(err error) int {
 	var le *limitError
 	if errors.As(err, &le) {
 		return errcode.Lookup(codeResultLimit).Exit
+	}
+	var se *server.Error // a remote session's (sql --server)
+	if errors.As(err, &se) && errcode.Registered(se.Code) {
+		return errcode.Lookup(se.Code).Exit
 	}
 	if code := engine.ErrorCode(err); code != engine.CodeInternal {
 		return errcode.Lookup(code).Exit
