@@ -23,8 +23,8 @@ import (
 	"lienthong/engine"
 	"lienthong/health"
 	"lienthong/server"
-	"lienthong/tokens"
 	"lienthong/server/mysqlwire"
+	"lienthong/tokens"
 )
 
 // Options say what a node runs besides its engine.
