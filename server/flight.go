@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"lienthong/internal/like"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight"
@@ -553,43 +555,7 @@ func strs(b array.Builder, vals ...*string) {
 // likeMatch matches s against a Flight SQL filter pattern (SQL LIKE: % any
 // run, _ one character), case-insensitively as lienthong names are.
 func likeMatch(pattern *string, s string) bool {
-	if pattern == nil {
-		return true
-	}
-	p, v := []rune(strings.ToLower(*pattern)), []rune(strings.ToLower(s))
-	var match func(i, j int) bool
-	match = func(i, j int) bool {
-		for i < len(p) {
-			switch p[i] {
-			case '%':
-				for k := j; k <= len(v); k++ {
-					if match(i+1, k) {
-						return true
-					}
-				}
-				return false
-			case '_':
-				if j >= len(v) {
-					return false
-				}
-			case '\\':
-				if i+1 < len(p) {
-					i++
-				}
-				if j >= len(v) || v[j] != p[i] {
-					return false
-				}
-			default:
-				if j >= len(v) || v[j] != p[i] {
-					return false
-				}
-			}
-			i++
-			j++
-		}
-		return j == len(v)
-	}
-	return match(0, 0)
+	return pattern == nil || like.Match(strings.ToLower(*pattern), strings.ToLower(s))
 }
 
 func catalogMatches(c *string) bool { return c == nil || *c == CatalogName }

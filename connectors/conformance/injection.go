@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"lienthong/internal/like"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
@@ -57,43 +59,6 @@ func InjectionTable() (Table, []string) {
 	}
 	rows = append(rows, []*Cell{c(strconv.Itoa(len(vals) + 1)), nil})
 	return Table{Name: "tricky", Columns: cols, Rows: rows}, vals
-}
-
-// likeMatch is lienthong's LIKE: % any run, _ one character, \ escapes the
-// next character; case-sensitive, by code point.
-func likeMatch(pat, s string) bool {
-	p, v := []rune(pat), []rune(s)
-	var m func(i, j int) bool
-	m = func(i, j int) bool {
-		for i < len(p) {
-			switch p[i] {
-			case '%':
-				for k := j; k <= len(v); k++ {
-					if m(i+1, k) {
-						return true
-					}
-				}
-				return false
-			case '_':
-				if j >= len(v) {
-					return false
-				}
-			case '\\':
-				i++
-				if i >= len(p) || j >= len(v) || v[j] != p[i] {
-					return false
-				}
-			default:
-				if j >= len(v) || v[j] != p[i] {
-					return false
-				}
-			}
-			i++
-			j++
-		}
-		return j == len(v)
-	}
-	return m(0, 0)
 }
 
 // escapeLike makes s a LIKE pattern matching exactly s.
@@ -155,7 +120,7 @@ func injCases(col *plan.ColRef, v string) []injCase {
 		cs = slices.DeleteFunc(cs, func(c injCase) bool { return c.form == "NOT LIKE contains" })
 	}
 	if wellFormed(v) {
-		cs = append(cs, injCase{"LIKE as pattern", &plan.Like{X: col, Pattern: lit(v)}, func(s string) bool { return likeMatch(v, s) }, false})
+		cs = append(cs, injCase{"LIKE as pattern", &plan.Like{X: col, Pattern: lit(v)}, func(s string) bool { return like.Match(v, s) }, false})
 	}
 	return cs
 }
