@@ -12,6 +12,7 @@ build:
 # The whole suite. Tests that need PostgreSQL or MariaDB skip when those are
 # not reachable, unless LIENTHONG_REQUIRE_SERVICES=1 (as in CI), where they fail.
 test:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
 
