@@ -87,7 +87,27 @@ type Purpose struct {
 type Role struct {
 	Name          string `toml:"name"`
 	AggregateOnly bool   `toml:"aggregate_only"`
+	// Operations are what the role's principals may do besides reading
+	// data: see Operations below. Reading data never follows from them.
+	Operations []string `toml:"operations"`
 }
+
+// The operations a role may be given (Role.Operations). Under a policy
+// only principals with one of their roles granting it may do them.
+const (
+	// OpAudit: search and read the audit log and the sharing report,
+	// verify the chain (console and API).
+	OpAudit = "audit"
+	// OpCluster: see the cluster's status, add and remove members.
+	OpCluster = "cluster"
+	// OpPolicy: show the policy in force and apply a new one.
+	OpPolicy = "policy"
+	// OpTokens: add and revoke principals' tokens.
+	OpTokens = "tokens"
+)
+
+// Operations lists every operation a role may be given.
+var Operations = []string{OpAudit, OpCluster, OpPolicy, OpTokens}
 
 // Principal is a user or service account.
 type Principal struct {
@@ -225,6 +245,11 @@ func Parse(path string, data []byte) (*Policy, error) {
 		r := &f.Roles[i]
 		if r.Name == "" || p.roles[r.Name] != nil {
 			return nil, bad("roles", i, "missing or duplicate name %q", r.Name)
+		}
+		for _, op := range r.Operations {
+			if !contains(Operations, op) {
+				return nil, bad("roles", i, "role %s has unknown operation %q (one of %s)", r.Name, op, strings.Join(Operations, ", "))
+			}
 		}
 		p.roles[r.Name] = r
 	}
@@ -509,6 +534,21 @@ func (p *Policy) purposesOf(pr *Principal) []string {
 		return []string{"(none)"}
 	}
 	return out
+}
+
+// May reports whether principal may do operation op (one of Operations):
+// one of its roles lists it. An unknown principal may do nothing.
+func (p *Policy) May(principal, op string) bool {
+	pr := p.principals[principal]
+	if pr == nil {
+		return false
+	}
+	for _, r := range pr.Roles {
+		if contains(p.roles[r].Operations, op) {
+			return true
+		}
+	}
+	return false
 }
 
 func contains(list []string, s string) bool {

@@ -88,3 +88,40 @@ func TestPseudonymsDifferByKey(t *testing.T) {
 		t.Errorf("pseudonyms: %s %s", a, b)
 	}
 }
+
+func TestRoleOperations(t *testing.T) {
+	const base = `
+[[purposes]]
+name = "p"
+[[roles]]
+name = "ops"
+operations = ["audit", "cluster"]
+[[roles]]
+name = "analyst"
+[[principals]]
+name = "olga"
+agency = "bca"
+roles = ["analyst", "ops"]
+[[principals]]
+name = "an"
+agency = "bca"
+roles = ["analyst"]
+`
+	p, err := Parse("p.toml", []byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		who, op string
+		may     bool
+	}{{"olga", OpAudit, true}, {"olga", OpCluster, true}, {"olga", OpPolicy, false}, {"an", OpAudit, false}, {"nobody", OpAudit, false}} {
+		if got := p.May(c.who, c.op); got != c.may {
+			t.Errorf("May(%s, %s) = %v, want %v", c.who, c.op, got, c.may)
+		}
+	}
+	_, err = Parse("p.toml", []byte(strings.Replace(base, `"cluster"]`, `"root"]`, 1)))
+	var pe *Error
+	if !errors.As(err, &pe) || pe.Line != 6 || !strings.Contains(pe.Msg, `unknown operation "root"`) {
+		t.Fatalf("unknown operation: %v", err)
+	}
+}
