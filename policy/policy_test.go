@@ -121,7 +121,7 @@ roles = ["analyst"]
 	}
 	_, err = Parse("p.toml", []byte(strings.Replace(base, `"cluster"]`, `"root"]`, 1)))
 	var pe *Error
-	if !errors.As(err, &pe) || pe.Line != 6 || !strings.Contains(pe.Msg, `unknown operation "root"`) {
+	if !errors.As(err, &pe) || pe.Line != 4 || !strings.Contains(pe.Msg, `unknown operation "root"`) {
 		t.Fatalf("unknown operation: %v", err)
 	}
 }
