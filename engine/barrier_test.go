@@ -16,10 +16,16 @@ import (
 // province 079; f.citizen is outside it.
 func TestSecurityBarrier(t *testing.T) {
 	f := newPolicyFixture(t)
-	hidden := f.citizen[1]
-	visible, err := rows(t, f.open, "SELECT full_name FROM dancu.citizens WHERE hometown_province = '079' ORDER BY pin LIMIT 1", engine.QueryOptions{})
+	// A hidden and a visible citizen, both with a death record (so join
+	// oracles meet them), the hidden one's name shared by no visible row.
+	hiddenRows, err := rows(t, f.open, "SELECT c.full_name FROM dancu.citizens c JOIN hotich.deaths d ON d.pin = c.pin WHERE c.hometown_province <> '079' AND c.sex = 'F' AND c.full_name NOT IN (SELECT full_name FROM dancu.citizens WHERE hometown_province = '079') ORDER BY c.pin LIMIT 1", engine.QueryOptions{})
+	if err != nil || len(hiddenRows) != 1 {
+		t.Fatal(hiddenRows, err)
+	}
+	hidden := hiddenRows[0]
+	visible, err := rows(t, f.open, "SELECT c.full_name FROM dancu.citizens c JOIN hotich.deaths d ON d.pin = c.pin WHERE c.hometown_province = '079' AND c.sex = 'F' ORDER BY c.pin LIMIT 1", engine.QueryOptions{})
 	if err != nil || len(visible) != 1 {
-		t.Fatal(err)
+		t.Fatal(visible, err)
 	}
 	oracles := []string{
 		"SELECT COUNT(*) FROM dancu.citizens WHERE CAST(CASE WHEN full_name = '%s' THEN 'x' ELSE '1' END AS SIGNED) = 1",
@@ -27,6 +33,23 @@ func TestSecurityBarrier(t *testing.T) {
 		"SELECT COUNT(*) FROM dancu.citizens c JOIN hotich.deaths d ON d.pin = c.pin AND CAST(CASE WHEN c.full_name = '%s' THEN 'x' ELSE '1' END AS SIGNED) = 1",
 		"SELECT pin FROM dancu.citizens WHERE sex = 'F' AND CAST(CASE WHEN full_name = '%s' THEN 'x' ELSE '1' END AS SIGNED) = 1 ORDER BY pin LIMIT 1",
 		"SELECT COUNT(*) FROM (SELECT full_name FROM dancu.citizens) t WHERE CAST(CASE WHEN t.full_name = '%s' THEN 'x' ELSE '1' END AS SIGNED) = 1",
+		// The secured view on the null-supplying side of an outer join.
+		"SELECT COUNT(*) FROM hotich.deaths d LEFT JOIN dancu.citizens c ON d.pin = c.pin AND CAST(CASE WHEN c.full_name = '%s' THEN 'x' ELSE '1' END AS SIGNED) = 1",
+		"SELECT COUNT(*) FROM dancu.citizens c RIGHT JOIN hotich.deaths d ON d.pin = c.pin AND CAST(CASE WHEN c.full_name = '%s' THEN 'x' ELSE '1' END AS SIGNED) = 1",
+		// Subqueries, correlated or not.
+		"SELECT COUNT(*) FROM hotich.deaths d WHERE EXISTS (SELECT 1 FROM dancu.citizens c WHERE c.pin = d.pin AND CAST(CASE WHEN c.full_name = '%s' THEN 'x' ELSE '1' END AS SIGNED) = 1)",
+		"SELECT COUNT(*) FROM hotich.deaths d WHERE d.pin IN (SELECT c.pin FROM dancu.citizens c WHERE CAST(CASE WHEN c.full_name = '%s' THEN 'x' ELSE '1' END AS SIGNED) = 1)",
+		"SELECT (SELECT COUNT(*) FROM dancu.citizens c WHERE CAST(CASE WHEN c.full_name = '%s' THEN 'x' ELSE '1' END AS SIGNED) = 1)",
+		// A failing term over the secured view and another relation.
+		"SELECT COUNT(*) FROM hotich.deaths d JOIN dancu.citizens c ON d.pin = c.pin AND (CAST(CASE WHEN c.full_name = '%s' THEN 'x' ELSE '1' END AS SIGNED) > 0 OR d.pin IS NULL)",
+		"SELECT COUNT(*) FROM hotich.deaths d, dancu.citizens c WHERE d.pin = c.pin AND (CAST(CASE WHEN c.full_name = '%s' THEN 'x' ELSE '1' END AS SIGNED) > 0 OR d.pin IS NULL)",
+		"SELECT COUNT(*) FROM hotich.deaths d LEFT JOIN dancu.citizens c ON d.pin = c.pin WHERE CAST(CASE WHEN c.full_name = '%s' THEN 'x' ELSE '1' END AS SIGNED) > 0 OR c.pin IS NULL",
+		"SELECT COUNT(*) FROM hotich.deaths d WHERE EXISTS (SELECT 1 FROM dancu.citizens c WHERE c.pin = d.pin AND (CAST(CASE WHEN c.full_name = '%s' THEN 'x' ELSE '1' END AS SIGNED) > 0 OR d.pin IS NULL))",
+		// Failing expressions outside WHERE: select list, grouping, ordering.
+		"SELECT CAST(CASE WHEN full_name = '%s' THEN 'x' ELSE '1' END AS SIGNED) FROM dancu.citizens",
+		"SELECT COUNT(*) FROM dancu.citizens GROUP BY CAST(CASE WHEN full_name = '%s' THEN 'x' ELSE '1' END AS SIGNED)",
+		"SELECT pin FROM dancu.citizens ORDER BY CAST(CASE WHEN full_name = '%s' THEN 'x' ELSE '1' END AS SIGNED) LIMIT 1",
+		"SELECT SUM(CAST(CASE WHEN full_name = '%s' THEN 'x' ELSE '1' END AS SIGNED)) FROM dancu.citizens",
 	}
 	// Structurally: the failing predicate runs only under the row filter,
 	// in the source's SQL as well as in the residual's, whatever order
@@ -35,6 +58,16 @@ func TestSecurityBarrier(t *testing.T) {
 		plan, err := f.secured.Explain(context.Background(), strings.ReplaceAll(oracles[0], "%s", "a"), false, engine.QueryOptions{Session: an, NoPushdown: !pushdown})
 		if err != nil || !strings.Contains(plan, `CASE WHEN ("citizens_src"."hometown_province" = '079') THEN (CAST(`) {
 			t.Errorf("pushdown %v: want the cast guarded by the row filter:\n%s %v", pushdown, plan, err)
+		}
+	}
+	// A failing term over the view and another relation runs only where
+	// the view's own flag says its row filter keeps the row.
+	for _, pushdown := range []bool{true, false} {
+		q := "SELECT COUNT(*) FROM hotich.deaths d JOIN dancu.citizens c ON d.pin = c.pin AND (CAST(CASE WHEN c.full_name = 'a' THEN 'x' ELSE '1' END AS SIGNED) > 0 OR d.pin IS NULL)"
+		plan, err := f.secured.Explain(context.Background(), q, false, engine.QueryOptions{Session: an, NoPushdown: !pushdown})
+		if err != nil || !strings.Contains(plan, `CASE WHEN ("c_src"."hometown_province" = '079') THEN 1 ELSE 0 END AS "_lt_visible"`) ||
+			!strings.Contains(plan, `CASE WHEN (coalesce("c"."_lt_visible", 1) = 1) THEN ((CAST(`) {
+			t.Errorf("pushdown %v: want the join term guarded by the view's flag:\n%s %v", pushdown, plan, err)
 		}
 	}
 	for _, o := range oracles {
