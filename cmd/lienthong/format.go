@@ -450,7 +450,8 @@ func newMarkdownWriter(out io.Writer, schema *arrow.Schema) (*markdownWriter, er
 }
 
 func markdownCell(s string) string {
-	return strings.NewReplacer(`\`, `\\`, "|", `\|`).Replace(printable(s))
+	// Backslashes first: printable's escapes (\n) are then shown as typed.
+	return printable(strings.NewReplacer(`\`, `\\`, "|", `\|`).Replace(s))
 }
 
 func (m *markdownWriter) write(rec arrow.RecordBatch) error {

@@ -74,7 +74,7 @@ func (c *completer) forget() {
 func (c *completer) Do(line []rune, pos int) ([][]rune, int) {
 	before := string(line[:pos])
 	word := lastWord(before)
-	cands := c.candidates(c.pending.String()+before, before, word)
+	cands := c.candidates(c.pending.String()+before, c.pending.String()+string(line), before, word)
 	var out [][]rune
 	for _, cand := range cands {
 		out = append(out, []rune(cand[len(word):]))
@@ -83,8 +83,10 @@ func (c *completer) Do(line []rune, pos int) ([][]rune, int) {
 }
 
 // candidates are the completions of word, each starting with word.
-// text is the statement so far (earlier lines too), line this line.
-func (c *completer) candidates(text, line, word string) []string {
+// text is the statement up to the cursor (earlier lines too), whole all
+// of it (a FROM after the cursor names tables too), line this line up to
+// the cursor.
+func (c *completer) candidates(text, whole, line, word string) []string {
 	trimmed := strings.TrimLeft(line, " \t")
 	if c.pending.Len() == 0 && strings.HasPrefix(trimmed, `\`) {
 		if !strings.ContainsAny(trimmed, " \t") {
@@ -106,7 +108,7 @@ func (c *completer) candidates(text, line, word string) []string {
 			}
 			return matching(names, word, true)
 		}
-		if t := c.resolve(snap, text, qual); t != nil {
+		if t := resolve(snap, whole, qual); t != nil {
 			var names []string
 			for _, col := range t.Columns {
 				names = append(names, qual+"."+col.Name+" ")
@@ -125,8 +127,8 @@ func (c *completer) candidates(text, line, word string) []string {
 	}
 	names = append(names, c.sourceNames()...)
 	seen := map[string]bool{}
-	for _, t := range c.statementTables(snap, text) {
-		for _, col := range t.Columns {
+	for _, nt := range statementTables(snap, whole) {
+		for _, col := range nt.t.Columns {
 			if !seen[col.Name] {
 				seen[col.Name] = true
 				names = append(names, col.Name+" ")
@@ -181,38 +183,48 @@ func findTable(snap *catalog.Snapshot, source, table string) *catalog.Table {
 	return nil
 }
 
-// tableRef matches "FROM|JOIN|, source.table [AS] alias".
-var tableRef = regexp.MustCompile("(?i)(?:\\bfrom|\\bjoin|,)\\s+`?([\\pL\\pN_$]+)`?\\.`?([\\pL\\pN_$]+)`?(?:\\s+(?:as\\s+)?`?([\\pL\\pN_$]+)`?)?")
+// tableRef matches "FROM|JOIN|, source.table"; aliasAfter the alias
+// that may follow it.
+var (
+	tableRef   = regexp.MustCompile("(?i)(?:\\bfrom|\\bjoin|,)\\s+`?([\\pL\\pN_$]+)`?\\.`?([\\pL\\pN_$]+)`?")
+	aliasAfter = regexp.MustCompile("(?i)^\\s+(?:as\\s+)?`?([\\pL\\pN_$]+)`?")
+)
+
+// namedTable is a table a statement reads, with its alias if any.
+type namedTable struct {
+	t     *catalog.Table
+	alias string
+}
+
+// statementTables are the tables text names, with their aliases.
+func statementTables(snap *catalog.Snapshot, text string) []namedTable {
+	var out []namedTable
+	for _, m := range tableRef.FindAllStringSubmatchIndex(text, -1) {
+		t := findTable(snap, text[m[2]:m[3]], text[m[4]:m[5]])
+		if t == nil {
+			continue
+		}
+		nt := namedTable{t: t}
+		if a := aliasAfter.FindStringSubmatch(text[m[1]:]); a != nil && !isKeyword(a[1]) {
+			nt.alias = a[1]
+		}
+		out = append(out, nt)
+	}
+	return out
+}
 
 // resolve finds the table qual names in text: "source.table", an alias,
 // or the bare name of a table the statement reads.
-func (c *completer) resolve(snap *catalog.Snapshot, text, qual string) *catalog.Table {
+func resolve(snap *catalog.Snapshot, text, qual string) *catalog.Table {
 	if src, tbl, ok := strings.Cut(qual, "."); ok {
 		return findTable(snap, src, tbl)
 	}
-	for _, m := range tableRef.FindAllStringSubmatch(text, -1) {
-		alias := m[3]
-		if isKeyword(alias) {
-			alias = ""
-		}
-		if strings.EqualFold(alias, qual) || strings.EqualFold(m[2], qual) {
-			if t := findTable(snap, m[1], m[2]); t != nil {
-				return t
-			}
+	for _, nt := range statementTables(snap, text) {
+		if strings.EqualFold(nt.alias, qual) || strings.EqualFold(nt.t.Name, qual) {
+			return nt.t
 		}
 	}
 	return nil
-}
-
-// statementTables are the tables text names.
-func (c *completer) statementTables(snap *catalog.Snapshot, text string) []*catalog.Table {
-	var out []*catalog.Table
-	for _, m := range tableRef.FindAllStringSubmatch(text, -1) {
-		if t := findTable(snap, m[1], m[2]); t != nil {
-			out = append(out, t)
-		}
-	}
-	return out
 }
 
 func isKeyword(w string) bool {
