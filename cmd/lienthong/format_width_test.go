@@ -26,7 +26,7 @@ func TestDisplayWidth(t *testing.T) {
 		{nfd, 14}, // the same name, its marks apart: still 14 columns
 		{"東京", 4},
 		{"ｱｲ", 2}, // halfwidth katakana
-		{"Ａ", 2}, // fullwidth A
+		{"Ａ", 2},  // fullwidth A
 		{"한국", 4},
 		{"e\u0301", 1},
 		{"a\u200db", 2}, // a zero-width joiner takes nothing
