@@ -376,7 +376,7 @@ func (t *tableWriter) flush() error {
 		}
 		var head, sep []string
 		for j, f := range t.schema.Fields() {
-			head = append(head, padTo(printable(f.Name), t.widths[j], false))
+			head = append(head, t.padCell(printable(f.Name), j, false))
 			sep = append(sep, strings.Repeat("-", t.widths[j]))
 		}
 		fmt.Fprintln(t.out, strings.Join(head, " | "))
@@ -389,7 +389,7 @@ func (t *tableWriter) flush() error {
 			if j > 0 {
 				b.WriteString(" | ")
 			}
-			b.WriteString(padTo(s, t.widths[j], t.numeric(j)))
+			b.WriteString(t.padCell(s, j, t.numeric(j)))
 		}
 		b.WriteByte('\n')
 		if _, err := io.WriteString(t.out, b.String()); err != nil {
@@ -398,6 +398,15 @@ func (t *tableWriter) flush() error {
 	}
 	t.pending = t.pending[:0]
 	return nil
+}
+
+// padCell pads a cell of column j to its width; the last column is not
+// padded on the right (no trailing blanks).
+func (t *tableWriter) padCell(s string, j int, right bool) string {
+	if !right && j == len(t.widths)-1 {
+		return s
+	}
+	return padTo(s, t.widths[j], right)
 }
 
 // tableWidth is the width of a table line: the columns and " | " between.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/chzyer/readline"
 
+	"lienthong/catalog"
 	"lienthong/planner"
 )
 
@@ -73,6 +74,9 @@ type shellState struct {
 	failed  int
 	pager   bool     // page long results on the terminal
 	outFile *os.File // \o FILE; nil: stdout
+	// termLimit is the session's limit while results go to the terminal;
+	// a file is bounded only by --max-rows, as a redirected stdout is.
+	termLimit resultLimit
 	history string   // the history file ("": none)
 	comp    *completer
 }
@@ -315,13 +319,13 @@ func (sh *shellState) meta(ctx context.Context, cmd string) (bool, error) {
 	case `\e`, `\edit`:
 		return false, sh.edit(ctx)
 	case `\dt`:
-		snap, err := s.db.Catalog(ctx)
+		snap, err := sh.catalog(ctx)
 		if err != nil {
 			return false, sh.report(err)
 		}
 		printCatalog(s.out, snap, false)
 	case `\d`, `\d+`:
-		snap, err := s.db.Catalog(ctx)
+		snap, err := sh.catalog(ctx)
 		if err != nil {
 			return false, sh.report(err)
 		}
@@ -339,6 +343,13 @@ func (sh *shellState) meta(ctx context.Context, cmd string) (bool, error) {
 		return false, sh.usage(fmt.Sprintf("unknown command %s; \\? lists the commands", fields[0]))
 	}
 	return false, nil
+}
+
+// catalog is the principal's catalog; Ctrl-C stops waiting for it.
+func (sh *shellState) catalog(ctx context.Context) (*catalog.Snapshot, error) {
+	qctx, stop := interruptible(ctx)
+	defer stop()
+	return sh.s.db.Catalog(qctx)
 }
 
 func onOff(v any) string {
@@ -380,6 +391,9 @@ func (sh *shellState) report(err error) error {
 // or back to stdout when none is.
 func (sh *shellState) setOutput(name string) error {
 	if name == "" {
+		if sh.outFile != nil {
+			sh.s.limit = sh.termLimit
+		}
 		sh.closeOutput()
 		sh.s.out = os.Stdout
 		if sh.s.format == "arrow" {
@@ -391,8 +405,15 @@ func (sh *shellState) setOutput(name string) error {
 	if err != nil {
 		return sh.report(fmt.Errorf("\\o %s: %w", name, errors.Unwrap(err)))
 	}
+	if sh.outFile == nil {
+		sh.termLimit = sh.s.limit
+	}
 	sh.closeOutput()
 	sh.outFile, sh.s.out = f, f
+	sh.s.limit = resultLimit{}
+	if sh.termLimit.rowsFrom == "--max-rows" {
+		sh.s.limit = resultLimit{rows: sh.termLimit.rows, rowsFrom: sh.termLimit.rowsFrom}
+	}
 	return nil
 }
 

@@ -224,6 +224,24 @@ func TestShellInATerminal(t *testing.T) {
 	sh.send("\\e\r")
 	sh.expect("------\n    42\n(1 row")
 
+	// \dt, \d+ TABLE, and \o FILE then \o.
+	sh.send("\\dt\r")
+	sh.expect("f.many")
+	sh.send("\\d+ f.people\r")
+	sh.expect("f.people (csv)")
+	sh.expect("full_name")
+	file := filepath.Join(t.TempDir(), "out.txt")
+	sh.send("\\o " + file + "\r")
+	sh.send("SELECT province AS pv FROM f.people ORDER BY id;\r")
+	sh.send("\\o\r")
+	sh.send("SELECT 'back' AS here;\r")
+	if got := sh.expect("(1 row"); strings.Contains(got, "(3 rows") {
+		t.Errorf("\\o FILE: the result reached the terminal:\n%s", got)
+	}
+	if b, err := os.ReadFile(file); err != nil || !strings.Contains(string(b), "pv\n---\n079\n001\n079\n(3 rows") {
+		t.Errorf("\\o FILE: the file holds %q (%v)", b, err)
+	}
+
 	// \timing off: the footer without the time.
 	sh.send("\\timing off\r")
 	sh.expect("timing is off")
