@@ -77,8 +77,8 @@ type shellState struct {
 	// termLimit is the session's limit while results go to the terminal;
 	// a file is bounded only by --max-rows, as a redirected stdout is.
 	termLimit resultLimit
-	history string   // the history file ("": none)
-	comp    *completer
+	history   string // the history file ("": none)
+	comp      *completer
 }
 
 // runShell is shell reading in; errors go to errw. Each statement runs
