@@ -32,7 +32,7 @@ Usage:
   lienthong catalog --config FILE             list sources, tables, columns and PIN columns
   lienthong query   --config FILE [SQL]       run SQL (or -f FILE, or SQL on stdin)
   lienthong explain --config FILE [SQL]       show where each part runs and the SQL each source gets
-  lienthong sql     --config FILE             interactive SQL shell
+  lienthong sql     --config FILE             interactive SQL shell (Tab completes, \? lists its commands; docs/shell.md)
   lienthong sql     --server URL [--token T]  the same shell against a lienthong server (HTTP API)
   lienthong serve   --config FILE             run a node: Arrow Flight SQL and HTTP endpoints ([server] settings)
   lienthong token   hash | new                hash a bearer token read from stdin, or make a new one

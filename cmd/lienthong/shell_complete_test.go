@@ -5,8 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+
+	"lienthong/engine"
+	"lienthong/internal/attacks"
 )
 
 // completeAt is what Tab offers at the cursor (| in line, else its end),
@@ -70,5 +74,30 @@ func TestCompletionIsContextAware(t *testing.T) {
 	// completed bare, beside the keyword FULL.
 	if got := completeAt(c, "SELECT *\nFROM f.people\nWHERE ", "full"); !reflect.DeepEqual(got, []string{"full", "full_name"}) {
 		t.Errorf("bare column: %q", got)
+	}
+}
+
+// Completion offers only what the principal may read: it reads the same
+// filtered catalog as \d (engine.CatalogFor), so an ungranted table or
+// column is never named. Without the policy the same names are offered,
+// so the test sees the difference.
+func TestCompletionHidesUngrantedNames(t *testing.T) {
+	f := attacks.NewFixture(t)
+	offer := func(e *engine.Engine, who engine.Session, pending, line string) []string {
+		c := &completer{s: &session{db: localBackend{eng: e, opt: engine.QueryOptions{Session: who}}}, pending: &strings.Builder{}}
+		return completeAt(c, pending, line)
+	}
+	has := func(names []string, want string) bool { return slices.Contains(names, want) }
+	for _, tc := range []struct{ pending, line, hidden string }{
+		{"", "SELECT * FROM dancu.", "dancu.households"},
+		{"", "SELECT c.| FROM dancu.citizens c", "c.phone"},
+		{"", "SELECT * FROM ", "hotich.births"},
+	} {
+		if open := offer(f.Open, engine.Session{}, tc.pending, tc.line); !has(open, tc.hidden) {
+			t.Errorf("%q: without a policy %s should be offered: %q", tc.line, tc.hidden, open)
+		}
+		if got := offer(f.Secured, attacks.An, tc.pending, tc.line); has(got, tc.hidden) || len(got) == 0 {
+			t.Errorf("%q: an may not read %s, offered %q", tc.line, tc.hidden, got)
+		}
 	}
 }
