@@ -25,6 +25,8 @@ func runeWidth(r rune) int {
 	switch {
 	case r < 0x20 || (r >= 0x7f && r < 0xa0):
 		return 0 // escaped before printing (printable)
+	case r < 0x300:
+		return 1 // Latin, before the first combining marks: the common case, fast
 	case unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf):
 		return 0
 	case r >= 0x1160 && r <= 0x11ff:

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -56,7 +58,7 @@ func TestPrintableEscapesControls(t *testing.T) {
 }
 
 // stringBatch is a one-batch result of string columns.
-func stringBatch(t *testing.T, names []string, rows ...[]string) arrow.RecordBatch {
+func stringBatch(t testing.TB, names []string, rows ...[]string) arrow.RecordBatch {
 	t.Helper()
 	var fields []arrow.Field
 	var cols []arrow.Array
@@ -165,5 +167,22 @@ func TestProgressText(t *testing.T) {
 	}
 	if got := cutToWidth("東京東京", 5); got != "東京…" {
 		t.Errorf("cutToWidth: %q", got)
+	}
+}
+
+// BenchmarkTableWriter prints 10,000 rows of Vietnamese names (NFD and
+// NFC) and numbers, the most a terminal shows of one result by default.
+func BenchmarkTableWriter(b *testing.B) {
+	names := []string{norm.NFD.String("Nguyễn Văn Ánh"), norm.NFC.String("Trần Thị Bích Ngọc"), "東京太郎"}
+	var rows [][]string
+	for i := range 10_000 {
+		rows = append(rows, []string{names[i%3], "Phường Bến Nghé, Quận 1", fmt.Sprint(i)})
+	}
+	rec := stringBatch(b, []string{"full_name", "address", "n"}, rows...)
+	b.ResetTimer()
+	for b.Loop() {
+		w, _ := newWriter("table", io.Discard, rec.Schema(), writerOptions{})
+		_ = w.write(rec)
+		_ = w.finish(rec.NumRows(), 0)
 	}
 }
