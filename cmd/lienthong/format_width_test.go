@@ -148,6 +148,7 @@ func TestOneLineHistory(t *testing.T) {
 		"SELECT 'two\nlines', \"x\ny\" FROM s.t;":    `SELECT 'two\nlines', "x\ny" FROM s.t;`,
 		"SELECT 'it''s -- not a comment'\nFROM s.t;": "SELECT 'it''s -- not a comment' FROM s.t;",
 		"SELECT 5 --1\n;":                            "SELECT 5 --1 ;",
+		"SELECT /* don't\n stop */ 1\n;":             "SELECT /* don't stop */ 1 ;",
 	} {
 		if got := oneLine(in); got != want {
 			t.Errorf("oneLine(%q) = %q, want %q", in, got, want)

@@ -73,6 +73,7 @@ type shellState struct {
 	last    string             // the last statement run (\e edits it)
 	failed  int
 	pager   bool     // page long results on the terminal
+	record  bool     // statements are saved to the history (\history)
 	outFile *os.File // \o FILE; nil: stdout
 	// termLimit is the session's limit while results go to the terminal;
 	// a file is bounded only by --max-rows, as a redirected stdout is.
@@ -108,7 +109,7 @@ func runShell(ctx context.Context, s *session, banner func(io.Writer), in io.Rea
 			return err
 		}
 		defer rl.Close()
-		sh.rl = rl
+		sh.rl, sh.record = rl, true
 		sh.pager = true
 		s.progress = terminalStderr()
 		s.paged = sh.output
@@ -311,7 +312,7 @@ func (sh *shellState) meta(ctx context.Context, cmd string) (bool, error) {
 		sh.pager = on
 		fmt.Fprintf(s.out, "pager is %s\n", onOff(on))
 	case `\history`:
-		on, ok := toggle(arg, sh.rl != nil && sh.history != "")
+		on, ok := toggle(arg, sh.record)
 		if !ok {
 			return false, sh.usage(`\history on or \history off`)
 		}
@@ -494,6 +495,7 @@ func (sh *shellState) setHistory(on bool) {
 	if sh.rl == nil {
 		return
 	}
+	sh.record = on
 	if on {
 		sh.rl.HistoryEnable()
 		if sh.history == "" {
@@ -526,11 +528,28 @@ func oneLine(text string) string {
 	}
 	var b strings.Builder
 	rs := []rune(text)
-	var quote rune // the open literal's quote, 0 outside one
-	comment := false
+	var quote rune   // the open literal's quote, 0 outside one
+	comment := false // in a -- or # comment
+	block := false   // in a /* */ comment
 	for i := 0; i < len(rs); i++ {
 		r := rs[i]
 		switch {
+		case block:
+			switch {
+			case r == '\n':
+				b.WriteRune(' ')
+				i = skipBlanks(rs, i)
+			case r == '*' && i+1 < len(rs) && rs[i+1] == '/':
+				b.WriteString("*/")
+				i++
+				block = false
+			default:
+				b.WriteRune(r)
+			}
+		case r == '/' && quote == 0 && !comment && i+1 < len(rs) && rs[i+1] == '*':
+			b.WriteString("/*")
+			i++
+			block = true
 		case comment:
 			if r == '\n' {
 				b.WriteString(" */ ")

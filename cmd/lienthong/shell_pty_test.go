@@ -242,6 +242,12 @@ func TestShellInATerminal(t *testing.T) {
 		t.Errorf("\\o FILE: the file holds %q (%v)", b, err)
 	}
 
+	// \history off: what follows is not recorded.
+	sh.send("\\history off\r")
+	sh.expect("history is off")
+	sh.send("SELECT 'unrecorded' AS u;\r")
+	sh.expect("(1 row")
+
 	// \timing off: the footer without the time.
 	sh.send("\\timing off\r")
 	sh.expect("timing is off")
@@ -264,6 +270,9 @@ func TestShellInATerminal(t *testing.T) {
 			whole++
 			back = len(lines) - i // Ups to reach it from a new session
 		}
+	}
+	if strings.Contains(string(hist), "unrecorded") {
+		t.Errorf("a statement run after \\history off is in the history file")
 	}
 	if whole == 0 {
 		t.Errorf("history lacks the two-line statement:\n%s", hist)
