@@ -175,7 +175,10 @@ func runShell(ctx context.Context, s *session, banner func(io.Writer), in io.Rea
 // and an error only when the session must end (ctx cancelled).
 func (sh *shellState) feed(ctx context.Context, line string) (quit bool, err error) {
 	trimmed := strings.TrimSpace(line)
-	if sh.buf.Len() == 0 && strings.HasPrefix(trimmed, `\`) {
+	// A backslash command is a line of its own: at a terminal also in the
+	// middle of a statement (\e edits it, as psql does); in a script only
+	// between statements, so a literal spanning lines stays whole.
+	if strings.HasPrefix(trimmed, `\`) && (sh.buf.Len() == 0 || sh.rl != nil) {
 		sh.saveHistory(trimmed)
 		return sh.meta(ctx, trimmed)
 	}

@@ -223,6 +223,13 @@ func TestShellInATerminal(t *testing.T) {
 	sh.expect("(1 row")
 	sh.send("\\e\r")
 	sh.expect("------\n    42\n(1 row")
+	// ... and the statement being typed, which then goes on.
+	sh.send("SELECT 41\r")
+	sh.expect("-> ")
+	sh.send("\\e\r")
+	sh.expect("SELECT 42\n")
+	sh.send("AS edited;\r")
+	sh.expect("------\n    42\n(1 row")
 
 	// \dt, \d+ TABLE, and \o FILE then \o.
 	sh.send("\\dt\r")
