@@ -212,6 +212,9 @@ type QueryOptions struct {
 	// Params are the values of the statement's parameters (?), in order,
 	// bound as literals of their own type (planner.Options.Params).
 	Params []any
+	// Progress, when set, is filled with the query's sources as they are
+	// read, for a progress line (progress.go).
+	Progress *Progress
 }
 
 // ReloadPolicy reads the access policy file again. A file with any error is
@@ -384,7 +387,7 @@ func (e *Engine) explain(ctx context.Context, sqlText string, analyze bool, opt 
 	}
 	// The residual runs under DuckDB's EXPLAIN ANALYZE: the rows are
 	// discarded anyway, and its profile gives time and rows per operator.
-	res, err := e.run(ctx, snap, p, true)
+	res, err := e.run(ctx, snap, p, true, nil)
 	if err != nil {
 		return "", end(nil, err)
 	}

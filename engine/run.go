@@ -57,7 +57,7 @@ func (e *Engine) query(ctx context.Context, sqlText string, opt QueryOptions) (*
 			return nil, fmt.Errorf("%w: %v", ErrAudit, err)
 		}
 	}
-	res, err := e.Run(ctx, snap, p)
+	res, err := e.runWatched(ctx, snap, p, opt.Progress)
 	if err != nil {
 		return fail(err)
 	}
@@ -71,7 +71,12 @@ func (e *Engine) query(ctx context.Context, sqlText string, opt QueryOptions) (*
 // Run executes a planned statement. A differentially private plan's
 // result is its noisy released groups (the budget is spent by Query).
 func (e *Engine) Run(ctx context.Context, snap *catalog.Snapshot, p *plan.Plan) (*Result, error) {
-	res, err := e.run(ctx, snap, p, false)
+	return e.runWatched(ctx, snap, p, nil)
+}
+
+// runWatched is Run, reporting the sources' progress to prog (nil: none).
+func (e *Engine) runWatched(ctx context.Context, snap *catalog.Snapshot, p *plan.Plan, prog *Progress) (*Result, error) {
+	res, err := e.run(ctx, snap, p, false, prog)
 	if err != nil || p.Privacy == nil {
 		return res, err
 	}
@@ -81,8 +86,8 @@ func (e *Engine) Run(ctx context.Context, snap *catalog.Snapshot, p *plan.Plan) 
 }
 
 // run executes p; with profile the residual's result is DuckDB's EXPLAIN
-// ANALYZE text instead of the rows.
-func (e *Engine) run(ctx context.Context, snap *catalog.Snapshot, p *plan.Plan, profile bool) (*Result, error) {
+// ANALYZE text instead of the rows; pr (nil: none) watches its streams.
+func (e *Engine) run(ctx context.Context, snap *catalog.Snapshot, p *plan.Plan, profile bool, pr *Progress) (*Result, error) {
 	var streams []*stream
 	stopAll := func() {
 		for _, s := range streams {
@@ -136,6 +141,7 @@ func (e *Engine) run(ctx context.Context, snap *catalog.Snapshot, p *plan.Plan, 
 		s.started = true
 		go s.run(s.ctx, s.open)
 	}
+	pr.watch(p, streams, e.policy.Current() != nil)
 	res := &Result{Plan: p, Snapshot: snap, schema: schemaOf(p.Columns), streams: streams, query: ctx}
 	if p.Single != nil {
 		res.inner = streams[0]

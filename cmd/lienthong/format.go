@@ -111,13 +111,31 @@ type writer interface {
 	finish(rows int64, elapsed time.Duration) error
 }
 
-// newWriter makes the writer for format; null is the CSV NULL marker (--null).
-func newWriter(format string, out io.Writer, schema *arrow.Schema, expanded, timing bool, null string) (writer, error) {
+// Expanded output (\x): one "column | value" line per column and a
+// header per record, instead of a table.
+const (
+	expandedOff  = "off"
+	expandedOn   = "on"
+	expandedAuto = "auto" // expanded when the table would be wider than the terminal
+)
+
+// writerOptions shape a result's text: expanded is expandedOff/On/Auto
+// (table only), termWidth the terminal's columns for auto (0: unknown,
+// never expanded), null the CSV NULL marker (--null).
+type writerOptions struct {
+	expanded  string
+	termWidth int
+	timing    bool
+	null      string
+}
+
+// newWriter makes the writer for format.
+func newWriter(format string, out io.Writer, schema *arrow.Schema, o writerOptions) (writer, error) {
 	switch format {
 	case "table", "":
-		return &tableWriter{out: out, schema: schema, expanded: expanded, timing: timing}, nil
+		return &tableWriter{out: out, schema: schema, expanded: o.expanded == expandedOn, auto: o.expanded == expandedAuto, termWidth: o.termWidth, timing: o.timing}, nil
 	case "csv":
-		w := newCSVWriter(out, schema.NumFields(), null)
+		w := newCSVWriter(out, schema.NumFields(), o.null)
 		var head []string
 		for _, f := range schema.Fields() {
 			head = append(head, f.Name)
@@ -126,10 +144,12 @@ func newWriter(format string, out io.Writer, schema *arrow.Schema, expanded, tim
 		return w, w.err
 	case "json":
 		return &jsonWriter{out: out, schema: schema}, nil
+	case "markdown":
+		return newMarkdownWriter(out, schema)
 	case "arrow":
 		return &arrowWriter{w: ipc.NewWriter(out, ipc.WithSchema(schema))}, nil
 	}
-	return nil, fmt.Errorf("unknown --format %q: use table, csv, json or arrow", format)
+	return nil, fmt.Errorf("unknown --format %q: use table, csv, json, markdown or arrow", format)
 }
 
 // csvWriter writes RFC 4180 CSV that keeps NULL and the empty string apart:
@@ -259,32 +279,40 @@ func (a *arrowWriter) finish(int64, time.Duration) error { return a.w.Close() }
 
 // tableWriter prints aligned columns. It keeps at most tableBuffer rows to
 // size the columns, then streams on with those widths, so a huge result
-// never sits in memory.
+// never sits in memory. Widths are display widths (displayWidth): names
+// in NFD and wide characters line up.
 type tableWriter struct {
-	out      io.Writer
-	schema   *arrow.Schema
-	expanded bool
-	timing   bool
-	pending  [][]string
-	widths   []int
-	flushed  bool
-	rowNum   int64
+	out       io.Writer
+	schema    *arrow.Schema
+	expanded  bool
+	auto      bool // decide expanded at the first flush, from the widths
+	termWidth int
+	timing    bool
+	pending   [][]string
+	widths    []int
+	flushed   bool
+	rowNum    int64
 }
 
 const tableBuffer = 1000
 
+// textRow renders row i of rec for the terminal.
+func textRow(rec arrow.RecordBatch, i int) []string {
+	row := make([]string, rec.NumCols())
+	for j := range row {
+		s, ok := cell(rec.Column(j), i)
+		if !ok {
+			s = "NULL"
+		}
+		row[j] = printable(s)
+	}
+	return row
+}
+
 func (t *tableWriter) write(rec arrow.RecordBatch) error {
 	for i := 0; i < int(rec.NumRows()); i++ {
-		row := make([]string, rec.NumCols())
-		for j := range row {
-			s, ok := cell(rec.Column(j), i)
-			if !ok {
-				s = "NULL"
-			}
-			row[j] = strings.NewReplacer("\n", `\n`, "\t", `\t`).Replace(s)
-		}
+		row := textRow(rec, i)
 		if t.expanded {
-			t.rowNum++
 			if err := t.expandedRow(row); err != nil {
 				return err
 			}
@@ -301,28 +329,18 @@ func (t *tableWriter) write(rec arrow.RecordBatch) error {
 }
 
 func (t *tableWriter) expandedRow(row []string) error {
+	t.rowNum++
 	w := 0
 	for _, f := range t.schema.Fields() {
-		w = max(w, utf8.RuneCountInString(f.Name))
+		w = max(w, displayWidth(printable(f.Name)))
 	}
 	fmt.Fprintf(t.out, "-[ RECORD %d ]%s\n", t.rowNum, strings.Repeat("-", max(0, w-8)))
 	for j, f := range t.schema.Fields() {
-		if _, err := fmt.Fprintf(t.out, "%s | %s\n", pad(f.Name, w, false), row[j]); err != nil {
+		if _, err := fmt.Fprintf(t.out, "%s | %s\n", padTo(printable(f.Name), w, false), row[j]); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func pad(s string, w int, right bool) string {
-	n := w - utf8.RuneCountInString(s)
-	if n <= 0 {
-		return s
-	}
-	if right {
-		return strings.Repeat(" ", n) + s
-	}
-	return s + strings.Repeat(" ", n)
 }
 
 func (t *tableWriter) numeric(j int) bool {
@@ -335,23 +353,34 @@ func (t *tableWriter) numeric(j int) bool {
 
 func (t *tableWriter) flush() error {
 	if !t.flushed {
+		t.flushed = true
 		t.widths = make([]int, t.schema.NumFields())
 		for j, f := range t.schema.Fields() {
-			t.widths[j] = utf8.RuneCountInString(f.Name)
+			t.widths[j] = displayWidth(printable(f.Name))
 		}
 		for _, row := range t.pending {
 			for j, s := range row {
-				t.widths[j] = max(t.widths[j], utf8.RuneCountInString(s))
+				t.widths[j] = max(t.widths[j], displayWidth(s))
 			}
+		}
+		if t.auto && t.termWidth > 0 && t.tableWidth() > t.termWidth {
+			// Too wide for the terminal: these rows and the rest expanded.
+			t.expanded = true
+			for _, row := range t.pending {
+				if err := t.expandedRow(row); err != nil {
+					return err
+				}
+			}
+			t.pending = t.pending[:0]
+			return nil
 		}
 		var head, sep []string
 		for j, f := range t.schema.Fields() {
-			head = append(head, pad(f.Name, t.widths[j], false))
+			head = append(head, t.padCell(printable(f.Name), j, false))
 			sep = append(sep, strings.Repeat("-", t.widths[j]))
 		}
 		fmt.Fprintln(t.out, strings.Join(head, " | "))
 		fmt.Fprintln(t.out, strings.Join(sep, "-+-"))
-		t.flushed = true
 	}
 	var b strings.Builder
 	for _, row := range t.pending {
@@ -360,7 +389,7 @@ func (t *tableWriter) flush() error {
 			if j > 0 {
 				b.WriteString(" | ")
 			}
-			b.WriteString(pad(s, t.widths[j], t.numeric(j)))
+			b.WriteString(t.padCell(s, j, t.numeric(j)))
 		}
 		b.WriteByte('\n')
 		if _, err := io.WriteString(t.out, b.String()); err != nil {
@@ -369,6 +398,24 @@ func (t *tableWriter) flush() error {
 	}
 	t.pending = t.pending[:0]
 	return nil
+}
+
+// padCell pads a cell of column j to its width; the last column is not
+// padded on the right (no trailing blanks).
+func (t *tableWriter) padCell(s string, j int, right bool) string {
+	if !right && j == len(t.widths)-1 {
+		return s
+	}
+	return padTo(s, t.widths[j], right)
+}
+
+// tableWidth is the width of a table line: the columns and " | " between.
+func (t *tableWriter) tableWidth() int {
+	n := 3 * max(0, len(t.widths)-1)
+	for _, w := range t.widths {
+		n += w
+	}
+	return n
 }
 
 func (t *tableWriter) finish(rows int64, elapsed time.Duration) error {
@@ -388,3 +435,52 @@ func (t *tableWriter) finish(rows int64, elapsed time.Duration) error {
 	_, err := fmt.Fprintf(t.out, "(%d %s)\n", rows, word)
 	return err
 }
+
+// markdownWriter prints a GitHub-flavoured Markdown table: numbers
+// right-aligned, | and line breaks escaped, NULL as NULL.
+type markdownWriter struct {
+	out    io.Writer
+	schema *arrow.Schema
+}
+
+func newMarkdownWriter(out io.Writer, schema *arrow.Schema) (*markdownWriter, error) {
+	m := &markdownWriter{out: out, schema: schema}
+	var head, sep []string
+	for j, f := range schema.Fields() {
+		head = append(head, markdownCell(f.Name))
+		if (&tableWriter{schema: schema}).numeric(j) {
+			sep = append(sep, "---:")
+		} else {
+			sep = append(sep, "---")
+		}
+	}
+	_, err := fmt.Fprintf(out, "| %s |\n|%s|\n", strings.Join(head, " | "), strings.Join(sep, "|"))
+	return m, err
+}
+
+func markdownCell(s string) string {
+	// Backslashes first: printable's escapes (\n) are then shown as typed.
+	return printable(strings.NewReplacer(`\`, `\\`, "|", `\|`).Replace(s))
+}
+
+func (m *markdownWriter) write(rec arrow.RecordBatch) error {
+	var b strings.Builder
+	for i := 0; i < int(rec.NumRows()); i++ {
+		b.Reset()
+		b.WriteString("|")
+		for j := 0; j < int(rec.NumCols()); j++ {
+			s, ok := cell(rec.Column(j), i)
+			if !ok {
+				s = "NULL"
+			}
+			b.WriteString(" " + markdownCell(s) + " |")
+		}
+		b.WriteByte('\n')
+		if _, err := io.WriteString(m.out, b.String()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *markdownWriter) finish(int64, time.Duration) error { return nil }

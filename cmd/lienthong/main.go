@@ -32,7 +32,7 @@ Usage:
   lienthong catalog --config FILE             list sources, tables, columns and PIN columns
   lienthong query   --config FILE [SQL]       run SQL (or -f FILE, or SQL on stdin)
   lienthong explain --config FILE [SQL]       show where each part runs and the SQL each source gets
-  lienthong sql     --config FILE             interactive SQL shell
+  lienthong sql     --config FILE             interactive SQL shell (Tab completes, \? lists its commands; docs/shell.md)
   lienthong sql     --server URL [--token T]  the same shell against a lienthong server (HTTP API)
   lienthong serve   --config FILE             run a node: Arrow Flight SQL and HTTP endpoints ([server] settings)
   lienthong token   hash | new                hash a bearer token read from stdin, or make a new one
@@ -278,7 +278,7 @@ func cmdQuery(ctx context.Context, args []string, au *cliAudit, explain bool) (e
 	fs := flag.NewFlagSet(name, flag.ExitOnError)
 	cfgPath := fs.String("config", "", "config file (lienthong.toml)")
 	file := fs.String("f", "", "read SQL from this file")
-	format := fs.String("format", "table", "output format: table, csv, json or arrow")
+	format := fs.String("format", "table", "output format: table, csv, json, markdown or arrow")
 	null := fs.String("null", "", "csv: how NULL is written (default: an empty field; \\N in a one-column result)")
 	analyze := fs.Bool("analyze", false, "explain: run the query and report rows, bytes and time per source")
 	noPush := fs.Bool("no-pushdown", false, "run everything but plain scans in the engine (for comparison)")
@@ -318,7 +318,7 @@ func cmdQuery(ctx context.Context, args []string, au *cliAudit, explain bool) (e
 	}
 	defer func() { err = errors.Join(err, n.Close()) }()
 	s := &session{db: au.local(n, *noPush), out: os.Stdout, format: *format, null: *null, timing: *timing,
-		limit: outputLimit(&cfg.Server, *maxRows, isTerminal(os.Stdout))}
+		limit: outputLimit(&cfg.Server, *maxRows, isTerminal(os.Stdout)), progress: terminalStderr()}
 	stmts, err := splitScript(text)
 	if err != nil {
 		return err
@@ -344,9 +344,15 @@ type session struct {
 	out      io.Writer
 	format   string
 	null     string // csv: the NULL marker
-	expanded bool
+	expanded string // table: expandedOff (""), expandedOn or expandedAuto
 	timing   bool
 	limit    resultLimit // what is printed of one result at most
+	// progress, when set (a terminal's stderr), shows a progress line
+	// while a statement runs (progress.go).
+	progress io.Writer
+	// paged, when set (the shell, printing to a terminal), makes the
+	// output of one statement: through a pager when it is long.
+	paged func() (out io.Writer, termWidth int, done func())
 }
 
 // backend runs statements for a session: the engine in this process, or a
@@ -375,6 +381,13 @@ func (l localBackend) Query(ctx context.Context, sql string) (array.RecordReader
 	return l.eng.Query(ctx, sql, l.opt)
 }
 
+// QueryProgress is Query reporting the sources' progress to prog.
+func (l localBackend) QueryProgress(ctx context.Context, sql string, prog *engine.Progress) (array.RecordReader, error) {
+	opt := l.opt
+	opt.Progress = prog
+	return l.eng.Query(ctx, sql, opt)
+}
+
 func (l localBackend) Explain(ctx context.Context, sql string, analyze bool) (string, error) {
 	return l.eng.Explain(ctx, sql, analyze, l.opt)
 }
@@ -399,13 +412,19 @@ var describeRe = regexp.MustCompile("(?is)^\\s*desc(?:ribe)?\\s+([^\\s;]+)\\s*;?
 
 func (s *session) run(ctx context.Context, text string) error {
 	start := time.Now()
+	out, termWidth := s.out, 0
+	if s.paged != nil {
+		var done func()
+		out, termWidth, done = s.paged()
+		defer done()
+	}
 	if m := describeRe.FindStringSubmatch(text); m != nil {
 		snap, err := s.db.Catalog(ctx)
 		if err != nil {
 			return err
 		}
 		name := strings.NewReplacer("`", "", `"`, "").Replace(m[1])
-		return describeTable(s.out, snap, name)
+		return describeTable(out, snap, name)
 	}
 	kind, inner := engine.Classify(text)
 	switch kind {
@@ -414,27 +433,45 @@ func (s *session) run(ctx context.Context, text string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(s.out, "catalog refreshed: version %d\n", v)
+		fmt.Fprintf(out, "catalog refreshed: version %d\n", v)
 		return nil
 	case engine.KindExplain, engine.KindExplainAnalyze:
-		out, err := s.db.Explain(ctx, inner, kind == engine.KindExplainAnalyze)
+		pl := startProgress(s.progress, nil)
+		text, err := s.db.Explain(ctx, inner, kind == engine.KindExplainAnalyze)
+		pl.end()
 		if err != nil {
 			return err
 		}
-		fmt.Fprint(s.out, out)
+		fmt.Fprint(out, text)
 		return nil
 	}
-	res, err := s.db.Query(ctx, inner)
+	var prog *engine.Progress
+	pb, watched := s.db.(interface {
+		QueryProgress(context.Context, string, *engine.Progress) (array.RecordReader, error)
+	})
+	if s.progress != nil && watched {
+		prog = &engine.Progress{}
+	}
+	pl := startProgress(s.progress, prog)
+	defer pl.end()
+	var res array.RecordReader
+	var err error
+	if prog != nil {
+		res, err = pb.QueryProgress(ctx, inner, prog)
+	} else {
+		res, err = s.db.Query(ctx, inner)
+	}
 	if err != nil {
 		return err
 	}
 	defer res.Release()
-	w, err := newWriter(s.format, s.out, res.Schema(), s.expanded, s.timing, s.null)
+	w, err := newWriter(s.format, out, res.Schema(), writerOptions{expanded: s.expanded, termWidth: termWidth, timing: s.timing, null: s.null})
 	if err != nil {
 		return err
 	}
 	var rows, size int64
 	for res.Next() {
+		pl.end() // the result arrives: the line goes before any row is printed
 		rec := res.RecordBatch()
 		cut, lerr := s.limit.check(rec, rows, size)
 		if cut != rec {
@@ -450,6 +487,7 @@ func (s *session) run(ctx context.Context, text string) error {
 			return errors.Join(w.finish(rows, time.Since(start)), lerr)
 		}
 	}
+	pl.end()
 	if err := res.Err(); err != nil {
 		return err
 	}
