@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"lienthong/policy"
+	"lienthong/tokens"
 )
 
 // The web console logs in once with a token (or the client certificate
@@ -147,10 +147,10 @@ func (c *consoleState) remove(id string) {
 // force, as a bearer token is on every request: a principal removed from
 // the tokens file, or whose token changed, is logged out.
 func (s *Server) stillValid(sess *consoleSession) (Principal, bool) {
-	if s.tokens == nil {
-		return sess.p, true // another authenticator (tests): it decided at login
+	set := s.tokenSet()
+	if set == nil {
+		return sess.p, true // another authenticator: it decided at login
 	}
-	set := s.tokens.Current()
 	if sess.certCN != "" {
 		e, ok := set.ByCN(sess.certCN)
 		if !ok || e.Name != sess.p.Name {
@@ -165,7 +165,17 @@ func (s *Server) stillValid(sess *consoleSession) (Principal, bool) {
 	return Principal{Name: e.Name, Agency: e.Agency}, true
 }
 
-var errCSRF = errors.New("csrf")
+// tokenSet is the principals in force, when the authenticator is the
+// token one (nil for another authenticator).
+func (s *Server) tokenSet() *tokens.Set {
+	if s.tokens != nil {
+		return s.tokens.Current()
+	}
+	if ta, ok := s.auth.(*TokenAuthenticator); ok {
+		return ta.tokens.Current()
+	}
+	return nil
+}
 
 // authenticate is who an API request acts for: its bearer token or client
 // certificate, or else a console session cookie (then, for anything but
@@ -267,9 +277,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess := &consoleSession{p: p}
-	if s.tokens != nil {
+	if set := s.tokenSet(); set != nil {
 		if req.Token != "" {
-			e, _ := s.tokens.Current().Lookup(p.Name)
+			e, _ := set.Lookup(p.Name)
 			sess.tokenHash = e.TokenHash
 		} else if creds.ClientCert != nil {
 			sess.certCN = creds.ClientCert.Subject.CommonName

@@ -30,8 +30,9 @@ export function parse(text) {
     else if ((m = /^Remote (\d+) -> (\S+) \(([^)]*)\)(?: as (\S+))?/.exec(s.title))) {
       const r = { id: m[1], source: m[2], dialect: m[3], view: m[4] || '', sql: [], notes: [], stats: null };
       for (const l of s.lines) {
-        const st = /^read (\d+) rows, (\d+) bytes in (\d+) batch(?:es)?, ([\d.]+) ms(?:; scan reduced by (\d+) keys)?/.exec(l);
-        if (st) r.stats = { rows: +st[1], bytes: +st[2], batches: +st[3], ms: +st[4], keys: st[5] ? +st[5] : null };
+        // Under a policy, counts other than rows may be elided ("…").
+        const st = /^read (\S+) rows, (\S+) bytes in (\S+) batch(?:es)?, (\S+) ms(?:; scan reduced by (\S+) keys)?/.exec(l);
+        if (st) r.stats = { rows: st[1], bytes: st[2], batches: st[3], ms: st[4], keys: st[5] || null };
         else if (/^(reduced|partitioned|split|keys|reduction)/.test(l)) r.notes.push(l);
         else if (r.stats) r.notes.push(l);
         else r.sql.push(l);
@@ -43,9 +44,11 @@ export function parse(text) {
   return plan;
 }
 
+const num = (v, f) => (/^\d+$/.test(v) ? f(+v) : v);
+
 function remoteNode(r) {
   const stats = r.stats ? el('div', { class: 'stats' },
-    `${fmtInt(r.stats.rows)} rows · ${fmtBytes(r.stats.bytes)} · ${r.stats.batches} batches · ${r.stats.ms} ms` + (r.stats.keys !== null ? ` · reduced by ${fmtInt(r.stats.keys)} keys` : '')) : null;
+    `${num(r.stats.rows, fmtInt)} rows · ${num(r.stats.bytes, fmtBytes)} · ${r.stats.batches} batches · ${r.stats.ms} ms` + (r.stats.keys !== null ? ` · reduced by ${num(r.stats.keys, fmtInt)} keys` : '')) : null;
   return el('div', { class: 'node remote', 'data-source': r.source },
     el('h3', {}, el('span', { class: 'badge' }, 'remote ' + r.id), r.source, ' ', el('span', { class: 'status' }, `(${r.dialect})`)),
     el('pre', {}, r.sql.join('\n')),
