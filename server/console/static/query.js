@@ -107,6 +107,7 @@ async function run() {
   const sql = sqlText().trim();
   if (!sql) return;
   $('query-error').textContent = '';
+  delete $('status').dataset.done;
   columns = []; rows = []; raw = [];
   $('grid').tHead.replaceChildren(); $('grid').tBodies[0].replaceChildren();
   for (const b of ['dl-csv', 'dl-jsonl', 'dl-arrow']) $(b).disabled = true;
