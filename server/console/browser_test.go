@@ -448,8 +448,29 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	shot("report")
 
-	// Health: the sources and the node's rates.
-	run("health", chromedp.Click(chromedp.CSS(`#nav button[data-page=health]`)), chromedp.WaitVisible(chromedp.CSS(`#health-sources tbody tr`)))
+	// Health: the sources and the node's rates, sampled while queries run.
+	stop := make(chan struct{})
+	loadDone := make(chan struct{})
+	go func() {
+		defer close(loadDone)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+				req, _ := http.NewRequest("POST", f.base+"/v1/query", strings.NewReader(crossSQL))
+				req.Header.Set("Authorization", "Bearer "+anToken)
+				req.Header.Set("X-Lienthong-Purpose", "STATS")
+				if res, err := http.DefaultClient.Do(req); err == nil {
+					_, _ = io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+				}
+			}
+		}
+	}()
+	run("health", chromedp.Click(chromedp.CSS(`#nav button[data-page=health]`)), chromedp.WaitVisible(chromedp.CSS(`#health-status[data-samples="3"]`)))
+	close(stop)
+	<-loadDone
 	var nsrc int
 	eval("health sources", `document.querySelectorAll('#health-sources tbody tr').length`, &nsrc)
 	if nsrc != len(f.n.Engine.Catalog().Sources) {

@@ -44,11 +44,11 @@ export async function verify() {
   box.replaceChildren('verifying the chain…');
   try {
     const v = await get('/v1/audit/verify');
-    box.replaceChildren(
+    box.replaceChildren(...[
       el('div', {}, el('span', { class: v.tampered ? 'tampered' : 'intact', id: 'chain-state' }, v.tampered ? 'TAMPERED' : 'intact'),
         ` · ${fmtInt(v.records)} records · last seq ${v.last_seq} · head ${v.head ? 'seq ' + v.head.seq + ' written ' + v.head.time : 'missing'}` +
         (v.head_authenticated ? ' · head authenticated with the audit key' : ' · head NOT authenticated')),
       el('div', { class: 'status' }, 'last hash ', el('code', {}, v.last_hash || '')),
-      v.problems.length ? el('ul', {}, v.problems.map((p) => el('li', { class: p.warning ? 'status' : 'error' }, `${p.kind}${p.seq ? ' at ' + p.seq : ''}: ${p.message}`))) : null);
+      v.problems.length ? el('ul', {}, v.problems.map((p) => el('li', { class: p.warning ? 'status' : 'error' }, `${p.kind}${p.seq ? ' at ' + p.seq : ''}: ${p.message}`))) : null].filter(Boolean));
   } catch (e) { box.replaceChildren(); box.hidden = true; $('audit-error').textContent = e.toString(); }
 }
