@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -205,6 +207,12 @@ func TestConsoleInBrowser(t *testing.T) {
 				msg += " " + e.ExceptionDetails.Exception.Description
 			}
 			pageErrors = append(pageErrors, msg)
+		case *cdplog.EventEntryAdded:
+			// Browser messages: CSP violations among them. Refused requests
+			// the test makes on purpose are network entries.
+			if e.Entry.Level == cdplog.EntryLevelError && e.Entry.Source != cdplog.EntrySourceNetwork {
+				pageErrors = append(pageErrors, string(e.Entry.Source)+": "+e.Entry.Text)
+			}
 		case *runtime.EventConsoleAPICalled:
 			if e.Type == runtime.ConsoleAPICalledTypeError {
 				var parts []string
@@ -216,6 +224,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, cdplog.Enable, cdp.Empty{}); err != nil {
 		t.Fatal(err)
 	}
 	errorsSoFar := func() []string {
@@ -480,6 +491,17 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	if errs := errorsSoFar(); len(errs) > 0 {
 		t.Fatalf("the page reported errors: %v", errs)
+	}
+	// The browser enforces the CSP: an inline script does not run, and
+	// the violation is reported (so the check above would see one).
+	var ran bool
+	eval("inline script", `(async () => { const s = document.createElement('script'); s.textContent = 'window.inlineRan = true'; document.body.append(s);
+		await new Promise(r => setTimeout(r, 200)); return !!window.inlineRan })()`, &ran)
+	if ran {
+		t.Fatal("an inline script ran despite the CSP")
+	}
+	if errs := errorsSoFar(); len(errs) == 0 || !strings.Contains(strings.Join(errs, " "), "Content Security Policy") {
+		t.Fatalf("the inline script's CSP violation was not reported: %v", errs)
 	}
 	// The CSP is on the console's own page.
 	res, err := http.Get(f.base + "/")
