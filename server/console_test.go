@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -247,5 +248,42 @@ func TestAuditEndpointsWithoutLog(t *testing.T) {
 	st, _ = do(t, http.DefaultClient, "GET", ts.HTTPURL()+"/v1/audit", "", nil)
 	if st != 401 {
 		t.Fatalf("GET /v1/audit without credentials: %d", st)
+	}
+}
+
+// Under TLS the cookie is Secure and __Host- prefixed; a browser's client
+// certificate logs in without a token, and the session then follows the
+// certificate's principal.
+func TestConsoleLoginTLS(t *testing.T) {
+	pki := newPKI(t, "cert-user.cutru.gov.vn")
+	ts := startServer(t, nil, func(c *Config) { c.TLSCert, c.TLSKey, c.ClientCA = pki.certFile, pki.keyFile, pki.caFile })
+	cert, _ := tls.LoadX509KeyPair(pki.clientCert, pki.clientKey)
+	for _, tc := range []struct {
+		name, body, principal string
+		certs                 []tls.Certificate
+	}{{"token", `{"token":"` + testToken + `"}`, "analyst", nil}, {"certificate", `{}`, "cert-user", []tls.Certificate{cert}}} {
+		jar, _ := cookiejar.New(nil)
+		c := &http.Client{Jar: jar, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pki.caPool, Certificates: tc.certs}}}
+		res, err := c.Post(ts.HTTPURL()+"/v1/session", "application/json", strings.NewReader(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var info sessionJSON
+		_ = json.NewDecoder(res.Body).Decode(&info)
+		res.Body.Close()
+		cks := res.Cookies()
+		if res.StatusCode != 200 || info.Principal != tc.principal || len(cks) != 1 || cks[0].Name != "__Host-lt_session" || !cks[0].Secure || !cks[0].HttpOnly {
+			t.Fatalf("%s login over TLS: %d %+v %v", tc.name, res.StatusCode, info, cks)
+		}
+	}
+	// Without a token or a certificate there is nobody to log in.
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pki.caPool}}}
+	res, err := c.Post(ts.HTTPURL()+"/v1/session", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 401 || len(res.Cookies()) > 0 {
+		t.Fatalf("login with nothing: %d %v", res.StatusCode, res.Cookies())
 	}
 }
