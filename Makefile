@@ -4,7 +4,7 @@ GO      ?= go
 TAGS    := duckdb_arrow
 export GOFLAGS := -tags=$(TAGS) -buildvcs=false
 
-.PHONY: build test test-memory demo bench lint clean
+.PHONY: build test test-memory demo bench lint clean screenshots
 
 build:
 	$(GO) build -o bin/lienthong ./cmd/lienthong
@@ -27,6 +27,11 @@ test-memory:
 
 demo: build
 	bin/lienthong demo --dir demo-data
+
+# The web console's screenshots in docs/console/ (docs/console.md), taken by
+# its end-to-end test in headless Chromium (apt-get install chromium).
+screenshots:
+	LIENTHONG_SCREENSHOTS=$(CURDIR)/docs/console $(GO) test -count=1 -timeout 5m -run TestConsoleInBrowser ./server/console
 
 # CitizenBench (docs/benchmark.md): lienthong against the PostgreSQL FDW peer and
 # the co-located DuckDB floor, same run; e.g. BENCHFLAGS="--queries q01,q09 --runs 3".

@@ -62,6 +62,8 @@ type Node struct {
 	stopHealth context.CancelFunc
 	healthDone chan struct{}
 	healthErr  error
+	// auditAccess is what the server's audit endpoints read.
+	auditAccess server.AuditAccess
 }
 
 // Open assembles a node. On an error, what was opened is closed again.
@@ -106,6 +108,7 @@ func (n *Node) open(ctx context.Context, cfg *config.Config, opt Options) error 
 		return err
 	}
 	if n.Server != nil {
+		n.Server.SetAudit(n.auditAccess)
 		n.Server.SetEngine(n.Engine)
 	}
 	return nil
@@ -147,6 +150,10 @@ func (n *Node) openAudit(ctx context.Context, opt Options) error {
 		}
 		if n.Audit, err = audit.Open(lo); err != nil {
 			return err
+		}
+		n.auditAccess = server.AuditAccess{Log: a.Log, Keys: k}
+		if opt.Health != nil {
+			n.auditAccess.Health = opt.Health.HealthLog
 		}
 		var obs engine.Observer = n.Audit
 		if opt.Session != (engine.Session{}) {
@@ -248,6 +255,7 @@ func (n *Node) ServeDemo(dir string) (token string, err error) {
 	if err != nil {
 		return "", err
 	}
+	srv.SetAudit(n.auditAccess)
 	srv.SetEngine(n.Engine)
 	n.Server, n.grace = srv, 2*time.Second
 	// The MySQL port too, for a mysql client on this machine; a port in

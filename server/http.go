@@ -45,10 +45,11 @@ func (s *Server) httpHandler() http.Handler {
 	mux.Handle("POST /v1/refresh", s.authenticated(s.handleRefresh))
 	mux.Handle("GET /v1/catalog", s.authenticated(s.handleCatalog))
 	mux.Handle("GET /metrics", s.authenticated(s.handleMetrics))
+	s.consoleRoutes(mux) // the web console at / and its session, audit and report endpoints
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, newError(http.StatusNotFound, CodeBadRequest, "no endpoint %s %s; see docs/server.md", r.Method, r.URL.Path))
 	})
-	return mux
+	return securityHeaders(mux)
 }
 
 // requireCert refuses, with require_client_cert, every request but
@@ -105,7 +106,7 @@ func httpCredentials(r *http.Request) Credentials {
 
 func (s *Server) authenticated(h func(http.ResponseWriter, *http.Request, Principal)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := s.auth.Authenticate(r.Context(), httpCredentials(r))
+		p, err := s.authenticate(r) // a token, a certificate or the console's session
 		if err != nil {
 			s.metrics.add(mAuthFailures, 1, "http")
 			e := toError(err)

@@ -83,6 +83,8 @@ type Server struct {
 	active     sync.WaitGroup
 
 	flight *flightServer
+	// console holds the web console's sessions and audit access.
+	console consoleState
 }
 
 var (

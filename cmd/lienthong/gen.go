@@ -80,6 +80,7 @@ func cmdDemo(ctx context.Context, args []string, au *cliAudit) (err error) {
 		} else {
 			fmt.Printf("Server: HTTP %s  Flight SQL %s  token %s\n", n.Server.HTTPURL(), n.Server.FlightURL(), tok)
 			fmt.Printf("  curl -H 'Authorization: Bearer %s' -d 'SELECT COUNT(*) FROM dancu.citizens' %s/v1/query\n", tok, n.Server.HTTPURL())
+			fmt.Printf("  web console: %s/ (log in with the token)\n", n.Server.HTTPURL())
 		}
 	}
 	s := &session{db: au.local(n, false), out: os.Stdout, format: "table", timing: true, limit: outputLimit(&cfg.Server, *maxRows, isTerminal(os.Stdout))}
