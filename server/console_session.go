@@ -182,6 +182,12 @@ func (s *Server) tokenSet() *tokens.Set {
 // GET and HEAD, with the session's CSRF header).
 func (s *Server) authenticate(r *http.Request) (Principal, error) {
 	creds := httpCredentials(r)
+	if creds.Bearer == "" && creds.BasicPassword == "" && creds.ClientCert != nil && !browserSafe(r) {
+		// A browser presents its client certificate to any page's request,
+		// like a cookie: a request only it authenticates must come from the
+		// node's own origin to change anything (CSRF).
+		return Principal{}, &AuthError{Forbidden: true, Msg: "this request is authenticated only by a client certificate and comes from another site's page; send it from the node's console or with a token"}
+	}
 	if creds.Bearer != "" || creds.BasicPassword != "" || creds.ClientCert != nil {
 		return s.auth.Authenticate(r.Context(), creds)
 	}
@@ -205,6 +211,22 @@ func (s *Server) authenticate(r *http.Request) (Principal, error) {
 		}
 	}
 	return p, nil
+}
+
+// browserSafe: a GET or HEAD (which change nothing), or a request no other
+// site's page sent: no foreign Origin, and the browser's Sec-Fetch-Site, when
+// it sends one, says same-origin or none (typed by the user). Clients that
+// are not browsers send neither header.
+func browserSafe(r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return true
+	}
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+	default:
+		return false
+	}
+	return sameOrigin(r)
 }
 
 // sameOrigin: a request whose Origin header names another host is refused

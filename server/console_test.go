@@ -276,6 +276,28 @@ func TestConsoleLoginTLS(t *testing.T) {
 			t.Fatalf("%s login over TLS: %d %+v %v", tc.name, res.StatusCode, info, cks)
 		}
 	}
+	// A request only the certificate authenticates, sent by another
+	// site's page (the browser presents the certificate anyway), changes
+	// nothing; from the node's own origin or a non-browser client it runs.
+	cc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pki.caPool, Certificates: []tls.Certificate{cert}}}}
+	for _, h := range []struct {
+		name, value string
+		want        int
+	}{{"Origin", "https://evil.example", 403}, {"Sec-Fetch-Site", "cross-site", 403}, {"Sec-Fetch-Site", "same-site", 403}, {"Sec-Fetch-Site", "same-origin", 200}, {"", "", 200}} {
+		req, _ := http.NewRequest("POST", ts.HTTPURL()+"/v1/query", strings.NewReader("SELECT 1"))
+		req.Header.Set("Content-Type", "text/plain")
+		if h.name != "" {
+			req.Header.Set(h.name, h.value)
+		}
+		res, err := cc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != h.want {
+			t.Errorf("certificate-only POST with %s %q: %d, want %d", h.name, h.value, res.StatusCode, h.want)
+		}
+	}
 	// Without a token or a certificate there is nobody to log in.
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pki.caPool}}}
 	res, err := c.Post(ts.HTTPURL()+"/v1/session", "application/json", strings.NewReader(`{}`))
