@@ -212,6 +212,9 @@ type QueryOptions struct {
 	// Params are the values of the statement's parameters (?), in order,
 	// bound as literals of their own type (planner.Options.Params).
 	Params []any
+	// Database is the source of unqualified table names
+	// (planner.Options.Database).
+	Database string
 }
 
 // ReloadPolicy reads the access policy file again. A file with any error is
@@ -243,7 +246,7 @@ func (e *Engine) Plan(sqlText string, opt QueryOptions) (*plan.Plan, *catalog.Sn
 	e.awaitSources(sqlText)
 	snap := e.Catalog()
 	l := e.cfg.Limits
-	popt := planner.Options{Now: time.Now().In(e.loc), NoPushdown: opt.NoPushdown, MinReduceProbe: opt.MinReduceProbe, Disable: opt.DisableRules, Params: opt.Params,
+	popt := planner.Options{Now: time.Now().In(e.loc), NoPushdown: opt.NoPushdown, MinReduceProbe: opt.MinReduceProbe, Disable: opt.DisableRules, Params: opt.Params, Database: opt.Database,
 		Limits: planner.Limits{MaxExpressionDepth: l.MaxExpressionDepth, MaxInList: l.MaxInList, MaxExpressions: l.MaxExpressions, MaxTables: l.MaxTables}}
 	if pol := e.policy.Current(); pol != nil {
 		s := opt.Session

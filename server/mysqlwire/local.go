@@ -2,6 +2,8 @@ package mysqlwire
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"regexp"
 	"sort"
 	"strconv"
@@ -13,7 +15,6 @@ import (
 	"vitess.io/vitess/go/vt/sqlparser"
 
 	"lienthong/catalog"
-	"lienthong/engine"
 	"lienthong/server"
 )
 
@@ -47,6 +48,12 @@ func (s *Server) local(c *mysql.Conn, ss *session, sqlText string, cb func(*sqlt
 		return true, cb(&sqltypes.Result{})
 	case *sqlparser.Begin, *sqlparser.Commit, *sqlparser.Rollback:
 		return true, cb(&sqltypes.Result{})
+	case *sqlparser.PrepareStmt:
+		return true, s.sqlPrepare(ss, st, cb)
+	case *sqlparser.ExecuteStmt:
+		return true, s.sqlExecute(c, ss, st, cb)
+	case *sqlparser.DeallocateStmt:
+		return true, s.sqlDeallocate(ss, st, cb)
 	case *sqlparser.Select:
 		return s.selectVars(c, ss, st, cb)
 	}
@@ -110,8 +117,8 @@ func (s *Server) set(ss *session, st *sqlparser.Set, cb func(*sqltypes.Result) e
 		default:
 			if isNull {
 				delete(ss.vars, name)
-			} else if len(ss.vars) < 256 && len(val) <= 4096 {
-				ss.vars[name] = val
+			} else if _, ok := ss.vars[name]; (ok || len(ss.vars) < 256) && len(val) <= 4096 {
+				ss.vars[name] = typedLiteral(e.Expr, val)
 			}
 		}
 	}
@@ -136,6 +143,30 @@ func literal(e sqlparser.Expr) (val string, isNull bool) {
 	return "", false
 }
 
+// typedLiteral is a SET @x value as the parameter it is bound as by
+// EXECUTE … USING @x: a number stays a number, anything else is a string.
+func typedLiteral(e sqlparser.Expr, val string) any {
+	switch x := e.(type) {
+	case *sqlparser.Literal:
+		switch x.Type {
+		case sqlparser.IntVal:
+			if n, err := strconv.ParseInt(x.Val, 10, 64); err == nil {
+				return n
+			}
+			return json.Number(x.Val)
+		case sqlparser.DecimalVal:
+			return json.Number(x.Val)
+		case sqlparser.FloatVal:
+			if f, err := strconv.ParseFloat(x.Val, 64); err == nil {
+				return f
+			}
+		}
+	case sqlparser.BoolVal:
+		return bool(x)
+	}
+	return val
+}
+
 // snapshot is the principal's catalog.
 func (s *Server) snapshot(ss *session) (*catalog.Snapshot, error) {
 	eng := s.srv.Engine()
@@ -144,7 +175,7 @@ func (s *Server) snapshot(ss *session) (*catalog.Snapshot, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.QueryTimeout.Duration)
 	defer cancel()
-	snap, err := eng.CatalogFor(ctx, engine.Session{Principal: ss.p.Name, Agency: ss.p.Agency, Purpose: ss.purpose, CaseID: ss.caseID})
+	snap, err := eng.CatalogFor(ctx, ss.engineSession())
 	if err != nil {
 		return nil, wireError(server.ClientError(err))
 	}
@@ -500,8 +531,19 @@ func (s *Server) sessionValue(c *mysql.Conn, ss *session, e sqlparser.Expr) (sql
 			case "lienthong_case":
 				return nullable(ss.caseID), true
 			}
-			if v, ok := ss.vars[name]; ok {
+			switch v := ss.vars[name].(type) {
+			case string:
 				return text(v), true
+			case int64:
+				return sqltypes.NewInt64(v), true
+			case bool:
+				if v {
+					return sqltypes.NewInt64(1), true
+				}
+				return sqltypes.NewInt64(0), true
+			case nil:
+			default:
+				return text(fmt.Sprint(v)), true
 			}
 			return sqltypes.NULL, true
 		}
