@@ -245,6 +245,9 @@ func (e *Engine) pseudonymKey(purpose string) ([]byte, bool) {
 func (e *Engine) Plan(sqlText string, opt QueryOptions) (*plan.Plan, *catalog.Snapshot, error) {
 	e.awaitSources(sqlText)
 	snap := e.Catalog()
+	if mentionsCatalogViews(sqlText) {
+		snap = withCatalogViews(snap)
+	}
 	l := e.cfg.Limits
 	popt := planner.Options{Now: time.Now().In(e.loc), NoPushdown: opt.NoPushdown, MinReduceProbe: opt.MinReduceProbe, Disable: opt.DisableRules, Params: opt.Params, Database: opt.Database,
 		Limits: planner.Limits{MaxExpressionDepth: l.MaxExpressionDepth, MaxInList: l.MaxInList, MaxExpressions: l.MaxExpressions, MaxTables: l.MaxTables}}
@@ -346,6 +349,7 @@ func (e *Engine) explain(ctx context.Context, sqlText string, analyze bool, opt 
 		}
 		return planner.Explain(snap, p, nil, 0, 0)
 	}
+	ctx = withSession(ctx, opt.Session)
 	start := time.Now()
 	a := &Attempt{ID: newAttemptID(), Start: start, Session: opt.Session, SQL: "EXPLAIN ANALYZE " + auditedSQL(sqlText, opt.Params)}
 	obs := e.observer

@@ -723,7 +723,7 @@ func (b *binder) bindAliased(t *sqlparser.AliasedTableExpr, sc *scope) (plan.Rel
 		if userName == "" {
 			userName = tbl.Name
 		}
-		if b.access != nil && defence.On(defence.SecuredView) {
+		if b.access != nil && defence.On(defence.SecuredView) && !isCatalogView(b.cat, tbl) {
 			return b.securedTable(tbl, userName, sc)
 		}
 		for _, rb := range sc.rels {

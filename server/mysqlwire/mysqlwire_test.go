@@ -44,6 +44,14 @@ type fixture struct {
 
 func start(t testing.TB, extraServer string) *fixture {
 	t.Helper()
+	return startWith(t, extraServer, "")
+}
+
+// startWith is start with more policy (the MariaDB database also has a
+// table staff, which the base policy does not grant), and the Flight SQL
+// front-end on when extraServer sets flight_addr.
+func startWith(t testing.TB, extraServer, extraPolicy string) *fixture {
+	t.Helper()
 	dsn := testenv.MySQLDSN(t)
 	db, err := sql.Open("mysql", dsn)
 	if err != nil {
@@ -55,6 +63,8 @@ func start(t testing.TB, extraServer string) *fixture {
 		"INSERT INTO benefits VALUES ('P001', 1250000.50, '2026-03-01', '2026-03-01 08:30:00', 7, 0.25), ('P002', 99.99, '2026-04-15', '2026-04-15 17:05:09', 9, 1.5), ('P003', NULL, NULL, NULL, NULL, NULL)",
 		"CREATE TABLE secret (pin VARCHAR(12), note VARCHAR(20))",
 		"INSERT INTO secret VALUES ('P001', 'x')",
+		"CREATE TABLE staff (pin VARCHAR(12), name VARCHAR(40), salary DECIMAL(12,2))",
+		"INSERT INTO staff VALUES ('P001', 'An', 1000.00)",
 	} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(err)
@@ -109,7 +119,7 @@ role = "analyst"
 purposes = ["STATS"]
 source = "my"
 table = "benefits"
-`)
+`+extraPolicy)
 	write("lienthong.toml", fmt.Sprintf(`policy = "policy.toml"
 [[sources]]
 name = "f"
@@ -123,7 +133,7 @@ dsn = %q
 
 [server]
 http_addr = "127.0.0.1:0"
-flight_addr = "off"
+%s
 mysql_addr = "127.0.0.1:0"
 tokens_file = "tokens.toml"
 shutdown_grace = "2s"
@@ -132,7 +142,7 @@ shutdown_grace = "2s"
 log = "audit.log"
 key_file = "audit.key"
 node_id = "n1"
-`, dsn, extraServer))
+`, dsn, flightOff(extraServer), extraServer))
 	cfg, err := config.Load(filepath.Join(dir, "lienthong.toml"))
 	if err != nil {
 		t.Fatal(err)
@@ -152,6 +162,13 @@ node_id = "n1"
 		t.Fatal("mysql_addr is set but the node has no MySQL front-end")
 	}
 	return &fixture{n: n, addr: n.MySQL.Addr(), token: token, audit: cfg.Audit.Log}
+}
+
+func flightOff(extraServer string) string {
+	if strings.Contains(extraServer, "flight_addr") {
+		return ""
+	}
+	return `flight_addr = "off"`
 }
 
 const loopbackOK = "mysql_allow_cleartext_loopback = true\n"
