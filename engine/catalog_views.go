@@ -169,8 +169,8 @@ func catalogViewRows(snap *catalog.Snapshot, name string) [][]any {
 // same names the MySQL front-end's SHOW COLUMNS gives (its test compares
 // the two).
 type mysqlType struct {
-	data, column                                      string
-	text                                              bool
+	data, column                                     string
+	text                                             bool
 	charLen, octetLen, precision, scale, dtPrecision any // int64 or nil
 }
 
