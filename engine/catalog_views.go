@@ -26,6 +26,7 @@ import (
 var (
 	cvText = arrow.BinaryTypes.String
 	cvInt  = arrow.PrimitiveTypes.Int64
+	cvTime = &arrow.TimestampType{Unit: arrow.Second}
 )
 
 func cvCols(spec ...any) []catalog.Column {
@@ -44,15 +45,17 @@ var catalogViewTables = []*catalog.Table{
 		"DEFAULT_COLLATION_NAME", cvText, "SQL_PATH", cvText)},
 	{Source: catalog.InformationSchema, Name: "TABLES", Columns: cvCols(
 		"TABLE_CATALOG", cvText, "TABLE_SCHEMA", cvText, "TABLE_NAME", cvText, "TABLE_TYPE", cvText,
-		"ENGINE", cvText, "VERSION", cvInt, "ROW_FORMAT", cvText, "TABLE_ROWS", cvInt, "CREATE_TIME", cvText,
-		"TABLE_COLLATION", cvText, "TABLE_COMMENT", cvText)},
+		"ENGINE", cvText, "VERSION", cvInt, "ROW_FORMAT", cvText, "TABLE_ROWS", cvInt, "AVG_ROW_LENGTH", cvInt,
+		"DATA_LENGTH", cvInt, "MAX_DATA_LENGTH", cvInt, "INDEX_LENGTH", cvInt, "DATA_FREE", cvInt, "AUTO_INCREMENT", cvInt,
+		"CREATE_TIME", cvTime, "UPDATE_TIME", cvTime, "CHECK_TIME", cvTime, "TABLE_COLLATION", cvText, "CHECKSUM", cvInt,
+		"CREATE_OPTIONS", cvText, "TABLE_COMMENT", cvText)},
 	{Source: catalog.InformationSchema, Name: "COLUMNS", Columns: cvCols(
 		"TABLE_CATALOG", cvText, "TABLE_SCHEMA", cvText, "TABLE_NAME", cvText, "COLUMN_NAME", cvText,
 		"ORDINAL_POSITION", cvInt, "COLUMN_DEFAULT", cvText, "IS_NULLABLE", cvText, "DATA_TYPE", cvText,
 		"CHARACTER_MAXIMUM_LENGTH", cvInt, "CHARACTER_OCTET_LENGTH", cvInt, "NUMERIC_PRECISION", cvInt,
 		"NUMERIC_SCALE", cvInt, "DATETIME_PRECISION", cvInt, "CHARACTER_SET_NAME", cvText,
 		"COLLATION_NAME", cvText, "COLUMN_TYPE", cvText, "COLUMN_KEY", cvText, "EXTRA", cvText,
-		"PRIVILEGES", cvText, "COLUMN_COMMENT", cvText)},
+		"PRIVILEGES", cvText, "COLUMN_COMMENT", cvText, "GENERATION_EXPRESSION", cvText)},
 }
 
 // mentionsCatalogViews reports whether sql may name the catalog views (a
@@ -114,6 +117,8 @@ func (e *Engine) openCatalogView(ctx context.Context, rm *plan.Remote, schema *a
 				} else {
 					fb.AppendNull()
 				}
+			case *array.TimestampBuilder:
+				fb.AppendNull() // no times are known
 			default:
 				return nil, fmt.Errorf("internal: catalog view column %s has type %s", f.Name, f.Type)
 			}
@@ -134,7 +139,9 @@ func catalogViewRows(snap *catalog.Snapshot, name string) [][]any {
 			rows = append(rows, []any{"def", src.Name, "utf8mb4", "utf8mb4_general_ci", nil})
 		case "TABLES":
 			for _, t := range src.Tables {
-				rows = append(rows, []any{"def", src.Name, t.Name, "BASE TABLE", string(src.Kind), int64(10), "Dynamic", nil, nil, "utf8mb4_general_ci", ""})
+				// Sizes and times are the sources' business: unknown here.
+				rows = append(rows, []any{"def", src.Name, t.Name, "BASE TABLE", string(src.Kind), int64(10), "Dynamic",
+					nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, "utf8mb4_general_ci", nil, "", ""})
 			}
 		case "COLUMNS":
 			for _, t := range src.Tables {
@@ -157,7 +164,7 @@ func catalogViewRows(snap *catalog.Snapshot, name string) [][]any {
 						comment = "sensitive"
 					}
 					rows = append(rows, []any{"def", src.Name, t.Name, c.Name, int64(i + 1), nil, null, ty.data,
-						ty.charLen, ty.octetLen, ty.precision, ty.scale, ty.dtPrecision, cs, coll, ty.column, key, "", "select", comment})
+						ty.charLen, ty.octetLen, ty.precision, ty.scale, ty.dtPrecision, cs, coll, ty.column, key, "", "select", comment, ""})
 				}
 			}
 		}
