@@ -36,7 +36,7 @@ var biSequences = map[string][]step{
 		{sql: "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'my' AND table_name = 'benefits' AND data_type IN ('bigint','int','smallint','mediumint','tinyint','double','decimal','float') AND column_name <> 'at' ORDER BY column_name", want: "amount|decimal;n|bigint;ratio|double"},
 		{sql: "USE my", want: ""},
 		{sql: "SELECT table_name FROM information_schema.tables WHERE table_schema = database() ORDER BY table_name", want: "benefits"},
-		{sql: "SELECT at AS time, amount AS value FROM benefits WHERE at IS NOT NULL ORDER BY at", want: "2026-03-01 08:30:00.000000|1250000.50;2026-04-15 17:05:09.000000|99.99"},
+		{sql: "SELECT at AS time, amount AS value FROM benefits WHERE at IS NOT NULL ORDER BY at", want: "2026-03-01T08:30:00Z|1250000.50;2026-04-15T17:05:09Z|99.99"}, // parseTime: time.Time values,
 	},
 	// Metabase's MySQL driver uses MariaDB Connector/J 3: its session
 	// settings (org/mariadb/jdbc/client/impl/StandardClient.java,
@@ -107,11 +107,19 @@ var biSequences = map[string][]step{
 	},
 }
 
+// biDSN are the go-sql-driver settings a tool's own driver would use:
+// Grafana's are its backend's (pkg/tsdb/mysql/mysql.go: the collation,
+// parseTime, UTC, its "Allow cleartext passwords" toggle, a time_zone
+// the driver SETs on connect).
+var biDSN = map[string]string{
+	"grafana": "&collation=utf8mb4_unicode_ci&parseTime=true&loc=UTC&allowNativePasswords=true&time_zone=%27%2B00%3A00%27",
+}
+
 func TestBIStartupSequences(t *testing.T) {
 	f := start(t, loopbackOK)
 	for tool, steps := range biSequences {
 		t.Run(tool, func(t *testing.T) {
-			db := f.open(t, "alice", f.token, "&connectionAttributes=lienthong_purpose:STATS")
+			db := f.open(t, "alice", f.token, "&connectionAttributes=lienthong_purpose:STATS"+biDSN[tool])
 			conn, err := db.Conn(context.Background())
 			if err != nil {
 				t.Fatal(err)
