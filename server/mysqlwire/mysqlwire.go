@@ -166,9 +166,14 @@ func sess(c *mysql.Conn) *session {
 	if !ok {
 		return nil
 	}
-	ss := &session{p: g.p, vars: map[string]any{}}
+	ss := &session{p: g.p, vars: map[string]any{}, purpose: g.purpose, caseID: g.caseID}
 	if a := c.Attributes; a != nil {
-		ss.purpose, ss.caseID = a["lienthong_purpose"], a["lienthong_case"]
+		if v, ok := a["lienthong_purpose"]; ok {
+			ss.purpose = v
+		}
+		if v, ok := a["lienthong_case"]; ok {
+			ss.caseID = v
+		}
 	}
 	c.ClientData = ss
 	return ss

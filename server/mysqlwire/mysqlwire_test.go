@@ -433,6 +433,24 @@ func TestPurposeAttribute(t *testing.T) {
 	if me := mysqlErr(t, err); me.Number != 1142 {
 		t.Fatalf("no purpose: %d %q", me.Number, me.Message)
 	}
+	// The user name may carry the purpose and case (Grafana sends no
+	// attributes): "principal/purpose[/case]". The token is still alice's.
+	byName := f.open(t, "alice/STATS/HS-1", f.token, "")
+	var purpose, caseID string
+	if err := byName.QueryRow("SELECT @lienthong_purpose, @lienthong_case").Scan(&purpose, &caseID); err != nil || purpose != "STATS" || caseID != "HS-1" {
+		t.Fatalf("purpose and case from the user name: %q %q %v", purpose, caseID, err)
+	}
+	if got := column(t, byName, "SELECT COUNT(*) FROM my.benefits"); len(got) != 1 || got[0] != "3" {
+		t.Fatalf("count with the user name's purpose: %v", got)
+	}
+	if err := f.open(t, "bob/STATS", f.token, "").Ping(); mysqlErr(t, err).Number != 1045 {
+		t.Fatalf("another principal's name with alice's token: %v", err)
+	}
+	// A purpose that is not the policy's is refused at the first query.
+	_, err = f.open(t, "alice/NOPE", f.token, "").Query("SELECT COUNT(*) FROM my.benefits")
+	if me := mysqlErr(t, err); me.Number != 1142 {
+		t.Fatalf("an unknown purpose in the user name: %d %q", me.Number, me.Message)
+	}
 }
 
 // The mysql command-line client (MariaDB's or MySQL's, from the Debian
