@@ -209,3 +209,27 @@ func TestSQLPrepare(t *testing.T) {
 		t.Fatalf("EXECUTE after DEALLOCATE: %d %q", me.Number, me.Message)
 	}
 }
+
+// A point query over MariaDB as a server-side prepared statement (binary
+// protocol, the value bound by the planner) and as text with the value
+// written in by the driver (interpolateParams): the cost of binding.
+func BenchmarkPointQuery(b *testing.B) {
+	f := start(b, loopbackOK)
+	for _, mode := range []string{"prepared", "interpolated"} {
+		b.Run(mode, func(b *testing.B) {
+			db := f.open(b, "alice", f.token, "&connectionAttributes=lienthong_purpose:STATS&interpolateParams="+map[string]string{"prepared": "false", "interpolated": "true"}[mode])
+			st, err := db.Prepare("SELECT pin, amount FROM my.benefits WHERE pin = ?")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			var pin, amount string
+			b.ResetTimer()
+			for range b.N {
+				if err := st.QueryRow("P002").Scan(&pin, &amount); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
