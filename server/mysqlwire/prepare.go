@@ -14,6 +14,7 @@ import (
 	"vitess.io/vitess/go/vt/sqlparser"
 
 	"lienthong/engine"
+	"lienthong/planner"
 	"lienthong/server"
 )
 
@@ -39,9 +40,16 @@ func (s *Server) ComPrepare(c *mysql.Conn, query string) ([]*querypb.Field, uint
 	}
 	stmt, err := s.env.Parser().Parse(query)
 	if err != nil {
-		// The engine's parser has the last word (lienthong's own
-		// statements, its positioned syntax errors): the execution says.
-		return nil, 0, nil
+		// The engine's parser has the last word: lienthong's own
+		// statements (EXPLAIN ANALYZE, REFRESH CATALOG) take their
+		// parameters from the query they wrap; anything else that does not
+		// parse is refused now, with the position.
+		_, inner := engine.Classify(query)
+		n, perr := planner.CountParams(inner)
+		if perr != nil {
+			return nil, 0, wireError(server.ClientError(perr))
+		}
+		return nil, uint16(min(n, maxParams)), nil
 	}
 	n := countParams(stmt)
 	if n > maxParams {

@@ -88,6 +88,13 @@ func TestPreparedStatements(t *testing.T) {
 			t.Errorf("injection %q through a parameter: %v %v", inj, got, err)
 		}
 	}
+	// A statement that does not parse is refused at prepare time, with
+	// the position (not left to a count mismatch in the driver).
+	if _, err := db.Prepare("SELEC pin FROM my.benefits WHERE pin = ?"); err == nil {
+		t.Error("a statement that does not parse was prepared")
+	} else if me := mysqlErr(t, err); me.Number != 1064 || !strings.Contains(me.Message, "column 1") {
+		t.Errorf("prepare of a syntax error: %d %q", me.Number, me.Message)
+	}
 	// A parameter where a table name would be is a syntax error, not a name.
 	if _, err := rowsOf(t, db, "SELECT pin FROM ? WHERE 1 = 1", "my.secret"); err == nil {
 		t.Error("a ? in FROM was accepted")
