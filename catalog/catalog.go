@@ -25,6 +25,16 @@ const (
 	CSV      Kind = "csv"
 )
 
+// InformationSchema is the source of the SQL catalog views (schemata,
+// tables, columns, as MySQL names them). No config declares it: the
+// engine adds it, of kind CatalogViews, to the snapshot a statement that
+// names it binds against, and fills it with what the session's principal
+// may see of the catalog (engine.CatalogFor). Every principal may read it.
+const (
+	InformationSchema      = "information_schema"
+	CatalogViews      Kind = "catalog_views"
+)
+
 // Column is one column of a source table.
 type Column struct {
 	Name string

@@ -275,6 +275,9 @@ func (c *Config) checkSources(data []byte) error {
 		if !validName(s.Name) {
 			return badAt("name", "name must be letters, digits and _ (SQL names tables %s.<table>)", s.Name)
 		}
+		if strings.EqualFold(s.Name, catalog.InformationSchema) || s.Kind == catalog.CatalogViews {
+			return badAt("name", "information_schema is the SQL catalog views every principal may read; give the source another name and kind")
+		}
 		if seen[strings.ToLower(s.Name)] {
 			return badAt("name", "duplicate source name")
 		}

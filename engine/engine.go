@@ -215,6 +215,9 @@ type QueryOptions struct {
 	// Progress, when set, is filled with the query's sources as they are
 	// read, for a progress line (progress.go).
 	Progress *Progress
+	// Database is the source of unqualified table names
+	// (planner.Options.Database).
+	Database string
 }
 
 // ReloadPolicy reads the access policy file again. A file with any error is
@@ -245,14 +248,27 @@ func (e *Engine) pseudonymKey(purpose string) ([]byte, bool) {
 func (e *Engine) Plan(sqlText string, opt QueryOptions) (*plan.Plan, *catalog.Snapshot, error) {
 	e.awaitSources(sqlText)
 	snap := e.Catalog()
+	if mentionsCatalogViews(sqlText) {
+		snap = withCatalogViews(snap)
+	}
 	l := e.cfg.Limits
-	popt := planner.Options{Now: time.Now().In(e.loc), NoPushdown: opt.NoPushdown, MinReduceProbe: opt.MinReduceProbe, Disable: opt.DisableRules, Params: opt.Params,
+	popt := planner.Options{Now: time.Now().In(e.loc), NoPushdown: opt.NoPushdown, MinReduceProbe: opt.MinReduceProbe, Disable: opt.DisableRules, Params: opt.Params, Database: opt.Database,
 		Limits: planner.Limits{MaxExpressionDepth: l.MaxExpressionDepth, MaxInList: l.MaxInList, MaxExpressions: l.MaxExpressions, MaxTables: l.MaxTables}}
 	if pol := e.policy.Current(); pol != nil {
 		s := opt.Session
 		access, err := pol.Resolve(s.Principal, s.Purpose, s.CaseID)
 		if err != nil {
-			return nil, snap, &planner.Error{Code: planner.CodeDenied, Msg: err.Error()}
+			denied := &planner.Error{Code: planner.CodeDenied, Msg: err.Error()}
+			// Without a purpose (or case) the catalog views still answer,
+			// as GET /v1/catalog does: planned over a snapshot holding
+			// them alone, so no source's table can be read this way.
+			if s.Purpose == "" && mentionsCatalogViews(sqlText) {
+				views := withCatalogViews(&catalog.Snapshot{Version: snap.Version})
+				if p, err := planner.Plan(views, sqlText, popt); err == nil {
+					return p, views, nil
+				}
+			}
+			return nil, snap, denied
 		}
 		popt.Access = access
 	}
@@ -346,6 +362,7 @@ func (e *Engine) explain(ctx context.Context, sqlText string, analyze bool, opt 
 		}
 		return planner.Explain(snap, p, nil, 0, 0)
 	}
+	ctx = withSession(ctx, opt.Session)
 	start := time.Now()
 	a := &Attempt{ID: newAttemptID(), Start: start, Session: opt.Session, SQL: "EXPLAIN ANALYZE " + auditedSQL(sqlText, opt.Params)}
 	obs := e.observer

@@ -52,6 +52,7 @@ const (
 var entries = []Entry{
 	{"LT-SYNTAX", User, http.StatusBadRequest, codes.InvalidArgument, 1064, "42000", ExitUser, "the SQL does not parse; the message gives the line and column"},
 	{"LT-UNKNOWN", User, http.StatusBadRequest, codes.InvalidArgument, 1146, "42S02", ExitUser, "a source, table or column is unknown (or not granted); the message suggests the closest name"},
+	{"LT-NO-DATABASE", User, http.StatusBadRequest, codes.InvalidArgument, 1046, "3D000", ExitUser, "a table is named without its source: write source.table (on the MySQL front-end, USE source first)"},
 	{"LT-AMBIGUOUS", User, http.StatusBadRequest, codes.InvalidArgument, 1052, "23000", ExitUser, "qualify the column with its table"},
 	{"LT-READONLY", User, http.StatusBadRequest, codes.InvalidArgument, 1290, "HY000", ExitUser, "lienthong only runs queries"},
 	{"LT-UNSUPPORTED", User, http.StatusBadRequest, codes.InvalidArgument, 1235, "42000", ExitUser, "valid SQL lienthong does not run yet; the message says what to write instead"},

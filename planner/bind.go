@@ -33,7 +33,8 @@ type binder struct {
 	ctes      []map[string]*cteDef
 	scans     []*plan.Scan
 	limits    Limits
-	tables    int // table references bound so far (countTable)
+	tables    int    // table references bound so far (countTable)
+	database  string // Options.Database: the source of unqualified tables
 
 	// verifyScans are the scans of pin_verify checks: the one read of a
 	// table under a policy that no secured view stands in front of.
@@ -689,6 +690,11 @@ func (b *binder) bindAliased(t *sqlparser.AliasedTableExpr, sc *scope) (plan.Rel
 				// own, so no stream is ever read twice.
 				return b.bindDerived(d.stmt, alias, d.cols, sc)
 			}
+			if b.database != "" {
+				src = b.database
+			}
+		}
+		if src == "" {
 			hint := ""
 			if where := b.cat.TablesNamed(name); len(where) > 0 {
 				hint = fmt.Sprintf("; did you mean %s?", strings.Join(where, " or "))
@@ -699,7 +705,7 @@ func (b *binder) bindAliased(t *sqlparser.AliasedTableExpr, sc *scope) (plan.Rel
 				}
 				hint = fmt.Sprintf("; sources are %s", strings.Join(srcs, ", "))
 			}
-			return nil, b.errf(name, CodeUnknown, "table %s needs its source, as source.table%s", name, hint)
+			return nil, b.errf(name, CodeNoDatabase, "table %s needs its source, as source.table%s", name, hint)
 		}
 		tbl, err := b.cat.LookupTable(src, name)
 		if err != nil {
@@ -717,7 +723,7 @@ func (b *binder) bindAliased(t *sqlparser.AliasedTableExpr, sc *scope) (plan.Rel
 		if userName == "" {
 			userName = tbl.Name
 		}
-		if b.access != nil && defence.On(defence.SecuredView) {
+		if b.access != nil && defence.On(defence.SecuredView) && !isCatalogView(b.cat, tbl) {
 			return b.securedTable(tbl, userName, sc)
 		}
 		for _, rb := range sc.rels {

@@ -280,6 +280,16 @@ func (b *binder) bindFunction(e sqlparser.Expr, sc *scope) (plan.Expr, error) {
 			return &plan.Literal{Value: b.now.Format("2006-01-02 15:04:05.999999"), Typ: plan.Timestamp}, nil
 		case "curdate", "current_date", "utc_date":
 			return &plan.Literal{Value: b.now.Format("2006-01-02"), Typ: plan.Date}, nil
+		case "database", "schema":
+			// The default source (Options.Database: MySQL's USE), as
+			// information_schema queries of BI tools compare it.
+			if len(x.Exprs) > 0 {
+				return nil, b.errf(x.Name.String(), CodeUnsupported, "%s() takes no arguments", strings.ToUpper(name))
+			}
+			if b.database == "" {
+				return &plan.Literal{Value: nil, Typ: plan.String}, nil
+			}
+			return &plan.Literal{Value: b.database, Typ: plan.String}, nil
 		}
 		if canon, ok := funcAliases[name]; ok {
 			name = canon

@@ -15,6 +15,7 @@ type Code string
 const (
 	CodeSyntax      Code = "LT-SYNTAX"      // the SQL does not parse
 	CodeUnknown     Code = "LT-UNKNOWN"     // unknown source, table or column
+	CodeNoDatabase  Code = "LT-NO-DATABASE" // an unqualified table and no default source
 	CodeAmbiguous   Code = "LT-AMBIGUOUS"   // a column name matches several tables
 	CodeReadOnly    Code = "LT-READONLY"    // anything but a query
 	CodeUnsupported Code = "LT-UNSUPPORTED" // valid SQL lienthong does not run yet

@@ -126,3 +126,20 @@ func ParamsText(params []any) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// CountParams is the number of ? parameters of sql (a prepared
+// statement's parameter count), or its syntax error.
+func CountParams(sql string) (int, error) {
+	stmt, err := Parse(sql)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	_ = sqlparser.Walk(func(node sqlparser.SQLNode) (bool, error) {
+		if _, ok := node.(*sqlparser.Argument); ok {
+			n++
+		}
+		return true, nil
+	}, stmt)
+	return n, nil
+}

@@ -44,6 +44,10 @@ type Options struct {
 	// nil when the front-end sends none (a ? is then an error). See
 	// bindParams for the values accepted.
 	Params []any
+	// Database is the source unqualified table names are read in (the
+	// MySQL front-end's USE source); "" when there is none, and an
+	// unqualified table is then an error (LT-NO-DATABASE).
+	Database string
 }
 
 var parser = func() *sqlparser.Parser {
@@ -140,7 +144,7 @@ func bindPlanning(cat *catalog.Snapshot, sql string, opt Options) (*planning, er
 // bind binds stmt (the user's, or with internal lienthong's rewrite of it)
 // as the statement planned.
 func (s *planning) bind(sql string, stmt sqlparser.Statement, internal bool) error {
-	b := &binder{cat: s.cat, sql: sql, now: s.opt.Now, aliases: map[string]int{}, access: s.opt.Access, internal: internal, limits: s.opt.Limits}
+	b := &binder{cat: s.cat, sql: sql, now: s.opt.Now, aliases: map[string]int{}, access: s.opt.Access, internal: internal, limits: s.opt.Limits, database: s.opt.Database}
 	q, names, err := b.bindStatement(stmt)
 	if err != nil {
 		return err

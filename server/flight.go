@@ -71,12 +71,18 @@ type prepared struct {
 	owner    string
 	schema   *arrow.Schema
 	lastUsed time.Time
+	nparams  int     // the statement's ? parameters
+	bound    [][]any // the parameter sets DoPut bound last (one per row)
 }
 
 // ticket is what a statement's FlightInfo endpoint carries to DoGet.
 type ticket struct {
 	ID  string `json:"id"`
 	SQL string `json:"sql"`
+	// Params are the parameter sets of a prepared statement's execution:
+	// the statement runs once per set and the results are concatenated.
+	// Empty: it runs once, without parameters.
+	Params paramSets `json:"params,omitempty"`
 }
 
 func (s *Server) newGRPCServer() *grpc.Server {
@@ -222,8 +228,9 @@ func (fs *flightServer) catalogFor(ctx context.Context) (*catalog.Snapshot, erro
 	return snap, nil
 }
 
-// planSchema plans sql (without running it) and returns its result schema.
-func (fs *flightServer) planSchema(ctx context.Context, sqlText string) (*arrow.Schema, error) {
+// planSchema plans sql (without running it) and returns its result
+// schema; params are its parameters' values (nil: none).
+func (fs *flightServer) planSchema(ctx context.Context, sqlText string, params []any) (*arrow.Schema, error) {
 	eng, err := fs.engine()
 	if err != nil {
 		return nil, err
@@ -236,7 +243,7 @@ func (fs *flightServer) planSchema(ctx context.Context, sqlText string) (*arrow.
 		return arrow.NewSchema([]arrow.Field{{Name: "plan", Type: arrow.BinaryTypes.String, Nullable: true}}, nil), nil
 	}
 	c := callerOf(ctx)
-	p, _, err := eng.Plan(inner, engine.QueryOptions{Session: engine.Session{Principal: c.p.Name, Agency: c.p.Agency, Purpose: c.meta.purpose, CaseID: c.meta.caseID}})
+	p, _, err := eng.Plan(inner, engine.QueryOptions{Session: engine.Session{Principal: c.p.Name, Agency: c.p.Agency, Purpose: c.meta.purpose, CaseID: c.meta.caseID}, Params: params})
 	if err != nil {
 		return nil, toError(err)
 	}
@@ -247,12 +254,21 @@ func (fs *flightServer) planSchema(ctx context.Context, sqlText string) (*arrow.
 	return arrow.NewSchema(fields, nil), nil
 }
 
-func (fs *flightServer) statementInfo(ctx context.Context, sqlText string, desc *flight.FlightDescriptor) (*flight.FlightInfo, error) {
-	schema, err := fs.planSchema(ctx, sqlText)
+// statementInfo plans sqlText (with the first of its parameter sets) and
+// returns the FlightInfo whose ticket runs it with every set.
+func (fs *flightServer) statementInfo(ctx context.Context, sqlText string, sets [][]any, desc *flight.FlightDescriptor) (*flight.FlightInfo, error) {
+	var first []any
+	if len(sets) > 0 {
+		first = sets[0]
+	}
+	schema, err := fs.planSchema(ctx, sqlText, first)
 	if err != nil {
 		return nil, err
 	}
-	payload, _ := json.Marshal(ticket{ID: newID(), SQL: sqlText})
+	payload, err := json.Marshal(ticket{ID: newID(), SQL: sqlText, Params: sets})
+	if err != nil {
+		return nil, toError(err)
+	}
 	tkt, err := flightsql.CreateStatementQueryTicket(payload)
 	if err != nil {
 		return nil, err
@@ -270,11 +286,11 @@ func (fs *flightServer) GetFlightInfoStatement(ctx context.Context, cmd flightsq
 	if len(cmd.GetTransactionId()) > 0 {
 		return nil, status.Error(codes.InvalidArgument, "lienthong is read-only and has no transactions")
 	}
-	return fs.statementInfo(ctx, cmd.GetQuery(), desc)
+	return fs.statementInfo(ctx, cmd.GetQuery(), nil, desc)
 }
 
 func (fs *flightServer) GetSchemaStatement(ctx context.Context, cmd flightsql.StatementQuery, _ *flight.FlightDescriptor) (*flight.SchemaResult, error) {
-	schema, err := fs.planSchema(ctx, cmd.GetQuery())
+	schema, err := fs.planSchema(ctx, cmd.GetQuery(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -293,10 +309,23 @@ func (fs *flightServer) DoGetStatement(ctx context.Context, cmd flightsql.Statem
 // client cancels or disconnects) stops every source query.
 func (fs *flightServer) run(ctx context.Context, t ticket) (*arrow.Schema, <-chan flight.StreamChunk, error) {
 	c := callerOf(ctx)
-	q, err := fs.s.startQuery(ctx, c.p, c.meta, t.SQL)
+	sets := [][]any(t.Params)
+	if len(sets) == 0 {
+		sets = [][]any{nil}
+	}
+	if len(sets) > maxParamSets {
+		return nil, nil, newError(http.StatusBadRequest, "LT-LIMIT", "%d parameter sets in one execution; at most %d are run at once", len(sets), maxParamSets)
+	}
+	start := func(params []any) (*query, error) {
+		meta := c.meta
+		meta.params = params
+		return fs.s.startQuery(ctx, c.p, meta, t.SQL)
+	}
+	q, err := start(sets[0])
 	if err != nil {
 		return nil, nil, err
 	}
+	schema := q.schema()
 	fs.mu.Lock()
 	fs.running[t.ID] = q
 	fs.mu.Unlock()
@@ -321,9 +350,34 @@ func (fs *flightServer) run(ctx context.Context, t ticket) (*arrow.Schema, <-cha
 				}
 			}
 		}()
-		for {
+		// Each parameter set is one query (admitted, audited, logged as
+		// any); their rows follow one another in the one stream.
+		for next := 1; ; {
 			var rec arrow.RecordBatch
 			rec, err = q.next()
+			if errors.Is(err, io.EOF) && next < len(sets) {
+				// This set is done; the next runs in its place.
+				q.finish(nil)
+				nq, serr := start(sets[next])
+				next++
+				if serr == nil && !nq.schema().Equal(schema) {
+					nq.finish(errParamSchema)
+					serr = nq.err
+				}
+				if serr != nil { // nq has been finished (and logged)
+					err = serr
+					select {
+					case ch <- flight.StreamChunk{Err: toError(serr)}:
+					case <-ctx.Done():
+					}
+					return
+				}
+				fs.mu.Lock()
+				fs.running[t.ID] = nq
+				fs.mu.Unlock()
+				q = nq
+				continue
+			}
 			if errors.Is(err, io.EOF) {
 				err = nil
 				return
@@ -346,8 +400,14 @@ func (fs *flightServer) run(ctx context.Context, t ticket) (*arrow.Schema, <-cha
 			}
 		}
 	}()
-	return q.schema(), ch, nil
+	return schema, ch, nil
 }
+
+// maxParamSets bounds the parameter sets (rows of the DoPut binding) one
+// execution of a prepared statement runs.
+const maxParamSets = 1000
+
+var errParamSchema = &Error{Code: "LT-TYPE", Message: "the parameter sets give the statement different result types; bind values of the same types in every row", status: http.StatusBadRequest}
 
 func (fs *flightServer) CancelFlightInfo(ctx context.Context, req *flight.CancelFlightInfoRequest) (flight.CancelFlightInfoResult, error) {
 	c := callerOf(ctx)
@@ -380,61 +440,23 @@ func (fs *flightServer) CancelFlightInfo(ctx context.Context, req *flight.Cancel
 
 var errClientCancelled = errors.New("cancelled by the client")
 
-// hasPlaceholders reports a ? outside string literals, quoted identifiers
-// and comments.
-func hasPlaceholders(sql string) bool {
-	for i := 0; i < len(sql); i++ {
-		switch c := sql[i]; c {
-		case '?':
-			return true
-		case '\'', '"', '`':
-			for i++; i < len(sql); i++ {
-				if sql[i] == '\\' && c != '`' {
-					i++
-					continue
-				}
-				if sql[i] == c {
-					if i+1 < len(sql) && sql[i+1] == c { // doubled quote
-						i++
-						continue
-					}
-					break
-				}
-			}
-		case '#':
-			for i < len(sql) && sql[i] != '\n' {
-				i++
-			}
-		case '-':
-			if strings.HasPrefix(sql[i:], "--") {
-				for i < len(sql) && sql[i] != '\n' {
-					i++
-				}
-			}
-		case '/':
-			if strings.HasPrefix(sql[i:], "/*") {
-				end := strings.Index(sql[i+2:], "*/")
-				if end < 0 {
-					return false
-				}
-				i += end + 3
-			}
-		}
-	}
-	return false
-}
-
 func (fs *flightServer) CreatePreparedStatement(ctx context.Context, req flightsql.ActionCreatePreparedStatementRequest) (flightsql.ActionCreatePreparedStatementResult, error) {
 	var res flightsql.ActionCreatePreparedStatementResult
 	if len(req.GetTransactionId()) > 0 {
 		return res, status.Error(codes.InvalidArgument, "lienthong is read-only and has no transactions")
 	}
-	if hasPlaceholders(req.GetQuery()) {
-		return res, &Error{Code: "LT-UNSUPPORTED", Message: "prepared statement parameters (?) are not supported yet: write the values into the SQL text", status: http.StatusBadRequest}
-	}
-	schema, err := fs.planSchema(ctx, req.GetQuery())
+	n, err := statementParams(req.GetQuery())
 	if err != nil {
 		return res, err
+	}
+	// The result schema with each ? as NULL; a statement that plans only
+	// with its values has its schema once they are bound.
+	schema, err := fs.planSchema(ctx, req.GetQuery(), make([]any, n))
+	if err != nil {
+		if n == 0 {
+			return res, err
+		}
+		schema = arrow.NewSchema(nil, nil)
 	}
 	c := callerOf(ctx)
 	handle := newID()
@@ -449,11 +471,11 @@ func (fs *flightServer) CreatePreparedStatement(ctx context.Context, req flights
 		fs.mu.Unlock()
 		return res, newError(http.StatusServiceUnavailable, CodeBusy, "too many open prepared statements on this node; close the ones you no longer use")
 	}
-	fs.prepared[handle] = &prepared{sql: req.GetQuery(), owner: c.p.Name, schema: schema, lastUsed: now}
+	fs.prepared[handle] = &prepared{sql: req.GetQuery(), owner: c.p.Name, schema: schema, lastUsed: now, nparams: n}
 	fs.mu.Unlock()
 	res.Handle = []byte(handle)
 	res.DatasetSchema = schema
-	res.ParameterSchema = arrow.NewSchema(nil, nil)
+	res.ParameterSchema = parameterSchema(n)
 	return res, nil
 }
 
@@ -480,11 +502,27 @@ func (fs *flightServer) ClosePreparedStatement(ctx context.Context, req flightsq
 }
 
 func (fs *flightServer) GetFlightInfoPreparedStatement(ctx context.Context, cmd flightsql.PreparedStatementQuery, desc *flight.FlightDescriptor) (*flight.FlightInfo, error) {
-	p, err := fs.lookupPrepared(ctx, cmd.GetPreparedStatementHandle())
+	p, sets, err := fs.boundPrepared(ctx, cmd.GetPreparedStatementHandle())
 	if err != nil {
 		return nil, err
 	}
-	return fs.statementInfo(ctx, p.sql, desc)
+	return fs.statementInfo(ctx, p.sql, sets, desc)
+}
+
+// boundPrepared is the caller's prepared statement and the parameter sets
+// bound to it; a statement with parameters must have been bound.
+func (fs *flightServer) boundPrepared(ctx context.Context, handle []byte) (*prepared, [][]any, error) {
+	p, err := fs.lookupPrepared(ctx, handle)
+	if err != nil {
+		return nil, nil, err
+	}
+	fs.mu.Lock()
+	sets := p.bound
+	fs.mu.Unlock()
+	if p.nparams > 0 && len(sets) == 0 {
+		return nil, nil, newError(http.StatusBadRequest, "LT-SYNTAX", "the statement has %d parameter(s) (?): bind their values first (DoPut with the prepared statement's command; arrow-go: SetParameters)", p.nparams)
+	}
+	return p, sets, nil
 }
 
 func (fs *flightServer) GetSchemaPreparedStatement(ctx context.Context, cmd flightsql.PreparedStatementQuery, _ *flight.FlightDescriptor) (*flight.SchemaResult, error) {
@@ -492,29 +530,45 @@ func (fs *flightServer) GetSchemaPreparedStatement(ctx context.Context, cmd flig
 	if err != nil {
 		return nil, err
 	}
-	return &flight.SchemaResult{Schema: flight.SerializeSchema(p.schema, fs.Alloc)}, nil
+	schema := p.schema
+	fs.mu.Lock()
+	sets := p.bound
+	fs.mu.Unlock()
+	if len(sets) > 0 { // with values bound, the schema they give
+		if schema, err = fs.planSchema(ctx, p.sql, sets[0]); err != nil {
+			return nil, err
+		}
+	}
+	return &flight.SchemaResult{Schema: flight.SerializeSchema(schema, fs.Alloc)}, nil
 }
 
 func (fs *flightServer) DoGetPreparedStatement(ctx context.Context, cmd flightsql.PreparedStatementQuery) (*arrow.Schema, <-chan flight.StreamChunk, error) {
-	p, err := fs.lookupPrepared(ctx, cmd.GetPreparedStatementHandle())
+	p, sets, err := fs.boundPrepared(ctx, cmd.GetPreparedStatementHandle())
 	if err != nil {
 		return nil, nil, err
 	}
-	return fs.run(ctx, ticket{ID: newID(), SQL: p.sql})
+	return fs.run(ctx, ticket{ID: newID(), SQL: p.sql, Params: sets})
 }
 
-// DoPutPreparedStatementQuery is how clients bind parameters; lienthong has
-// none to bind, so only an empty binding is accepted.
+// DoPutPreparedStatementQuery binds parameter values: the batch's rows
+// are the parameter sets the next executions run with (flight_params.go).
+// The handle stays the same (the binding is the statement's, until the
+// next DoPut).
 func (fs *flightServer) DoPutPreparedStatementQuery(ctx context.Context, cmd flightsql.PreparedStatementQuery, rdr flight.MessageReader, _ flight.MetadataWriter) ([]byte, error) {
-	if _, err := fs.lookupPrepared(ctx, cmd.GetPreparedStatementHandle()); err != nil {
+	p, err := fs.lookupPrepared(ctx, cmd.GetPreparedStatementHandle())
+	if err != nil {
 		return nil, err
 	}
-	for rdr.Next() {
-		rec := rdr.RecordBatch()
-		if rec.NumCols() > 0 && rec.NumRows() > 0 {
-			return nil, &Error{Code: "LT-UNSUPPORTED", Message: "prepared statement parameters are not supported yet: write the values into the SQL text", status: http.StatusBadRequest}
-		}
+	sets, err := bindParams(rdr, p.nparams)
+	if err != nil {
+		return nil, err
 	}
+	if p.nparams == 0 {
+		sets = nil // a statement without ? has nothing to bind
+	}
+	fs.mu.Lock()
+	p.bound = sets
+	fs.mu.Unlock()
 	return cmd.GetPreparedStatementHandle(), nil
 }
 

@@ -320,6 +320,8 @@ type reqMeta struct {
 	remote  string
 	// params are the values of the statement's ? parameters; nil: none sent.
 	params []any
+	// database is the source of unqualified table names (MySQL's USE).
+	database string
 }
 
 // decodeHeader reads a purpose or case header: header values are ASCII,
@@ -435,7 +437,7 @@ func (s *Server) startQuery(parent context.Context, p Principal, meta reqMeta, s
 	stopHard := context.AfterFunc(s.hardCtx, func() { cancel(errShutdown) })
 	q.stop = append(q.stop, func() { stopHard() })
 
-	opt := engine.QueryOptions{Session: engine.Session{Principal: p.Name, Agency: p.Agency, Purpose: meta.purpose, CaseID: meta.caseID}, Params: meta.params}
+	opt := engine.QueryOptions{Session: engine.Session{Principal: p.Name, Agency: p.Agency, Purpose: meta.purpose, CaseID: meta.caseID}, Params: meta.params, Database: meta.database}
 	kind, inner := engine.Classify(sqlText)
 	q.kind = kind
 	switch kind {

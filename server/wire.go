@@ -22,6 +22,11 @@ type Meta struct {
 	Purpose  string
 	Case     string
 	Remote   string
+	// Params are the values of the statement's ? parameters, in order
+	// (engine.QueryOptions.Params); nil: none.
+	Params []any
+	// Database is the source unqualified table names are read in (USE).
+	Database string
 }
 
 // Query is a running statement of another front-end.
@@ -30,7 +35,7 @@ type Query struct{ q *query }
 // Run admits and starts sqlText for p. The error is an *Error; on error
 // the statement has been finished (logged, counted).
 func (s *Server) Run(ctx context.Context, p Principal, m Meta, sqlText string) (*Query, error) {
-	q, err := s.startQuery(ctx, p, reqMeta{proto: m.Protocol, purpose: m.Purpose, caseID: m.Case, remote: m.Remote}, sqlText)
+	q, err := s.startQuery(ctx, p, reqMeta{proto: m.Protocol, purpose: m.Purpose, caseID: m.Case, remote: m.Remote, params: m.Params, database: m.Database}, sqlText)
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,7 @@ type Runner interface {
 
 // userCodes are the codes of refusals and of the user's own errors: every
 // attack must end in one of these or succeed.
-var userCodes = map[string]bool{"LT-DENIED": true, "LT-UNKNOWN": true, "LT-TYPE": true, "LT-UNSUPPORTED": true, "LT-SYNTAX": true,
+var userCodes = map[string]bool{"LT-DENIED": true, "LT-UNKNOWN": true, "LT-NO-DATABASE": true, "LT-TYPE": true, "LT-UNSUPPORTED": true, "LT-SYNTAX": true,
 	"LT-AMBIGUOUS": true, "LT-BUDGET": true, "LT-RATE-LIMIT": true, "LT-LIMIT": true, "LT-READONLY": true, "LT-BAD-REQUEST": true}
 
 var (
@@ -66,6 +66,11 @@ func (f *Fixture) Check(a Attack, r Reply) string {
 	if v := f.Leak(r.Cells, r.Text+"\n"+strings.Join(r.Cells, "\n"), a.SQL); v != "" && !(a.Who.Purpose == "POPULATION_STATISTICS" && f.statsPseudonym(v)) {
 		return fmt.Sprintf("leaks %q", v)
 	}
+	if a.Technique == "catalog-sql" {
+		if why := f.checkCatalogRows(a, r); why != "" {
+			return why
+		}
+	}
 	switch a.Op {
 	case OpExplainAnalyze:
 		if r.Code == "" && countsRestricted(r.Cells) {
@@ -86,6 +91,29 @@ func (f *Fixture) Check(a Attack, r Reply) string {
 				return "the catalog lists too little to test anything: " + strings.Join(r.Cells, ", ")
 			}
 		}
+	}
+	return ""
+}
+
+// checkCatalogRows checks a query of the SQL catalog views: no row names
+// a hidden entry (source, table and column as consecutive cells), and
+// the whole listing of "an" names what it may read.
+func (f *Fixture) checkCatalogRows(a Attack, r Reply) string {
+	if r.Code != "" {
+		return "the catalog views refused the query: " + r.Text
+	}
+	named := false
+	for _, row := range r.Cells {
+		joined := "." + strings.ToLower(strings.Join(strings.Split(row, " | "), ".")) + "."
+		for _, h := range f.HiddenCatalog {
+			if a.Who.Principal == "an" && strings.Contains(joined, "."+strings.ToLower(h)+".") {
+				return "the catalog views list " + h + ": " + row
+			}
+		}
+		named = named || strings.Contains(joined, ".dancu.citizens.")
+	}
+	if a.Who.Principal == "an" && !strings.Contains(a.SQL, "WHERE") && !named {
+		return "the catalog views list too little to test anything: " + strings.Join(r.Cells, "; ")
 	}
 	return ""
 }

@@ -230,9 +230,19 @@ func (f *Fixture) Corpus() []Attack {
 	for _, who := range []engine.Session{An, {Principal: "an"}, Cuong, Binh} {
 		out = append(out, Attack{Technique: "catalog", Who: who, Want: Safe, Op: OpCatalog})
 	}
+	// The SQL catalog views answer, listing only what the grants give
+	// (Check: no row names a hidden table or column).
+	for _, who := range []engine.Session{An, {Principal: "an"}, Cuong, Binh} {
+		add("catalog-sql", who, Safe,
+			"SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.tables",
+			"SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM information_schema.columns",
+			"SELECT * FROM information_schema.columns WHERE table_name = 'births' OR column_name IN ('phone', 'father_pin')",
+			"SELECT * FROM INFORMATION_SCHEMA.`TABLES` WHERE TABLE_SCHEMA = 'hotich' OR LOWER(table_name) LIKE '%house%'",
+			"SELECT t.TABLE_SCHEMA, t.TABLE_NAME, c.COLUMN_NAME FROM information_schema.tables t JOIN information_schema.columns c ON c.table_schema = t.table_schema AND c.table_name = t.table_name",
+			"SELECT s.SCHEMA_NAME, t.TABLE_NAME FROM information_schema.schemata s LEFT JOIN information_schema.tables t ON t.table_schema = s.schema_name",
+		)
+	}
 	add("catalog", An, Refused,
-		"SELECT * FROM information_schema.tables",
-		"SELECT * FROM information_schema.columns WHERE table_name = 'births'",
 		"SELECT * FROM duckdb_tables()",
 		"SELECT * FROM duckdb_columns()",
 		"SELECT * FROM pg_catalog.pg_tables",
@@ -276,7 +286,7 @@ func (f *Fixture) Corpus() []Attack {
 		"SELECT * FROM read_json('/etc/passwd')",
 		"SELECT * FROM sqlite_scan('/tmp/x.db', 't')",
 		"SELECT * FROM postgres_scan('host=127.0.0.1', 'public', 't')",
-		"SELECT * FROM information_schema.schemata",
+		"SELECT * FROM information_schema.schemata s, information_schema.nosuch n",
 		"DESCRIBE dancu.households",
 		"SELECT * FROM dancu.citizens FOR UPDATE",
 		"SELECT pin INTO OUTFILE '/tmp/x' FROM dancu.citizens",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"net"
+	"strings"
 	"time"
 
 	"vitess.io/vitess/go/mysql"
@@ -66,14 +67,15 @@ func (m *clearMethod) HandleAuthPluginData(c *mysql.Conn, user string, _, client
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), authTimeout)
 	defer cancel()
-	p, e := m.s.srv.Authenticate(ctx, protocol, remote.String(), server.Credentials{BasicUser: user, BasicPassword: password})
+	name, purpose, caseID := splitUser(user)
+	p, e := m.s.srv.Authenticate(ctx, protocol, remote.String(), server.Credentials{BasicUser: name, BasicPassword: password})
 	if e != nil {
 		if e.Code == server.CodeAuth {
 			e.Message = "access denied: the user is a principal's name and the password its token"
 		}
 		return nil, wireError(e)
 	}
-	return &principalData{p}, nil
+	return &principalData{p: p, purpose: purpose, caseID: caseID}, nil
 }
 
 // refuseMethod is mysql_native_password for connections that may not send
@@ -107,7 +109,21 @@ func refusal() error {
 }
 
 // principalData is the authenticated principal, kept on the connection.
-type principalData struct{ p server.Principal }
+// principalData is the handshake's principal and the purpose and case its
+// user name carried.
+type principalData struct {
+	p               server.Principal
+	purpose, caseID string
+}
+
+// splitUser reads a MySQL user "principal[/purpose[/case]]": tools that
+// send no session statements or connection attributes of their own
+// (Grafana) declare the session's purpose and case in the user name.
+func splitUser(user string) (name, purpose, caseID string) {
+	name, rest, _ := strings.Cut(user, "/")
+	purpose, caseID, _ = strings.Cut(rest, "/")
+	return name, purpose, caseID
+}
 
 func (d *principalData) Get() *querypb.VTGateCallerID {
 	return &querypb.VTGateCallerID{Username: d.p.Name}

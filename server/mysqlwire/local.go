@@ -2,7 +2,8 @@ package mysqlwire
 
 import (
 	"context"
-	"regexp"
+	"encoding/json"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,7 +14,6 @@ import (
 	"vitess.io/vitess/go/vt/sqlparser"
 
 	"lienthong/catalog"
-	"lienthong/engine"
 	"lienthong/server"
 )
 
@@ -47,6 +47,12 @@ func (s *Server) local(c *mysql.Conn, ss *session, sqlText string, cb func(*sqlt
 		return true, cb(&sqltypes.Result{})
 	case *sqlparser.Begin, *sqlparser.Commit, *sqlparser.Rollback:
 		return true, cb(&sqltypes.Result{})
+	case *sqlparser.PrepareStmt:
+		return true, s.sqlPrepare(ss, st, cb)
+	case *sqlparser.ExecuteStmt:
+		return true, s.sqlExecute(c, ss, st, cb)
+	case *sqlparser.DeallocateStmt:
+		return true, s.sqlDeallocate(ss, st, cb)
 	case *sqlparser.Select:
 		return s.selectVars(c, ss, st, cb)
 	}
@@ -110,8 +116,8 @@ func (s *Server) set(ss *session, st *sqlparser.Set, cb func(*sqltypes.Result) e
 		default:
 			if isNull {
 				delete(ss.vars, name)
-			} else if len(ss.vars) < 256 && len(val) <= 4096 {
-				ss.vars[name] = val
+			} else if _, ok := ss.vars[name]; (ok || len(ss.vars) < 256) && len(val) <= 4096 {
+				ss.vars[name] = typedLiteral(e.Expr, val)
 			}
 		}
 	}
@@ -136,6 +142,30 @@ func literal(e sqlparser.Expr) (val string, isNull bool) {
 	return "", false
 }
 
+// typedLiteral is a SET @x value as the parameter it is bound as by
+// EXECUTE … USING @x: a number stays a number, anything else is a string.
+func typedLiteral(e sqlparser.Expr, val string) any {
+	switch x := e.(type) {
+	case *sqlparser.Literal:
+		switch x.Type {
+		case sqlparser.IntVal:
+			if n, err := strconv.ParseInt(x.Val, 10, 64); err == nil {
+				return n
+			}
+			return json.Number(x.Val)
+		case sqlparser.DecimalVal:
+			return json.Number(x.Val)
+		case sqlparser.FloatVal:
+			if f, err := strconv.ParseFloat(x.Val, 64); err == nil {
+				return f
+			}
+		}
+	case sqlparser.BoolVal:
+		return bool(x)
+	}
+	return val
+}
+
 // snapshot is the principal's catalog.
 func (s *Server) snapshot(ss *session) (*catalog.Snapshot, error) {
 	eng := s.srv.Engine()
@@ -144,7 +174,7 @@ func (s *Server) snapshot(ss *session) (*catalog.Snapshot, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.QueryTimeout.Duration)
 	defer cancel()
-	snap, err := eng.CatalogFor(ctx, engine.Session{Principal: ss.p.Name, Agency: ss.p.Agency, Purpose: ss.purpose, CaseID: ss.caseID})
+	snap, err := eng.CatalogFor(ctx, ss.engineSession())
 	if err != nil {
 		return nil, wireError(server.ClientError(err))
 	}
@@ -164,203 +194,6 @@ func (s *Server) use(ss *session, db string, cb func(*sqltypes.Result) error) er
 	return cb(&sqltypes.Result{})
 }
 
-// result sends a small in-memory result of text columns.
-func result(cb func(*sqltypes.Result) error, names []string, rows [][]string) error {
-	fields := make([]*querypb.Field, len(names))
-	for i, n := range names {
-		fields[i] = &querypb.Field{Name: n, Type: querypb.Type_VARCHAR, ColumnLength: 256 * 4, Charset: charsetUTF8MB4}
-	}
-	out := make([][]sqltypes.Value, len(rows))
-	for i, r := range rows {
-		out[i] = make([]sqltypes.Value, len(r))
-		for j, v := range r {
-			out[i][j] = sqltypes.NewVarChar(v)
-		}
-	}
-	return cb(&sqltypes.Result{Fields: fields, Rows: out})
-}
-
-// likeRe is a SHOW ... LIKE pattern as a regexp (case-insensitive, as
-// MySQL's default collation compares).
-func likeRe(pat string) *regexp.Regexp {
-	var b strings.Builder
-	b.WriteString("(?is)^")
-	esc := false
-	for _, r := range pat {
-		switch {
-		case esc:
-			b.WriteString(regexp.QuoteMeta(string(r)))
-			esc = false
-		case r == '\\':
-			esc = true
-		case r == '%':
-			b.WriteString(".*")
-		case r == '_':
-			b.WriteString(".")
-		default:
-			b.WriteString(regexp.QuoteMeta(string(r)))
-		}
-	}
-	b.WriteString("$")
-	return regexp.MustCompile(b.String())
-}
-
-// filterRows keeps the rows whose first column matches f's LIKE (a WHERE
-// filter is not evaluated here: every row is kept).
-func filterRows(f *sqlparser.ShowFilter, rows [][]string) [][]string {
-	if f == nil || f.Like == "" {
-		return rows
-	}
-	re := likeRe(f.Like)
-	var out [][]string
-	for _, r := range rows {
-		if re.MatchString(r[0]) {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-func (s *Server) show(ss *session, st *sqlparser.Show, cb func(*sqltypes.Result) error) (bool, error) {
-	sb, ok := st.Internal.(*sqlparser.ShowBasic)
-	if !ok {
-		return false, nil
-	}
-	switch sb.Command {
-	case sqlparser.Database:
-		snap, err := s.snapshot(ss)
-		if err != nil {
-			return true, err
-		}
-		var rows [][]string
-		for _, src := range snap.Sources {
-			rows = append(rows, []string{src.Name})
-		}
-		return true, result(cb, []string{"Database"}, filterRows(sb.Filter, rows))
-	case sqlparser.Table:
-		db := sb.DbName.String()
-		if db == "" {
-			db = ss.db
-		}
-		if db == "" {
-			return true, errorf("LT-UNKNOWN", "no database selected: USE a source first, or SHOW TABLES FROM source")
-		}
-		snap, err := s.snapshot(ss)
-		if err != nil {
-			return true, err
-		}
-		src := snap.Source(db)
-		if src == nil {
-			return true, errorf("LT-UNKNOWN", "unknown source %q (SHOW DATABASES lists yours)", db)
-		}
-		var rows [][]string
-		for _, t := range src.Tables {
-			r := []string{t.Name}
-			if sb.Full {
-				r = append(r, "BASE TABLE")
-			}
-			rows = append(rows, r)
-		}
-		sort.Slice(rows, func(i, j int) bool { return rows[i][0] < rows[j][0] })
-		names := []string{"Tables_in_" + src.Name}
-		if sb.Full {
-			names = append(names, "Table_type")
-		}
-		return true, result(cb, names, filterRows(sb.Filter, rows))
-	case sqlparser.Column:
-		return true, s.columns(ss, sb.Tbl, sb.DbName.String(), sb.Full, sb.Filter, cb)
-	case sqlparser.VariableGlobal, sqlparser.VariableSession:
-		var rows [][]string
-		for _, name := range variableNames() {
-			v, _ := s.variable(ss, name)
-			rows = append(rows, []string{name, v})
-		}
-		return true, result(cb, []string{"Variable_name", "Value"}, filterRows(sb.Filter, rows))
-	case sqlparser.StatusGlobal, sqlparser.StatusSession:
-		return true, result(cb, []string{"Variable_name", "Value"}, nil)
-	case sqlparser.Warnings:
-		return true, result(cb, []string{"Level", "Code", "Message"}, nil)
-	case sqlparser.Charset:
-		return true, result(cb, []string{"Charset", "Description", "Default collation", "Maxlen"}, filterRows(sb.Filter, [][]string{{"utf8mb4", "UTF-8 Unicode", "utf8mb4_general_ci", "4"}}))
-	case sqlparser.Collation:
-		return true, result(cb, []string{"Collation", "Charset", "Id", "Default", "Compiled", "Sortlen"}, filterRows(sb.Filter, [][]string{{"utf8mb4_general_ci", "utf8mb4", "45", "Yes", "Yes", "1"}}))
-	case sqlparser.Index:
-		return true, result(cb, []string{"Table", "Non_unique", "Key_name", "Seq_in_index", "Column_name", "Collation", "Cardinality", "Sub_part", "Packed", "Null", "Index_type", "Comment", "Index_comment", "Visible", "Expression"}, nil)
-	}
-	return true, errorf("LT-UNSUPPORTED", "this SHOW statement is not supported; SHOW DATABASES, TABLES, COLUMNS, VARIABLES, STATUS, WARNINGS are")
-}
-
-// columns answers SHOW [FULL] COLUMNS FROM t [FROM db] and DESCRIBE t:
-// the table may be source.table or, after USE, table.
-func (s *Server) columns(ss *session, tn sqlparser.TableName, db string, full bool, f *sqlparser.ShowFilter, cb func(*sqltypes.Result) error) error {
-	if db == "" {
-		db = tn.Qualifier.String()
-	}
-	if db == "" {
-		db = ss.db
-	}
-	if db == "" {
-		return errorf("LT-UNKNOWN", "no database selected: name the table as source.table, or USE a source first")
-	}
-	snap, err := s.snapshot(ss)
-	if err != nil {
-		return err
-	}
-	src := snap.Source(db)
-	var t *catalog.Table
-	if src != nil {
-		t = src.Table(tn.Name.String())
-	}
-	if t == nil {
-		return errorf("LT-UNKNOWN", "unknown table %s.%s (SHOW TABLES FROM %s lists yours)", db, tn.Name.String(), db)
-	}
-	var rows [][]string
-	for _, col := range t.Columns {
-		null := "YES"
-		if !col.Nullable {
-			null = "NO"
-		}
-		key := ""
-		if strings.EqualFold(col.Name, t.PINColumn) {
-			key = "MUL"
-		}
-		typ := columnFor(col.Type).name
-		if full {
-			coll := ""
-			if columnFor(col.Type).charset == charsetUTF8MB4 {
-				coll = "utf8mb4_general_ci"
-			}
-			comment := ""
-			if col.Sensitive {
-				comment = "sensitive"
-			}
-			rows = append(rows, []string{col.Name, typ, coll, null, key, "", "", "select", comment})
-		} else {
-			rows = append(rows, []string{col.Name, typ, null, key, "", ""})
-		}
-	}
-	names := []string{"Field", "Type", "Null", "Key", "Default", "Extra"}
-	if full {
-		names = []string{"Field", "Type", "Collation", "Null", "Key", "Default", "Extra", "Privileges", "Comment"}
-	}
-	return resultNullDefault(cb, names, filterRows(f, rows))
-}
-
-// resultNullDefault is result with the Default column NULL, as MySQL
-// shows a column without a default.
-func resultNullDefault(cb func(*sqltypes.Result) error, names []string, rows [][]string) error {
-	return result(func(r *sqltypes.Result) error {
-		for i, n := range names {
-			if n == "Default" {
-				for _, row := range r.Rows {
-					row[i] = sqltypes.NULL
-				}
-			}
-		}
-		return cb(r)
-	}, names, rows)
-}
-
 // variables are the system variables clients read on connect.
 var variables = map[string]string{
 	"version":                  ServerVersion,
@@ -378,7 +211,9 @@ var variables = map[string]string{
 	"collation_connection":     "utf8mb4_general_ci",
 	"collation_server":         "utf8mb4_general_ci",
 	"collation_database":       "utf8mb4_general_ci",
-	"sql_mode":                 "ANSI_QUOTES",
+	// No ANSI_QUOTES: "x" is a string, as the parser reads it (a client
+	// told otherwise, SQLAlchemy, would quote names with ").
+	"sql_mode":                 "ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION",
 	"time_zone":                "+00:00",
 	"system_time_zone":         "UTC",
 	"transaction_isolation":    "REPEATABLE-READ",
@@ -500,8 +335,19 @@ func (s *Server) sessionValue(c *mysql.Conn, ss *session, e sqlparser.Expr) (sql
 			case "lienthong_case":
 				return nullable(ss.caseID), true
 			}
-			if v, ok := ss.vars[name]; ok {
+			switch v := ss.vars[name].(type) {
+			case string:
 				return text(v), true
+			case int64:
+				return sqltypes.NewInt64(v), true
+			case bool:
+				if v {
+					return sqltypes.NewInt64(1), true
+				}
+				return sqltypes.NewInt64(0), true
+			case nil:
+			default:
+				return text(fmt.Sprint(v)), true
 			}
 			return sqltypes.NULL, true
 		}
@@ -532,7 +378,27 @@ func (s *Server) sessionValue(c *mysql.Conn, ss *session, e sqlparser.Expr) (sql
 	case *sqlparser.CurTimeFuncExpr, *sqlparser.Literal, *sqlparser.NullVal:
 		return sqltypes.Value{}, false // the engine evaluates these
 	}
+	if readsSystemVariable(e) {
+		// An expression over the node's variables (Metabase's
+		// time_format(timediff(now(), convert_tz(now(), @@GLOBAL.time_zone,
+		// '+00:00')), '%H:%i')): the engine has no variables to compute
+		// it with; NULL, so the client's start-up goes on (it reads
+		// @@time_zone itself first).
+		return sqltypes.NULL, true
+	}
 	return sqltypes.Value{}, false
+}
+
+// readsSystemVariable reports whether e reads an @@variable.
+func readsSystemVariable(e sqlparser.Expr) bool {
+	found := false
+	_ = sqlparser.Walk(func(n sqlparser.SQLNode) (bool, error) {
+		if v, ok := n.(*sqlparser.Variable); ok && v.Scope != sqlparser.VariableScope {
+			found = true
+		}
+		return !found, nil
+	}, e)
+	return found
 }
 
 func nullable(v string) sqltypes.Value {

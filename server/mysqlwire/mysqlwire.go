@@ -28,9 +28,9 @@ import (
 	"vitess.io/vitess/go/mysql/sqlerror"
 	"vitess.io/vitess/go/sqltypes"
 	vtlog "vitess.io/vitess/go/vt/log"
-	querypb "vitess.io/vitess/go/vt/proto/query"
 	"vitess.io/vitess/go/vt/vtenv"
 
+	"lienthong/engine"
 	"lienthong/errcode"
 	"lienthong/server"
 )
@@ -144,7 +144,16 @@ type session struct {
 	purpose string
 	caseID  string
 	db      string // USE; "" for none
-	vars    map[string]string
+	// vars are the user variables (SET @x = …), as parameter values
+	// (string, int64, float64, json.Number, bool) for EXECUTE … USING.
+	vars map[string]any
+	// named are SQL-level prepared statements (PREPARE name FROM '…').
+	named map[string]string
+}
+
+// engineSession is the session as the engine knows it.
+func (ss *session) engineSession() engine.Session {
+	return engine.Session{Principal: ss.p.Name, Agency: ss.p.Agency, Purpose: ss.purpose, CaseID: ss.caseID}
 }
 
 // sess is c's session, made from the handshake's principal on first use
@@ -157,9 +166,14 @@ func sess(c *mysql.Conn) *session {
 	if !ok {
 		return nil
 	}
-	ss := &session{p: g.p, vars: map[string]string{}}
+	ss := &session{p: g.p, vars: map[string]any{}, purpose: g.purpose, caseID: g.caseID}
 	if a := c.Attributes; a != nil {
-		ss.purpose, ss.caseID = a["lienthong_purpose"], a["lienthong_case"]
+		if v, ok := a["lienthong_purpose"]; ok {
+			ss.purpose = v
+		}
+		if v, ok := a["lienthong_case"]; ok {
+			ss.caseID = v
+		}
 	}
 	c.ClientData = ss
 	return ss
@@ -193,6 +207,7 @@ func (s *Server) ComResetConnection(c *mysql.Conn) {
 	if ss := sess(c); ss != nil {
 		ss.purpose, ss.caseID, ss.db = "", "", ""
 		clear(ss.vars)
+		clear(ss.named)
 	}
 }
 
@@ -212,18 +227,19 @@ func (s *Server) ComQuery(c *mysql.Conn, sqlText string, callback func(*sqltypes
 	if handled, err := s.local(c, ss, sqlText, callback); handled {
 		return err
 	}
-	return s.run(c, ss, sqlText, callback)
+	return s.run(c, ss, sqlText, nil, callback)
 }
 
-// run streams one statement's result from the engine, a batch at a time.
-func (s *Server) run(c *mysql.Conn, ss *session, sqlText string, callback func(*sqltypes.Result) error) (ret error) {
+// run streams one statement's result from the engine, a batch at a time;
+// params are its ? parameters' values (nil: none sent).
+func (s *Server) run(c *mysql.Conn, ss *session, sqlText string, params []any, callback func(*sqltypes.Result) error) (ret error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// KILL QUERY from another connection of the principal (the mysql
 	// client's Ctrl-C) cancels this context.
 	c.UpdateCancelCtx(cancel)
 	defer c.UpdateCancelCtx(nil)
-	q, err := s.srv.Run(ctx, ss.p, server.Meta{Protocol: protocol, Purpose: ss.purpose, Case: ss.caseID, Remote: c.RemoteAddr().String()}, sqlText)
+	q, err := s.srv.Run(ctx, ss.p, server.Meta{Protocol: protocol, Purpose: ss.purpose, Case: ss.caseID, Remote: c.RemoteAddr().String(), Params: params, Database: ss.db}, sqlText)
 	if err != nil {
 		return wireError(server.ClientError(err))
 	}
@@ -269,22 +285,10 @@ func errorf(code, format string, args ...any) error {
 	return wireError(&server.Error{Code: code, Message: fmt.Sprintf(format, args...)})
 }
 
-var errUnsupportedPrepare = &server.Error{Code: "LT-UNSUPPORTED", Message: "prepared statements are not supported on the MySQL front-end yet; send the statement as text (go-sql-driver: interpolateParams=true)"}
-
 // ComQueryMulti implements mysql.Handler (the listener does not enable
 // multi-query mode, so vitess calls ComQuery per statement).
 func (s *Server) ComQueryMulti(c *mysql.Conn, sql string, callback func(qr sqltypes.QueryResponse, more bool, firstPacket bool) error) error {
-	return wireError(errUnsupportedPrepare)
-}
-
-// ComPrepare implements mysql.Handler: not yet (issue 16, part two).
-func (s *Server) ComPrepare(c *mysql.Conn, query string) ([]*querypb.Field, uint16, error) {
-	return nil, 0, wireError(errUnsupportedPrepare)
-}
-
-// ComStmtExecute implements mysql.Handler.
-func (s *Server) ComStmtExecute(c *mysql.Conn, prepare *mysql.PrepareData, callback func(*sqltypes.Result) error) error {
-	return wireError(errUnsupportedPrepare)
+	return errorf("LT-UNSUPPORTED", "multi-statement mode is not supported; send one statement at a time")
 }
 
 var errReplication = &server.Error{Code: "LT-UNSUPPORTED", Message: "lienthong is not a replication source"}

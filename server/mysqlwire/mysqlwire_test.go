@@ -40,9 +40,18 @@ type fixture struct {
 	addr  string
 	token string
 	audit string
+	dsn   string // the MariaDB source's database
 }
 
 func start(t testing.TB, extraServer string) *fixture {
+	t.Helper()
+	return startWith(t, extraServer, "")
+}
+
+// startWith is start with more policy (the MariaDB database also has a
+// table staff, which the base policy does not grant), and the Flight SQL
+// front-end on when extraServer sets flight_addr.
+func startWith(t testing.TB, extraServer, extraPolicy string) *fixture {
 	t.Helper()
 	dsn := testenv.MySQLDSN(t)
 	db, err := sql.Open("mysql", dsn)
@@ -55,6 +64,10 @@ func start(t testing.TB, extraServer string) *fixture {
 		"INSERT INTO benefits VALUES ('P001', 1250000.50, '2026-03-01', '2026-03-01 08:30:00', 7, 0.25), ('P002', 99.99, '2026-04-15', '2026-04-15 17:05:09', 9, 1.5), ('P003', NULL, NULL, NULL, NULL, NULL)",
 		"CREATE TABLE secret (pin VARCHAR(12), note VARCHAR(20))",
 		"INSERT INTO secret VALUES ('P001', 'x')",
+		"CREATE TABLE staff (pin VARCHAR(12), name VARCHAR(40), salary DECIMAL(12,2))",
+		"INSERT INTO staff VALUES ('P001', 'An', 1000.00)",
+		// nums (1..1000): a self-join of it keeps MariaDB busy.
+		"CREATE TABLE nums AS WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 1000) SELECT i FROM r",
 	} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(err)
@@ -109,7 +122,7 @@ role = "analyst"
 purposes = ["STATS"]
 source = "my"
 table = "benefits"
-`)
+`+extraPolicy)
 	write("lienthong.toml", fmt.Sprintf(`policy = "policy.toml"
 [[sources]]
 name = "f"
@@ -123,7 +136,7 @@ dsn = %q
 
 [server]
 http_addr = "127.0.0.1:0"
-flight_addr = "off"
+%s
 mysql_addr = "127.0.0.1:0"
 tokens_file = "tokens.toml"
 shutdown_grace = "2s"
@@ -132,7 +145,7 @@ shutdown_grace = "2s"
 log = "audit.log"
 key_file = "audit.key"
 node_id = "n1"
-`, dsn, extraServer))
+`, dsn, flightOff(extraServer), extraServer))
 	cfg, err := config.Load(filepath.Join(dir, "lienthong.toml"))
 	if err != nil {
 		t.Fatal(err)
@@ -151,7 +164,14 @@ node_id = "n1"
 	if n.MySQL == nil {
 		t.Fatal("mysql_addr is set but the node has no MySQL front-end")
 	}
-	return &fixture{n: n, addr: n.MySQL.Addr(), token: token, audit: cfg.Audit.Log}
+	return &fixture{n: n, addr: n.MySQL.Addr(), token: token, audit: cfg.Audit.Log, dsn: dsn}
+}
+
+func flightOff(extraServer string) string {
+	if strings.Contains(extraServer, "flight_addr") {
+		return ""
+	}
+	return `flight_addr = "off"`
 }
 
 const loopbackOK = "mysql_allow_cleartext_loopback = true\n"
@@ -413,6 +433,24 @@ func TestPurposeAttribute(t *testing.T) {
 	if me := mysqlErr(t, err); me.Number != 1142 {
 		t.Fatalf("no purpose: %d %q", me.Number, me.Message)
 	}
+	// The user name may carry the purpose and case (Grafana sends no
+	// attributes): "principal/purpose[/case]". The token is still alice's.
+	byName := f.open(t, "alice/STATS/HS-1", f.token, "")
+	var purpose, caseID string
+	if err := byName.QueryRow("SELECT @lienthong_purpose, @lienthong_case").Scan(&purpose, &caseID); err != nil || purpose != "STATS" || caseID != "HS-1" {
+		t.Fatalf("purpose and case from the user name: %q %q %v", purpose, caseID, err)
+	}
+	if got := column(t, byName, "SELECT COUNT(*) FROM my.benefits"); len(got) != 1 || got[0] != "3" {
+		t.Fatalf("count with the user name's purpose: %v", got)
+	}
+	if err := f.open(t, "bob/STATS", f.token, "").Ping(); mysqlErr(t, err).Number != 1045 {
+		t.Fatalf("another principal's name with alice's token: %v", err)
+	}
+	// A purpose that is not the policy's is refused at the first query.
+	_, err = f.open(t, "alice/NOPE", f.token, "").Query("SELECT COUNT(*) FROM my.benefits")
+	if me := mysqlErr(t, err); me.Number != 1142 {
+		t.Fatalf("an unknown purpose in the user name: %d %q", me.Number, me.Message)
+	}
 }
 
 // The mysql command-line client (MariaDB's or MySQL's, from the Debian
@@ -451,6 +489,23 @@ func TestMySQLClient(t *testing.T) {
 	_, err = run("SELECT note FROM my.secret")
 	if msg := stderr.String(); err == nil || !strings.Contains(msg, "ERROR 1142 (42000)") || !strings.Contains(msg, "LT-DENIED") {
 		t.Fatalf("denied through the mysql client: %v\n%s", err, msg)
+	}
+	// A prepared statement (the client's SQL-level PREPARE): the value
+	// binds as a literal, so the injection attempt matches no PIN.
+	out, err = run("SET @lienthong_purpose = 'STATS'; PREPARE s FROM 'SELECT name FROM f.people WHERE pin = ?'; " +
+		"SET @p = 'P002'; EXECUTE s USING @p; SET @p = 'P001'' OR ''1''=''1'; EXECUTE s USING @p; DEALLOCATE PREPARE s")
+	if err != nil || out != "name\nTrần Thị Bình\n" {
+		t.Fatalf("prepared statement through the mysql client: %v\n%q%s", err, out, stderr.String())
+	}
+	// No database selected: 1046 (3D000), as MySQL says it.
+	_, err = run("SET @lienthong_purpose = 'STATS'; SELECT name FROM people")
+	if msg := stderr.String(); err == nil || !strings.Contains(msg, "ERROR 1046 (3D000)") {
+		t.Fatalf("an unqualified table without USE: %v\n%s", err, msg)
+	}
+	// After USE (-D), unqualified names are the source's.
+	out, err = run("SET @lienthong_purpose = 'STATS'; USE f; SELECT name FROM people WHERE pin = 'P003'")
+	if err != nil || out != "name\nLê Cường\n" {
+		t.Fatalf("after USE f: %v\n%q%s", err, out, stderr.String())
 	}
 }
 
@@ -619,6 +674,77 @@ func TestMySQLClientCtrlC(t *testing.T) {
 	t.Logf("mysql after Ctrl-C: %s", out.String())
 	if !strings.Contains(out.String(), "ERROR 1317 (70100)") || !strings.Contains(out.String(), "LT-CANCELLED") {
 		t.Fatalf("mysql after Ctrl-C: %v\n%s", err, out.String())
+	}
+}
+
+// Ctrl-C while MariaDB runs the query's source statement: the client's
+// KILL QUERY cancels it, and the statement leaves MariaDB's process list
+// (the engine's cancellation reaches the source, not only the client).
+func TestMySQLClientCtrlCStopsSourceQuery(t *testing.T) {
+	bin, err := exec.LookPath("mysql")
+	if err != nil {
+		if testenv.RequireServices() {
+			t.Fatal("the mysql client is not installed (apt-get install mariadb-client)")
+		}
+		t.Skip("no mysql client on PATH")
+	}
+	f := startWith(t, loopbackOK, `
+[[grants]]
+role = "analyst"
+purposes = ["STATS"]
+source = "my"
+table = "nums"
+`)
+	admin, err := sql.Open("mysql", f.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	// The source statement is the whole self-join, pushed to MariaDB
+	// (10^9 rows to count: minutes).
+	const marker = "nums"
+	running := func() int {
+		var n int
+		if err := admin.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE '%" + marker + "%' AND ID <> CONNECTION_ID()").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	host, port, _ := strings.Cut(f.addr, ":")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--protocol=TCP", "-h", host, "-P", port, "-u", "alice", "--batch",
+		"-e", "SET @lienthong_purpose = 'STATS'; SELECT COUNT(*) FROM my.nums a, my.nums b, my.nums c WHERE a.i + b.i <> c.i")
+	cmd.Env = append(os.Environ(), "MYSQL_PWD="+f.token)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for running() == 0 {
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("the source statement never showed in MariaDB's process list:\n%s", out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	if ctx.Err() != nil {
+		t.Fatalf("the client did not end within 60s of Ctrl-C:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "ERROR 1317 (70100)") {
+		t.Fatalf("mysql after Ctrl-C: %v\n%s", err, out.String())
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for running() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("10s after Ctrl-C the source statement still runs in MariaDB")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
