@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -118,8 +119,11 @@ func openCluster(k *config.Cluster, ms *state.Machines) (*cluster.Node, error) {
 	if !pool.AppendCertsFromPEM(pem) {
 		return nil, fmt.Errorf("%s: [cluster] ca_file %s holds no PEM certificate", k.Path, k.CAFile)
 	}
-	return cluster.Open(cluster.Config{ID: k.ID, Addr: k.Addr, Dir: k.DataDir, CA: pool, Cert: cert, ProposeTimeout: k.ProposeTimeout.Duration, ElectionTimeout: electionTimeout}, ms)
+	return cluster.Open(cluster.Config{ID: k.ID, Addr: k.Addr, Dir: k.DataDir, CA: pool, Cert: cert, ProposeTimeout: k.ProposeTimeout.Duration, ElectionTimeout: electionTimeout, Log: clusterLog}, ms)
 }
+
+// clusterLog receives raft's warnings (nil: stderr).
+var clusterLog io.Writer
 
 // electionTimeout is raft's default unless a test shortens it.
 var electionTimeout time.Duration
