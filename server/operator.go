@@ -219,4 +219,3 @@ func (s *Server) handleTokens(w http.ResponseWriter, r *http.Request, _ Principa
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"principals": len(s.tokens.Current().Entries())})
 }
-
