@@ -451,6 +451,38 @@ func TestClusterFromConfig(t *testing.T) {
 		eventually(t, fmt.Sprintf("n%d plans against catalog version %d", i+1, rv.Version), func() bool { return n.Engine.Catalog().Version == rv.Version })
 	}
 
+	// A principal added on one node authenticates on the others, and
+	// once revoked on another, nowhere.
+	carol, err := tokens.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := tokens.Hash(carol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := call(t, n1, carol, "GET", "/v1/catalog", nil); code != 401 {
+		t.Fatalf("carol before she is added: %d", code)
+	}
+	if code, body := call(t, nodes[1], admin, "POST", "/v1/tokens", map[string]any{"put": map[string]string{"name": "carol", "agency": "bca", "token_hash": h}}); code != 200 {
+		t.Fatalf("adding carol on n2: %d %s", code, body)
+	}
+	for i, n := range nodes {
+		eventually(t, fmt.Sprintf("carol authenticates on n%d", i+1), func() bool {
+			code, _ := call(t, n, carol, "GET", "/v1/catalog", nil)
+			return code != 401 // the policy does not know her: denied, but authenticated
+		})
+	}
+	if code, body := call(t, n3, admin, "POST", "/v1/tokens", map[string]string{"revoke": "carol"}); code != 200 {
+		t.Fatalf("revoking carol on n3: %d %s", code, body)
+	}
+	for i, n := range nodes {
+		eventually(t, fmt.Sprintf("carol is refused on n%d", i+1), func() bool {
+			code, _ := call(t, n, carol, "GET", "/v1/catalog", nil)
+			return code == 401
+		})
+	}
+
 	// The operator API: nobody without a token, and alice is no operator.
 	for _, ep := range []struct{ method, path string }{{"GET", "/v1/cluster"}, {"POST", "/v1/cluster/join"}, {"POST", "/v1/cluster/remove"}, {"GET", "/v1/policy"}, {"POST", "/v1/policy"}, {"POST", "/v1/tokens"}} {
 		body := map[string]string{"addr": "127.0.0.1:1", "id": "n3", "text": clusterPolicy}

@@ -317,4 +317,3 @@ func trimEmpty(l []string) []string {
 	}
 	return l
 }
-
