@@ -85,7 +85,7 @@ func Message(err error) string {
 	case CodeAudit:
 		return code + ": the audit log could not be written, so nothing was answered; the operator's log says why"
 	case CodeNoQuorum:
-		return code + ": no quorum: this node cannot reach a majority of the cluster, so the query's audit record was not committed and nothing was answered; retry on another node or when the cluster heals"
+		return code + ": no quorum: this node cannot reach a majority of the cluster, so the query's audit record (or its privacy charge) was not committed and nothing was answered; retry on another node or when the cluster heals"
 	}
 	return CodeInternal + ": an internal error" + at + "; the operator's log has the details"
 }

@@ -527,3 +527,38 @@ func TestClusterNoQuorum(t *testing.T) {
 		return code == 503 && strings.Contains(string(body), `"cluster":"no quorum"`)
 	})
 }
+
+// A node on its own serves the operator API too: without a policy any
+// authenticated principal may apply one, after which only its operators
+// may; /v1/cluster says the node is in no cluster.
+func TestOperatorAPIAlone(t *testing.T) {
+	path, token := nodeConfig(t, serving)
+	cfg := load(t, path)
+	n, err := node.Open(context.Background(), cfg, node.Options{Serve: true, Audit: cfg.Audit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn := &tnode{Node: n, cfgPath: path}
+	defer tn.close(t)
+	if code, body := call(t, tn, token, "GET", "/v1/cluster", nil); code != 404 || errCode(body) != "LT-BAD-REQUEST" || !strings.Contains(string(body), "not in a cluster") {
+		t.Fatalf("/v1/cluster alone: %d %s", code, body)
+	}
+	if code, body := call(t, tn, token, "GET", "/v1/policy", nil); code != 200 || !strings.Contains(string(body), `"text":""`) {
+		t.Fatalf("no policy in force: %d %s", code, body)
+	}
+	// alice (the tokens file's principal) applies a policy that gives her
+	// no operations: from then on she is refused.
+	pol := strings.Replace(clusterPolicy, `name = "alice"`, `name = "alice2"`, 1) + "\n[[principals]]\nname = \"alice\"\nagency = \"bhxh\"\nroles = [\"reader\"]\n"
+	if code, body := call(t, tn, token, "POST", "/v1/policy", map[string]string{"file": "p.toml", "text": pol}); code != 200 {
+		t.Fatalf("apply without a policy: %d %s", code, body)
+	}
+	if _, text, p := tn.Engine.PolicyInForce(); text != pol || p == nil {
+		t.Fatal("the applied policy is not in force")
+	}
+	if code, body := call(t, tn, token, "GET", "/v1/policy", nil); code != 403 || errCode(body) != "LT-FORBIDDEN" {
+		t.Fatalf("alice without the policy operation: %d %s", code, body)
+	}
+	if code, body := call(t, tn, "", "GET", "/readyz", nil); code != 200 || strings.Contains(string(body), "quorum") {
+		t.Fatalf("/readyz alone: %d %s", code, body)
+	}
+}

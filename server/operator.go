@@ -159,7 +159,10 @@ type PolicyJSON struct {
 
 func (s *Server) handlePolicyShow(w http.ResponseWriter, r *http.Request, _ Principal) {
 	path, text, _ := s.engine().PolicyInForce()
-	writeJSON(w, http.StatusOK, PolicyJSON{File: filepath.Base(path), Text: text})
+	if path != "" {
+		path = filepath.Base(path)
+	}
+	writeJSON(w, http.StatusOK, PolicyJSON{File: path, Text: text})
 }
 
 func (s *Server) handlePolicyApply(w http.ResponseWriter, r *http.Request, _ Principal) {
