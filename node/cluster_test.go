@@ -496,6 +496,16 @@ func TestClusterFromConfig(t *testing.T) {
 	if _, text, _ := n1.Engine.PolicyInForce(); text != v2 {
 		t.Fatal("a refused caller changed the policy")
 	}
+
+	// Removing n3 through a follower's API leaves two members.
+	if code, body := call(t, nodes[1], admin, "POST", "/v1/cluster/remove", map[string]string{"id": "n3"}); code != 200 {
+		t.Fatalf("remove n3: %d %s", code, body)
+	}
+	eventually(t, "n1 sees two members", func() bool {
+		code, body := call(t, n1, admin, "GET", "/v1/cluster", nil)
+		var st cluster.Status
+		return code == 200 && json.Unmarshal(body, &st) == nil && len(st.Members) == 2 && !strings.Contains(string(body), `"n3"`)
+	})
 }
 
 // With two of three nodes stopped, the survivor refuses audited queries
