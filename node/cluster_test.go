@@ -89,7 +89,7 @@ type clusterFiles struct {
 	caKey  *ecdsa.PrivateKey
 }
 
-func newClusterFiles(t *testing.T) *clusterFiles {
+func newClusterFiles(t testing.TB) *clusterFiles {
 	t.Helper()
 	cf := &clusterFiles{dir: t.TempDir(), tokens: map[string]string{}}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -128,7 +128,7 @@ func newClusterFiles(t *testing.T) *clusterFiles {
 	return cf
 }
 
-func (cf *clusterFiles) writePEM(t *testing.T, name, kind string, der []byte) {
+func (cf *clusterFiles) writePEM(t testing.TB, name, kind string, der []byte) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(cf.dir, name), pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
@@ -137,7 +137,7 @@ func (cf *clusterFiles) writePEM(t *testing.T, name, kind string, der []byte) {
 
 // issue writes id.pem and id.key: a node certificate for 127.0.0.1 with
 // the node id as its CN, for server and client auth.
-func (cf *clusterFiles) issue(t *testing.T, id string) {
+func (cf *clusterFiles) issue(t testing.TB, id string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -164,7 +164,7 @@ func (cf *clusterFiles) issue(t *testing.T, id string) {
 // nodeDir writes one node's directory: its CSV source, its policy file
 // and a lienthong.toml whose [cluster] table bootstraps (join empty) or
 // joins.
-func (cf *clusterFiles) nodeDir(t *testing.T, id string, join []string) string {
+func (cf *clusterFiles) nodeDir(t testing.TB, id string, join []string) string {
 	t.Helper()
 	cf.issue(t, id)
 	dir := filepath.Join(cf.dir, id)
@@ -225,7 +225,7 @@ type tnode struct {
 	closed  bool
 }
 
-func (tn *tnode) close(t *testing.T) {
+func (tn *tnode) close(t testing.TB) {
 	t.Helper()
 	if tn.closed {
 		return
@@ -236,7 +236,7 @@ func (tn *tnode) close(t *testing.T) {
 	}
 }
 
-func openNode(t *testing.T, path string) *tnode {
+func openNode(t testing.TB, path string) *tnode {
 	t.Helper()
 	cfg := load(t, path)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -252,7 +252,7 @@ func openNode(t *testing.T, path string) *tnode {
 
 // threeNodes starts n1 (bootstrap), n2 joining n1 and n3 joining n2 (its
 // request is forwarded to the leader).
-func threeNodes(t *testing.T) (*clusterFiles, []*tnode) {
+func threeNodes(t testing.TB) (*clusterFiles, []*tnode) {
 	t.Helper()
 	node.SetElectionTimeout(500 * time.Millisecond)
 	cf := newClusterFiles(t)
@@ -264,7 +264,7 @@ func threeNodes(t *testing.T) (*clusterFiles, []*tnode) {
 
 // call makes an HTTP request to a node as principal (none: "") and
 // returns the status and body.
-func call(t *testing.T, n *tnode, tok, method, path string, body any) (int, []byte) {
+func call(t testing.TB, n *tnode, tok, method, path string, body any) (int, []byte) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -298,7 +298,7 @@ func errCode(b []byte) string {
 	return e.Code
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	end := time.Now().Add(10 * time.Second)
 	for !cond() {
@@ -571,4 +571,28 @@ func TestOperatorAPIAlone(t *testing.T) {
 	if code, body := call(t, tn, "", "GET", "/readyz", nil); code != 200 || strings.Contains(string(body), "quorum") {
 		t.Fatalf("/readyz alone: %d %s", code, body)
 	}
+}
+
+// BenchmarkAuditedQuery is one audited query over HTTP (a begin and an
+// end record, each a proposal) on a node alone, on the leader of three
+// and on a follower of three (its proposals forwarded).
+func BenchmarkAuditedQuery(b *testing.B) {
+	q := map[string]string{"sql": "SELECT COUNT(*) AS c FROM f.people"}
+	run := func(b *testing.B, n *tnode, tok string) {
+		for i := 0; i < b.N; i++ {
+			if code, body := call(b, n, tok, "POST", "/v1/query", q); code != 200 {
+				b.Fatalf("%d %s", code, body)
+			}
+		}
+	}
+	b.Run("alone", func(b *testing.B) {
+		cf := newClusterFiles(b)
+		path := cf.nodeDir(b, "n1", nil)
+		text, _ := os.ReadFile(path)
+		os.WriteFile(path, []byte(text[:strings.Index(string(text), "[cluster]")]), 0o600)
+		run(b, openNode(b, path), cf.tokens["alice"])
+	})
+	cf, nodes := threeNodes(b)
+	b.Run("leader", func(b *testing.B) { run(b, nodes[0], cf.tokens["alice"]) })
+	b.Run("follower", func(b *testing.B) { run(b, nodes[1], cf.tokens["alice"]) })
 }
