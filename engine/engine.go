@@ -292,19 +292,25 @@ func (e *Engine) proposePolicy(ctx context.Context, seed bool) error {
 	if err != nil {
 		return fmt.Errorf("policy: %w", err)
 	}
-	return e.ApplyPolicy(ctx, e.cfg.Policy, text, seed)
+	return e.applyPolicy(ctx, e.cfg.Policy, text, seed)
 }
 
 // ApplyPolicy proposes a whole policy file (text, its errors citing
 // path): checked as a whole where it is applied; a file with an error
-// changes nothing and its error (with its line) is returned. A seed is
-// put in force only when no policy is. A relative path is taken beside
-// this node's own policy file, where the file's relative key files then
-// resolve (each node resolves key references on its own).
-func (e *Engine) ApplyPolicy(ctx context.Context, path string, text []byte, seed bool) error {
-	if !filepath.IsAbs(path) && e.cfg.Policy != "" {
+// changes nothing and its error (with its line) is returned. A bare file
+// name is taken beside this node's own policy file, where the file's
+// relative key files then resolve (each node resolves key references on
+// its own).
+func (e *Engine) ApplyPolicy(ctx context.Context, path string, text []byte) error {
+	if filepath.Base(path) == path && e.cfg.Policy != "" {
 		path = filepath.Join(filepath.Dir(e.cfg.Policy), path)
 	}
+	return e.applyPolicy(ctx, path, text, false)
+}
+
+// applyPolicy proposes text; a seed is put in force only when no policy
+// is.
+func (e *Engine) applyPolicy(ctx context.Context, path string, text []byte, seed bool) error {
 	cmd, err := policy.SetCommand(time.Now(), path, text)
 	if seed {
 		cmd, err = policy.SeedCommand(time.Now(), path, text)

@@ -179,7 +179,7 @@ func (s *Server) handlePolicyApply(w http.ResponseWriter, r *http.Request, _ Pri
 	if name == "." || name == "/" {
 		name = "policy.toml"
 	}
-	if err := s.engine().ApplyPolicy(r.Context(), name, []byte(req.Text), false); err != nil {
+	if err := s.engine().ApplyPolicy(r.Context(), name, []byte(req.Text)); err != nil {
 		writeError(w, opError(err))
 		return
 	}
