@@ -596,3 +596,70 @@ func BenchmarkAuditedQuery(b *testing.B) {
 	b.Run("leader", func(b *testing.B) { run(b, nodes[0], cf.tokens["alice"]) })
 	b.Run("follower", func(b *testing.B) { run(b, nodes[1], cf.tokens["alice"]) })
 }
+
+// A node restarted on its directory is still a member (it does not join
+// again), its own policy file does not override the cluster's (a seed),
+// and it catches up: same policy, same audit head.
+func TestClusterRestartKeepsState(t *testing.T) {
+	cf, nodes := threeNodes(t)
+	admin := cf.tokens["admin"]
+	n2 := nodes[1]
+	// Pin n2's cluster address so that it comes back where the others
+	// look for it.
+	text, err := os.ReadFile(n2.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned := strings.Replace(string(text), "\naddr = \"127.0.0.1:0\"", fmt.Sprintf("\naddr = %q", n2.Cluster.Addr()), 1)
+	pinned = strings.Replace(pinned, "join = ", "# was join = ", 1) + "join = [\"127.0.0.1:1\"]\n" // nobody there: a member must not need it
+	if err := os.WriteFile(n2.cfgPath, []byte(pinned), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// bob's private count, charged on every node before n2 stops.
+	if code, body := call(t, nodes[0], cf.tokens["bob"], "POST", "/v1/query", map[string]string{"sql": "SELECT COUNT(DISTINCT pin) AS citizens FROM f.people"}); code != 200 {
+		t.Fatalf("bob's private query: %d %s", code, body)
+	}
+	remaining := func() float64 {
+		l, err := dp.OpenLedger(filepath.Join(cf.dir, "n2", "privacy-ledger.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		eps, _ := l.Remaining("bob", time.Now(), "month", 100, 1e-5)
+		return eps
+	}
+	eventually(t, "n2's ledger has bob's charge", func() bool { return remaining() == 99.5 })
+	n2.close(t)
+	v2 := strings.Replace(clusterPolicy, `columns = ["pin", "name"]`, `columns = ["pin"]`, 1)
+	if code, body := call(t, nodes[0], admin, "POST", "/v1/policy", map[string]string{"file": "policy.toml", "text": v2}); code != 200 {
+		t.Fatalf("policy apply with n2 down: %d %s", code, body)
+	}
+	if code, body := call(t, nodes[2], cf.tokens["alice"], "POST", "/v1/query", map[string]string{"sql": "SELECT COUNT(*) AS c FROM f.people"}); code != 200 {
+		t.Fatalf("query with n2 down: %d %s", code, body)
+	}
+	back := openNode(t, n2.cfgPath)
+	if _, text, _ := back.Engine.PolicyInForce(); text != v2 {
+		t.Fatalf("restarted n2 has policy %q, not the cluster's", text)
+	}
+	key, err := chain.LoadKey(filepath.Join(cf.dir, "audit.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := func(id string) string {
+		res, err := chain.VerifyFile(filepath.Join(cf.dir, id, "audit.log"), chain.VerifyOptions{Keys: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Tampered() {
+			t.Fatalf("%s's audit log does not verify: %v", id, res.Problems)
+		}
+		return fmt.Sprintf("%d:%s", res.LastSeq, res.LastHash)
+	}
+	eventually(t, "the restarted node's audit head equals the others'", func() bool {
+		return head("n1") == head("n2") && head("n2") == head("n3")
+	})
+	// Replaying the log charged bob once, not twice.
+	if eps := remaining(); eps != 99.5 {
+		t.Fatalf("after the restart n2's ledger leaves bob %v, want 99.5", eps)
+	}
+}

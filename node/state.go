@@ -74,6 +74,13 @@ func (n *Node) openState(ctx context.Context, cfg *config.Config, opt Options) e
 	st.tokens = &tokens.Machine{}
 	st.machines.Register("tokens", st.tokens)
 	st.machines.Register("node", barrier{})
+	replicated := cfg.Cluster != nil && opt.Serve
+	if replicated && st.engine.Ledger != nil {
+		// Rebuilt from the log as the cluster node opens (dp.Ledger.Reset).
+		if err := st.engine.Ledger.Reset(); err != nil {
+			return err
+		}
+	}
 	if a := opt.Audit; a != nil {
 		k, err := st.loadKey(a.KeyFile)
 		if err != nil {
@@ -83,9 +90,12 @@ func (n *Node) openState(ctx context.Context, cfg *config.Config, opt Options) e
 			return err
 		}
 		st.audit = chain.NewMachine(st.auditFile)
+		if replicated {
+			st.audit = chain.NewReplicaMachine(st.auditFile)
+		}
 		st.machines.Register("audit", st.audit)
 	}
-	if cfg.Cluster == nil || !opt.Serve {
+	if !replicated {
 		st.store = state.NewLocalOn(st.machines)
 		return nil
 	}
