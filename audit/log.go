@@ -16,6 +16,7 @@ import (
 
 	"lienthong/attempt"
 	"lienthong/audit/chain"
+	"lienthong/state"
 )
 
 // Options configure a Log.
@@ -27,8 +28,15 @@ type Options struct {
 	Keys *chain.Keys
 	// Node names this node in every record; default the hostname.
 	Node string
-	// Store replaces the file store (the cluster's replicated store).
+	// Store replaces the file store (the caller opened it).
 	Store chain.Store
+	// State, with Machine, makes the chain propose its appends to the
+	// node's store, whose machines hold Machine (over Store) under
+	// "audit"; the node then owns Store and closes it after its store
+	// stops (Close leaves it open). Unset: the log applies its appends in
+	// process.
+	State   state.Store
+	Machine *chain.Machine
 	// Now is the clock; default time.Now. Simulations set it.
 	Now func() time.Time
 	// NoSync skips fsync: only for simulations and tests.
@@ -50,9 +58,12 @@ type Options struct {
 type Log struct {
 	chain *chain.Chain
 	store chain.Store
-	keys  *chain.Keys
-	node  string
-	onEnd func(*chain.Record)
+	// ownStore: Close closes store (not when a node's store applies
+	// the appends: the node closes it once that store has stopped).
+	ownStore bool
+	keys     *chain.Keys
+	node     string
+	onEnd    func(*chain.Record)
 
 	mu     sync.Mutex
 	begins map[string]uint64 // attempt id -> seq of its begin record
@@ -72,6 +83,9 @@ func Open(opt Options) (*Log, error) {
 	}
 	store := opt.Store
 	note := ""
+	if fs, ok := store.(*chain.FileStore); ok {
+		note = fs.Recovered
+	}
 	if store == nil {
 		if opt.Path == "" {
 			return nil, errors.New("audit: no log path")
@@ -82,9 +96,15 @@ func Open(opt Options) (*Log, error) {
 		}
 		store, note = fs, fs.Recovered
 	}
-	l := &Log{chain: chain.NewChain(store, opt.Node, opt.Now), store: store, keys: opt.Keys, node: opt.Node, onEnd: opt.OnEnd, begins: map[string]uint64{}}
+	ch := chain.NewChain(store, opt.Node, opt.Now)
+	if opt.State != nil && opt.Machine != nil {
+		ch = chain.NewChainOn(opt.State, opt.Machine, opt.Node, opt.Now)
+	}
+	l := &Log{chain: ch, store: store, ownStore: opt.State == nil, keys: opt.Keys, node: opt.Node, onEnd: opt.OnEnd, begins: map[string]uint64{}}
 	if err := l.chain.Append(&chain.Record{Kind: chain.KindOpen, Format: chain.Format, KeyID: opt.Keys.ID, Note: note, Simulated: opt.Simulated}); err != nil {
-		store.Close()
+		if l.ownStore {
+			store.Close()
+		}
 		return nil, err
 	}
 	return l, nil
@@ -175,6 +195,9 @@ func (l *Log) Close() error {
 	}
 	err := l.chain.Append(&chain.Record{Kind: chain.KindClose, Note: note})
 	l.chain.Close()
+	if !l.ownStore {
+		return err
+	}
 	return errors.Join(err, l.store.Close())
 }
 

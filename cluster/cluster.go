@@ -46,6 +46,15 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Code + ": " + e.Msg }
 
+// Unwrap makes a no-quorum failure state.ErrNoQuorum, so the packages
+// that propose can tell it apart without knowing raft exists.
+func (e *Error) Unwrap() error {
+	if e.Code == CodeNoQuorum {
+		return state.ErrNoQuorum
+	}
+	return nil
+}
+
 func noQuorum(bound time.Duration) error {
 	return &Error{Code: CodeNoQuorum, Msg: fmt.Sprintf("no quorum: the cluster did not commit the command within %s (if a majority returns it may still be)", bound)}
 }
@@ -318,6 +327,8 @@ func (n *Node) handle(ctx context.Context, req request) response {
 	case "status":
 		c := n.counter()
 		return response{ID: n.cfg.ID, Self: &c}
+	case "add":
+		return n.add(ctx, req.Addr)
 	}
 	if n.raft.State() != raft.Leader {
 		return response{NotLeader: true}

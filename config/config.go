@@ -97,6 +97,8 @@ type Config struct {
 	// table (package audit), nil when the file has none.
 	Server Server `toml:"server"`
 	Audit  *Audit `toml:"audit"`
+	// Cluster is the [cluster] table; nil: the node is on its own.
+	Cluster *Cluster `toml:"cluster"`
 	// Path of the file the config came from (not read from TOML).
 	Path string `toml:"-"`
 }
@@ -183,7 +185,7 @@ func LoadTables(path string, only ...string) (*Config, error) {
 }
 
 // docFor is the doc that lists a table's settings, for unknown ones.
-var docFor = map[string]string{"server": "docs/server.md", "audit": "docs/audit.md"}
+var docFor = map[string]string{"server": "docs/server.md", "audit": "docs/audit.md", "cluster": "docs/cluster.md"}
 
 // decode decodes the whole file and checks everything but the sources.
 func decode(path string, data []byte, only []string) (*Config, error) {
@@ -248,6 +250,9 @@ func decode(path string, data []byte, only []string) (*Config, error) {
 		c.PrivacyLedger = filepath.Join(filepath.Dir(path), c.PrivacyLedger)
 	}
 	if err := c.resolveSections(data); err != nil {
+		return nil, err
+	}
+	if err := c.resolveCluster(data); err != nil {
 		return nil, err
 	}
 	return &c, nil

@@ -26,6 +26,7 @@ import (
 	"lienthong/planner"
 	"lienthong/planner/plan"
 	"lienthong/policy"
+	"lienthong/policy/dp"
 	"lienthong/state"
 )
 
@@ -33,12 +34,16 @@ import (
 type Engine struct {
 	cfg *config.Config
 	loc *time.Location
-	// state applies every change of the catalog and the policy, one at a
-	// time (a cluster will replicate the same commands); catalog and
-	// policy are its machines.
-	state   *state.Local
+	// state applies every change of the catalog, the policy and the
+	// privacy budgets, one at a time: the engine's own state.Local, or the
+	// node's store (a cluster replicates the same commands). The machines
+	// are registered with it.
+	state   state.Store
 	catalog *catalog.Machine
 	policy  *policy.Machine
+	ledger  *dp.Ledger // nil: no privacy_ledger configured
+	// ownLedger: the engine opened the ledger and closes it.
+	ownLedger bool
 
 	srcs  map[string]*srcState // by lower-case name
 	order []*srcState          // config order
@@ -48,7 +53,52 @@ type Engine struct {
 	spill    *spillDir // the residual's spill directory, removed by Close
 	observer Observer  // the audit log; nil: none
 	verifies verifyLimiter
-	ledgerState
+}
+
+// Machines are the engine's parts of the node's replicated state: the
+// access policy, the catalog and the privacy budget ledger.
+type Machines struct {
+	Policy  *policy.Machine
+	Catalog *catalog.Machine
+	Ledger  *dp.Ledger // nil without a privacy_ledger
+}
+
+// NewMachines makes the engine's machines for cfg and registers them with
+// ms: no policy in force yet, a catalog listing every source as
+// connecting, and the privacy ledger file opened (the caller closes it).
+func NewMachines(cfg *config.Config, ms *state.Machines) (*Machines, error) {
+	m := &Machines{Policy: &policy.Machine{}, Catalog: catalog.NewMachine(initialCatalog(cfg))}
+	if cfg.PrivacyLedger != "" {
+		l, err := dp.OpenLedger(cfg.PrivacyLedger)
+		if err != nil {
+			return nil, fmt.Errorf("privacy ledger: %w", err)
+		}
+		m.Ledger = l
+	}
+	ms.Register("policy", m.Policy)
+	ms.Register("catalog", m.Catalog)
+	if m.Ledger != nil {
+		ms.Register("budget", m.Ledger)
+	}
+	return m, nil
+}
+
+// initialCatalog lists every configured source as connecting.
+func initialCatalog(cfg *config.Config) *catalog.Snapshot {
+	snap := &catalog.Snapshot{Version: 1}
+	for _, sc := range cfg.Sources {
+		snap.Sources = append(snap.Sources, &catalog.Source{Name: sc.Name, Kind: sc.Kind, Unavailable: connectingReason})
+	}
+	return snap
+}
+
+// Options say where an engine's state lives.
+type Options struct {
+	// State is the node's store and Machines the engine's machines
+	// registered with it (NewMachines); the node closes the ledger. Unset:
+	// the engine keeps its own state.Local.
+	State    state.Store
+	Machines *Machines
 }
 
 // New starts connecting every source in the background and returns at
@@ -59,19 +109,41 @@ type Engine struct {
 // that cannot be reached is listed as unavailable and queries that touch
 // it fail naming it.
 func New(ctx context.Context, cfg *config.Config) (*Engine, error) {
+	return Open(ctx, cfg, Options{})
+}
+
+// Open is New with the node's state (Options).
+func Open(ctx context.Context, cfg *config.Config, opt Options) (*Engine, error) {
 	loc, err := time.LoadLocation(cfg.TimeZone)
 	if err != nil {
 		return nil, err
 	}
+	own := opt.Machines == nil
+	if own {
+		ms := state.NewMachines()
+		if opt.Machines, err = NewMachines(cfg, ms); err != nil {
+			return nil, err
+		}
+		opt.State = state.NewLocalOn(ms)
+	}
+	m := opt.Machines
+	closeLedger := func() {
+		if own && m.Ledger != nil {
+			m.Ledger.Close()
+		}
+	}
 	db, err := openResidual()
 	if err != nil {
+		closeLedger()
 		return nil, fmt.Errorf("engine: starting DuckDB: %w", err)
 	}
-	e := &Engine{cfg: cfg, loc: loc, srcs: map[string]*srcState{}, residual: db, state: state.NewLocal(), policy: &policy.Machine{}}
-	e.state.Register("policy", e.policy)
+	e := &Engine{cfg: cfg, loc: loc, srcs: map[string]*srcState{}, residual: db, state: opt.State, policy: m.Policy, catalog: m.Catalog, ledger: m.Ledger, ownLedger: own}
 	if cfg.Policy != "" {
-		if err := e.ReloadPolicy(); err != nil {
+		// A seed: in force unless a policy already is (in a cluster, the
+		// one the cluster put in force stays; docs/cluster.md).
+		if err := e.proposePolicy(ctx, true); err != nil {
 			db.Close()
+			closeLedger()
 			return nil, err
 		}
 	}
@@ -90,7 +162,6 @@ func New(ctx context.Context, cfg *config.Config) (*Engine, error) {
 		e.Close()
 		return nil, err
 	}
-	snap := &catalog.Snapshot{Version: 1}
 	for i, sc := range cfg.Sources {
 		// A DuckDB, Parquet or CSV source runs work pushed to it in a
 		// DuckDB of its own: bounded like the residual unless the source
@@ -102,10 +173,7 @@ func New(ctx context.Context, cfg *config.Config) (*Engine, error) {
 		s := newSrcState(sc)
 		e.srcs[strings.ToLower(sc.Name)] = s
 		e.order = append(e.order, s)
-		snap.Sources = append(snap.Sources, &catalog.Source{Name: sc.Name, Kind: sc.Kind, Unavailable: connectingReason})
 	}
-	e.catalog = catalog.NewMachine(snap)
-	e.state.Register("catalog", e.catalog)
 	for _, s := range e.order {
 		e.startConnect(s)
 	}
@@ -192,8 +260,8 @@ func (e *Engine) Close() error {
 		errs = append(errs, e.residual.Close())
 	}
 	errs = append(errs, e.releaseSpill())
-	if e.ledgerDB != nil {
-		errs = append(errs, e.ledgerDB.Close())
+	if e.ownLedger && e.ledger != nil {
+		errs = append(errs, e.ledger.Close())
 	}
 	return errors.Join(errs...)
 }
@@ -222,17 +290,49 @@ type QueryOptions struct {
 
 // ReloadPolicy reads the access policy file again. A file with any error is
 // refused as a whole and the policy in force stays.
-func (e *Engine) ReloadPolicy() error {
+func (e *Engine) ReloadPolicy() error { return e.proposePolicy(context.Background(), false) }
+
+// proposePolicy proposes the policy file; a seed only if none is in force.
+func (e *Engine) proposePolicy(ctx context.Context, seed bool) error {
 	text, err := os.ReadFile(e.cfg.Policy)
 	if err != nil {
 		return fmt.Errorf("policy: %w", err)
 	}
-	cmd, err := policy.SetCommand(time.Now(), e.cfg.Policy, text)
+	return e.applyPolicy(ctx, e.cfg.Policy, text, seed)
+}
+
+// ApplyPolicy proposes a whole policy file (text, its errors citing
+// path): checked as a whole where it is applied; a file with an error
+// changes nothing and its error (with its line) is returned. A bare file
+// name is taken beside this node's own policy file, where the file's
+// relative key files then resolve (each node resolves key references on
+// its own).
+func (e *Engine) ApplyPolicy(ctx context.Context, path string, text []byte) error {
+	if filepath.Base(path) == path && e.cfg.Policy != "" {
+		path = filepath.Join(filepath.Dir(e.cfg.Policy), path)
+	}
+	return e.applyPolicy(ctx, path, text, false)
+}
+
+// applyPolicy proposes text; a seed is put in force only when no policy
+// is.
+func (e *Engine) applyPolicy(ctx context.Context, path string, text []byte, seed bool) error {
+	cmd, err := policy.SetCommand(time.Now(), path, text)
+	if seed {
+		cmd, err = policy.SeedCommand(time.Now(), path, text)
+	}
 	if err != nil {
 		return err
 	}
-	_, err = e.state.Propose(context.Background(), cmd)
+	_, err = e.state.Propose(ctx, cmd)
 	return err
+}
+
+// PolicyInForce is the policy file in force (its path and text; empty
+// when none) and the parsed policy (nil when none).
+func (e *Engine) PolicyInForce() (path, text string, p *policy.Policy) {
+	path, text = e.policy.File()
+	return path, text, e.policy.Current()
 }
 
 func (e *Engine) pseudonymKey(purpose string) ([]byte, bool) {
@@ -379,7 +479,7 @@ func (e *Engine) explain(ctx context.Context, sqlText string, analyze bool, opt 
 			}
 		}
 		if aerr := obs.End(context.WithoutCancel(ctx), a); aerr != nil {
-			return fmt.Errorf("%w: %v", ErrAudit, aerr)
+			return fmt.Errorf("%w: %w", ErrAudit, aerr)
 		}
 		return err
 	}
@@ -399,7 +499,7 @@ func (e *Engine) explain(ctx context.Context, sqlText string, analyze bool, opt 
 		describe(a, p)
 		a.Outcome = Started
 		if err := obs.Begin(ctx, a); err != nil {
-			return "", fmt.Errorf("%w: %v", ErrAudit, err)
+			return "", fmt.Errorf("%w: %w", ErrAudit, err)
 		}
 	}
 	// The residual runs under DuckDB's EXPLAIN ANALYZE: the rows are

@@ -7,6 +7,7 @@ import (
 	"lienthong/catalog"
 	"lienthong/connectors"
 	"lienthong/planner"
+	"lienthong/state"
 )
 
 // Error codes the engine decides beyond the planner's (planner/errors.go).
@@ -16,6 +17,7 @@ const (
 	CodeCancelled     = "LT-CANCELLED"      // the query's context was cancelled (Ctrl-C, the client went away)
 	CodeTimeout       = "LT-TIMEOUT"        // the query's deadline passed
 	CodeAudit         = "LT-AUDIT"          // the audit log could not be written; nothing was answered
+	CodeNoQuorum      = "LT-NO-QUORUM"      // the node's store could not reach a majority: the audit record (or charge) was not committed
 	CodeSourceError   = "LT-SOURCE-ERROR"   // a source failed while running its part
 	CodeSourceTimeout = "LT-SOURCE-TIMEOUT" // a source did not answer within its read or statement timeout
 	CodeSourceBusy    = "LT-SOURCE-BUSY"    // a source already runs its max_concurrent statements
@@ -82,6 +84,8 @@ func Message(err error) string {
 		return (&CancelledError{Cause: err}).Error() + at
 	case CodeAudit:
 		return code + ": the audit log could not be written, so nothing was answered; the operator's log says why"
+	case CodeNoQuorum:
+		return code + ": no quorum: this node cannot reach a majority of the cluster, so the query's audit record (or its privacy charge) was not committed and nothing was answered; retry on another node or when the cluster heals"
 	}
 	return CodeInternal + ": an internal error" + at + "; the operator's log has the details"
 }
@@ -128,6 +132,8 @@ func ErrorCode(err error) string {
 		return CodeCancelled
 	case errors.Is(err, context.DeadlineExceeded):
 		return CodeTimeout
+	case errors.Is(err, state.ErrNoQuorum):
+		return CodeNoQuorum
 	case errors.Is(err, ErrAudit):
 		return CodeAudit
 	case errors.As(err, &ue), errors.Is(err, connectors.ErrSourceUnavailable):

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -36,8 +35,8 @@ func (e *Engine) admit(p *plan.Plan, s Session, a *Attempt) error {
 	if p.Privacy == nil {
 		return nil
 	}
-	if err := e.openLedger(); err != nil {
-		return err
+	if e.ledger == nil {
+		return fmt.Errorf("%w: privacy ledger: no privacy_ledger file configured", ErrAudit)
 	}
 	pv := pol.Privacy
 	cmd, err := dp.SpendCommand(time.Now(), s.Principal, pv.Period, p.Privacy.Epsilon, p.Privacy.Delta, pv.EpsilonBudget, pv.DeltaBudget)
@@ -50,35 +49,10 @@ func (e *Engine) admit(p *plan.Plan, s Session, a *Attempt) error {
 			return &planner.Error{Code: planner.CodeBudget, Msg: fmt.Sprintf("%s has spent its privacy budget for %s (epsilon %.3g of %.3g left, this query needs %.3g); it renews on %s",
 				s.Principal, ex.Key, ex.RemainingEpsilon, pv.EpsilonBudget, p.Privacy.Epsilon, ex.Resets.Format("2006-01-02"))}
 		}
-		return fmt.Errorf("%w: privacy ledger: %v", ErrAudit, err)
+		return fmt.Errorf("%w: privacy ledger: %w", ErrAudit, err)
 	}
 	a.Epsilon, a.Delta = p.Privacy.Epsilon, p.Privacy.Delta
 	return nil
-}
-
-// openLedger opens the privacy ledger on first use and registers it with
-// the engine's state, which applies the budget.spend commands admit
-// proposes.
-func (e *Engine) openLedger() error {
-	e.ledgerOnce.Do(func() {
-		if e.cfg.PrivacyLedger == "" {
-			e.ledgerErr = errors.New("no privacy_ledger file configured")
-			return
-		}
-		if e.ledgerDB, e.ledgerErr = dp.OpenLedger(e.cfg.PrivacyLedger); e.ledgerErr == nil {
-			e.state.Register("budget", e.ledgerDB)
-		}
-	})
-	if e.ledgerErr != nil {
-		return fmt.Errorf("%w: privacy ledger: %v", ErrAudit, e.ledgerErr)
-	}
-	return nil
-}
-
-type ledgerState struct {
-	ledgerOnce sync.Once
-	ledgerDB   *dp.Ledger
-	ledgerErr  error
 }
 
 // privateReader turns the bounded exact figures of a Privacy plan (one row

@@ -98,7 +98,7 @@ func (r *Result) end(o Outcome, err error) {
 		a.ResultSHA256 = r.hasher.sum()
 	}
 	if aerr := r.obs.End(r.ctx, a); aerr != nil {
-		r.endErr = fmt.Errorf("%w: %v", ErrAudit, aerr)
+		r.endErr = fmt.Errorf("%w: %w", ErrAudit, aerr)
 	} else if err != nil {
 		r.endErr = err
 	}

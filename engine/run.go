@@ -40,7 +40,7 @@ func (e *Engine) query(ctx context.Context, sqlText string, opt QueryOptions) (*
 		a.ErrorCode, a.FailedSource, a.Duration = ErrorCode(err), failedSource(err), time.Since(a.Start)
 		a.Outcome = attempt.OutcomeOf(a.ErrorCode, isCancelled(err))
 		if aerr := obs.End(context.WithoutCancel(ctx), a); aerr != nil {
-			return nil, fmt.Errorf("%w: %v (while reporting: %v)", ErrAudit, aerr, err)
+			return nil, fmt.Errorf("%w: %w (while reporting: %v)", ErrAudit, aerr, err)
 		}
 		return nil, err
 	}
@@ -55,7 +55,7 @@ func (e *Engine) query(ctx context.Context, sqlText string, opt QueryOptions) (*
 	if obs != nil {
 		a.Outcome = Started
 		if err := obs.Begin(ctx, a); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrAudit, err)
+			return nil, fmt.Errorf("%w: %w", ErrAudit, err)
 		}
 	}
 	res, err := e.runWatched(ctx, snap, p, opt.Progress)

@@ -1,6 +1,9 @@
 // Package node assembles a lienthong node from its config: the engine
 // (sources, residual DuckDB, access policy), the audit log that observes
-// it, the source health monitor, the HTTP and Flight SQL server and its MySQL front-end.
+// it, the source health monitor, the HTTP and Flight SQL server and its MySQL front-end,
+// and the one store every replicated machine sits behind: state.Local on
+// its own, a raft cluster.Node with a [cluster] table (state.go). Only
+// this package and cluster know raft exists.
 // Every front-end opens one node and asks it only for what it needs:
 // serve all of it, query, explain and the shell the engine and their
 // audit log, sources probe the monitor, the demo a server of its own. The
@@ -18,7 +21,7 @@ import (
 	"time"
 
 	"lienthong/audit"
-	"lienthong/audit/chain"
+	"lienthong/cluster"
 	"lienthong/config"
 	"lienthong/engine"
 	"lienthong/health"
@@ -57,6 +60,11 @@ type Node struct {
 	// MySQL is the MySQL wire protocol front-end ([server] mysql_addr).
 	MySQL *mysqlwire.Server
 
+	// Cluster is the raft node of a serving node with a [cluster] table;
+	// nil otherwise.
+	Cluster *cluster.Node
+
+	st         nodeState
 	grace      time.Duration // how long Close lets running queries finish
 	policyFile string        // the access policy Reload re-reads, if any
 	stopHealth context.CancelFunc
@@ -78,12 +86,21 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*Node, error) {
 
 func (n *Node) open(ctx context.Context, cfg *config.Config, opt Options) error {
 	n.policyFile = cfg.Policy
+	// Every machine exists before the store does: a cluster node restores
+	// its snapshot and replays its log through them as it opens.
+	if err := n.openState(ctx, cfg, opt); err != nil {
+		return err
+	}
 	if opt.Serve {
 		scfg, err := server.Settings(cfg)
 		if err != nil {
 			return err
 		}
-		if n.Server, err = server.New(scfg, server.Options{}); err != nil {
+		so := server.Options{State: n.st.store, Tokens: n.st.tokens}
+		if n.Cluster != nil {
+			so.Cluster = clusterAPI{n.Cluster}
+		}
+		if n.Server, err = server.New(scfg, so); err != nil {
 			return err
 		}
 		n.grace = scfg.ShutdownGrace.Duration
@@ -100,7 +117,7 @@ func (n *Node) open(ctx context.Context, cfg *config.Config, opt Options) error 
 		}
 	}
 	var err error
-	if n.Engine, err = engine.New(ctx, cfg); err != nil {
+	if n.Engine, err = engine.Open(ctx, cfg, engine.Options{State: n.st.store, Machines: n.st.engine}); err != nil {
 		return err
 	}
 	// The audit log observes the engine before any query can reach it.
@@ -117,15 +134,7 @@ func (n *Node) open(ctx context.Context, cfg *config.Config, opt Options) error 
 // openAudit opens the health monitor and the audit log Options ask for
 // and makes the log the engine's observer.
 func (n *Node) openAudit(ctx context.Context, opt Options) error {
-	keys := map[string]*chain.Keys{}
-	loadKey := func(file string) (*chain.Keys, error) {
-		if k, ok := keys[file]; ok {
-			return k, nil
-		}
-		k, err := chain.LoadKey(file)
-		keys[file] = k
-		return k, err
-	}
+	loadKey := n.st.loadKey
 	if h := opt.Health; h != nil {
 		k, err := loadKey(h.KeyFile)
 		if err != nil {
@@ -144,7 +153,7 @@ func (n *Node) openAudit(ctx context.Context, opt Options) error {
 		if err != nil {
 			return err
 		}
-		lo := audit.Options{Path: a.Log, Keys: k, Node: a.NodeID}
+		lo := audit.Options{Path: a.Log, Keys: k, Node: a.NodeID, Store: n.st.auditFile, State: n.st.store, Machine: n.st.audit}
 		if n.Health != nil {
 			lo.OnEnd = n.Health.Observe
 		}
@@ -221,6 +230,8 @@ func (n *Node) Close() error {
 	if n.Engine != nil {
 		errs = append(errs, n.Engine.Close())
 	}
+	// The machines' files close after the store stops applying to them.
+	errs = append(errs, n.closeState())
 	return errors.Join(errs...)
 }
 

@@ -57,7 +57,7 @@ func nodeConfig(t *testing.T, extra string) (path, token string) {
 const serving = "\n[server]\nhttp_addr = \"127.0.0.1:0\"\nflight_addr = \"off\"\ntokens_file = \"tokens.toml\"\nshutdown_grace = \"2s\"\n" +
 	"\n[audit]\nlog = \"audit.log\"\nkey_file = \"audit.key\"\nnode_id = \"n1\"\nprobe_interval = \"1s\"\n"
 
-func load(t *testing.T, path string) *config.Config {
+func load(t testing.TB, path string) *config.Config {
 	t.Helper()
 	cfg, err := config.Load(path)
 	if err != nil {

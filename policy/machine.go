@@ -18,11 +18,21 @@ const OpSet = "policy.set"
 type SetBody struct {
 	Path string `json:"path"`
 	Text string `json:"text"`
+	// Seed: put it in force only if no policy is (a node's own file at
+	// start; in a cluster the policy in force stays). It is checked all
+	// the same, so a broken file is refused either way.
+	Seed bool `json:"seed,omitempty"`
 }
 
 // SetCommand is the command that puts the policy file text in force.
 func SetCommand(at time.Time, path string, text []byte) (state.Command, error) {
 	return state.New(OpSet, at, SetBody{Path: path, Text: string(text)})
+}
+
+// SeedCommand is SetCommand that changes nothing when a policy is already
+// in force.
+func SeedCommand(at time.Time, path string, text []byte) (state.Command, error) {
+	return state.New(OpSet, at, SetBody{Path: path, Text: string(text), Seed: true})
 }
 
 // Machine holds the policy in force as a state.Machine. Apply checks the
@@ -39,6 +49,14 @@ type Machine struct {
 
 // Current is the policy in force, nil when none was set.
 func (m *Machine) Current() *Policy { return m.cur.Load() }
+
+// File is the policy file in force, as it was proposed (its path and
+// text); empty when none is.
+func (m *Machine) File() (path, text string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.body.Path, m.body.Text
+}
 
 // Apply puts an OpSet command's policy in force.
 func (m *Machine) Apply(c state.Command) (any, error) {
@@ -57,6 +75,12 @@ func (m *Machine) set(b SetBody) (*Policy, error) {
 	if err != nil {
 		return nil, err
 	}
+	if b.Seed {
+		if cur := m.cur.Load(); cur != nil {
+			return cur, nil
+		}
+	}
+	b.Seed = false
 	m.mu.Lock()
 	m.body = b
 	m.mu.Unlock()

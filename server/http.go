@@ -46,6 +46,7 @@ func (s *Server) httpHandler() http.Handler {
 	mux.Handle("GET /v1/catalog", s.authenticated(s.handleCatalog))
 	mux.Handle("GET /metrics", s.authenticated(s.handleMetrics))
 	s.consoleRoutes(mux) // the web console at / and its session, audit and report endpoints
+	s.operatorRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, newError(http.StatusNotFound, CodeBadRequest, "no endpoint %s %s; see docs/server.md", r.Method, r.URL.Path))
 	})
@@ -141,6 +142,7 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	out := struct {
 		Status         string        `json:"status"`
 		Audit          string        `json:"audit,omitempty"`
+		Cluster        string        `json:"cluster,omitempty"`
 		CatalogVersion int64         `json:"catalog_version,omitempty"`
 		Sources        []readySource `json:"sources,omitempty"`
 	}{Status: "ready"}
@@ -155,6 +157,9 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 		// Every query would be refused (fail closed); the cause (with the
 		// log's path) is in the operator's log, not here.
 		out.Status, out.Audit, status = "audit log unavailable", "failed", http.StatusServiceUnavailable
+	case s.cluster != nil && s.cluster.Quorum() != nil:
+		// Audited queries would fail LT-NO-QUORUM: send them elsewhere.
+		out.Status, out.Cluster, status = "no quorum", "no quorum", http.StatusServiceUnavailable
 	}
 	if eng != nil {
 		snap := eng.Catalog()

@@ -47,6 +47,28 @@ type Options struct {
 	Logger *slog.Logger
 	// Auth overrides the tokens file (tests, and later the policy store).
 	Auth Authenticator
+	// State, with Tokens, is the node's store and the tokens machine
+	// registered with it: the tokens file is proposed there (a seed at
+	// start, in force unless principals already are). Unset: the server
+	// keeps its own state.Local.
+	State  state.Store
+	Tokens *tokens.Machine
+	// Cluster is the node's membership for /v1/cluster and /readyz; nil:
+	// the node is on its own.
+	Cluster Cluster
+}
+
+// Cluster is what the server needs of the node's cluster membership. The
+// node implements it; the server does not know how the cluster agrees.
+type Cluster interface {
+	// Status is the cluster as this node sees it (JSON-encodable).
+	Status(ctx context.Context) (any, error)
+	// Join adds the node listening at addr; Remove takes node id out.
+	Join(ctx context.Context, addr string) error
+	Remove(ctx context.Context, id string) error
+	// Quorum is nil while this node can reach a majority, else an error
+	// saying why not.
+	Quorum() error
 }
 
 // Server serves one engine over HTTP and Flight SQL.
@@ -58,7 +80,8 @@ type Server struct {
 	// state (tokens.set at start and on ReloadTokens); nil with
 	// Options.Auth.
 	tokens  *tokens.Machine
-	state   *state.Local
+	state   state.Store
+	cluster Cluster
 	eng     atomic.Pointer[engine.Engine]
 	limiter *limiter
 	metrics *metrics
@@ -105,10 +128,16 @@ func New(cfg *Config, opt Options) (*Server, error) {
 	// go-sql-driver prints its own messages as plain lines on stderr; they
 	// go through this logger instead, so the log stays JSON.
 	connmysql.SetLogger(s.log)
+	s.cluster = opt.Cluster
 	if s.auth == nil {
-		s.tokens, s.state = &tokens.Machine{}, state.NewLocal()
-		s.state.Register("tokens", s.tokens)
-		if err := s.ReloadTokens(); err != nil {
+		if opt.State != nil && opt.Tokens != nil {
+			s.tokens, s.state = opt.Tokens, opt.State
+		} else {
+			local := state.NewLocal()
+			s.tokens, s.state = &tokens.Machine{}, local
+			local.Register("tokens", s.tokens)
+		}
+		if err := s.proposeTokens(true); err != nil {
 			return nil, err
 		}
 		s.auth = NewTokenAuthenticator(s.tokens, cfg.AuthCacheTTL.Duration)
@@ -131,7 +160,11 @@ func New(cfg *Config, opt Options) (*Server, error) {
 // (tokens.set): a file with an error is refused and the principals in
 // force stay; a principal removed or whose hash changed is refused from
 // the next request on, cached verification or not.
-func (s *Server) ReloadTokens() error {
+func (s *Server) ReloadTokens() error { return s.proposeTokens(false) }
+
+// proposeTokens proposes the tokens file; a seed only if no principals
+// are in force.
+func (s *Server) proposeTokens(seed bool) error {
 	if s.tokens == nil || s.cfg.TokensFile == "" {
 		return nil
 	}
@@ -139,7 +172,11 @@ func (s *Server) ReloadTokens() error {
 	if err != nil {
 		return fmt.Errorf("tokens file: %w", err)
 	}
-	cmd, err := tokens.SetCommand(time.Now(), s.cfg.TokensFile, text)
+	propose := tokens.SetCommand
+	if seed {
+		propose = tokens.SeedCommand
+	}
+	cmd, err := propose(time.Now(), s.cfg.TokensFile, text)
 	if err == nil {
 		_, err = s.state.Propose(context.Background(), cmd)
 	}

@@ -14,6 +14,7 @@ package state
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -53,6 +54,12 @@ type Machine interface {
 	Snapshot() ([]byte, error)
 	Restore(snapshot []byte) error
 }
+
+// ErrNoQuorum is what a Store that replicates wraps when it could not
+// commit a command within its bound because it cannot reach a majority.
+// Callers fail closed and say so (LT-NO-QUORUM) without knowing how the
+// store replicates.
+var ErrNoQuorum = errors.New("no quorum")
 
 // Store takes commands and applies them, in one order, with the machine
 // registered for their prefix. Propose returns once the command is applied
@@ -152,6 +159,9 @@ type Local struct {
 
 // NewLocal makes an empty local store.
 func NewLocal() *Local { return &Local{ms: NewMachines()} }
+
+// NewLocalOn makes a local store over machines already registered.
+func NewLocalOn(ms *Machines) *Local { return &Local{ms: ms} }
 
 // Register routes commands "<prefix>.*" to m.
 func (l *Local) Register(prefix string, m Machine) { l.ms.Register(prefix, m) }

@@ -165,6 +165,10 @@ const (
 type SetBody struct {
 	Path string `json:"path"`
 	Text string `json:"text"`
+	// Seed: put it in force only if no set ever was (a node's own file at
+	// start; in a cluster the principals in force stay). Checked all the
+	// same.
+	Seed bool `json:"seed,omitempty"`
 }
 
 // RevokeBody is an OpRevoke command's body.
@@ -175,6 +179,11 @@ type RevokeBody struct {
 // SetCommand puts the tokens file text in force.
 func SetCommand(at time.Time, path string, text []byte) (state.Command, error) {
 	return state.New(OpSet, at, SetBody{Path: path, Text: string(text)})
+}
+
+// SeedCommand is SetCommand that changes nothing once a set is in force.
+func SeedCommand(at time.Time, path string, text []byte) (state.Command, error) {
+	return state.New(OpSet, at, SetBody{Path: path, Text: string(text), Seed: true})
 }
 
 // PutCommand adds e, or replaces the principal of its name.
@@ -214,6 +223,11 @@ func (m *Machine) Apply(c state.Command) (any, error) {
 			return nil, fmt.Errorf("tokens: reading %s: %w", c.Op, err)
 		}
 		next, err = Parse(b.Path, []byte(b.Text))
+		if err == nil && b.Seed {
+			if set := m.cur.Load(); set != nil {
+				return set, nil
+			}
+		}
 	case OpPut:
 		var e Entry
 		if err := json.Unmarshal(c.Body, &e); err != nil {

@@ -35,13 +35,18 @@ type Chain struct {
 
 	mu       sync.Mutex
 	cond     *sync.Cond
-	pending  []*Record
-	filling  uint64 // id of the batch pending records join
-	done     uint64 // batches up to this id are durable
+	filling  *batch // the batch new records join; nil: none yet
 	flushing bool
 	err      error // sticky: after a failed append nothing more is written
 
 	stats ChainStats
+}
+
+// batch is one append command's records and how it ended.
+type batch struct {
+	recs []*Record
+	done bool
+	err  error
 }
 
 // ChainStats count what the chain wrote.
@@ -52,17 +57,23 @@ type ChainStats struct {
 	AppendTime time.Duration
 }
 
-// NewChain continues the chain in store from its last record. The node
-// applies its append commands in process (state.Local); a cluster will
-// replicate them first.
+// NewChain continues the chain in store from its last record, applying
+// its append commands in process (a state.Local of its own).
 func NewChain(store Store, node string, now func() time.Time) *Chain {
-	if now == nil {
-		now = time.Now
-	}
 	m := NewMachine(store)
 	local := state.NewLocal()
 	local.Register("audit", m)
-	c := &Chain{state: local, machine: m, node: node, now: now, filling: 1}
+	return NewChainOn(local, m, node, now)
+}
+
+// NewChainOn proposes the chain's appends to st, whose machines hold m
+// under "audit" (the node's store: a cluster replicates the appends and
+// every node's m seals them alike).
+func NewChainOn(st state.Store, m *Machine, node string, now func() time.Time) *Chain {
+	if now == nil {
+		now = time.Now
+	}
+	c := &Chain{state: st, machine: m, node: node, now: now}
 	c.cond = sync.NewCond(&c.mu)
 	return c
 }
@@ -84,34 +95,40 @@ func (c *Chain) Append(recs ...*Record) error {
 			r.Node = c.node
 		}
 	}
-	c.pending = append(c.pending, recs...)
+	if c.filling == nil {
+		c.filling = &batch{}
+	}
 	mine := c.filling
-	for c.done < mine && c.err == nil {
+	mine.recs = append(mine.recs, recs...)
+	for !mine.done && c.err == nil {
 		if c.flushing {
 			c.cond.Wait()
 			continue
 		}
 		// Lead: take every pending record as one batch.
-		batch, id := c.pending, c.filling
-		c.pending, c.filling, c.flushing = nil, c.filling+1, true
+		b := c.filling
+		c.filling, c.flushing = nil, true
 		c.mu.Unlock()
 		start := time.Now()
-		err := c.apply(batch)
+		err := c.apply(b.recs)
 		elapsed := time.Since(start)
 		c.mu.Lock()
 		c.flushing = false
 		c.stats.Batches++
-		c.stats.Records += int64(len(batch))
+		c.stats.Records += int64(len(b.recs))
 		c.stats.AppendTime += elapsed
-		if err != nil {
-			c.err = err // records already sealed would leave a gap: stop
-		} else {
-			c.done = id
+		b.done, b.err = true, err
+		// A store that could not reach a quorum sealed nothing here (the
+		// machine seals inside Apply), so the chain has no gap: that batch
+		// fails and the next may succeed. Any other failure may have
+		// sealed records it could not write: stop.
+		if err != nil && !errors.Is(err, state.ErrNoQuorum) {
+			c.err = err
 		}
 		c.cond.Broadcast()
 	}
-	if c.done >= mine {
-		return nil
+	if mine.done {
+		return mine.err
 	}
 	return c.err
 }

@@ -37,6 +37,15 @@ func NewMachine(store Store) *Machine {
 	return m
 }
 
+// NewReplicaMachine starts from the empty chain over store, for a node
+// whose machines are rebuilt from a replicated log: raft restores the
+// last snapshot's head (Restore) or, with none, replays every command
+// from the first, and the records store already holds are recognised
+// hash for hash, not written again (a file that differs is refused as
+// tampered). Starting from the file's own head instead would seal the
+// replayed commands after it.
+func NewReplicaMachine(store Store) *Machine { return &Machine{store: store, last: Genesis} }
+
 // Apply seals and stores the records of an OpAppend command and returns
 // them sealed. A store failure leaves the head as it was.
 func (m *Machine) Apply(c state.Command) (any, error) {

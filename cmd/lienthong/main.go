@@ -41,6 +41,8 @@ Usage:
   lienthong audit   verify|search|head|keygen|simulate   the tamper-evident audit log (docs/audit.md)
   lienthong report  --log FILE --period 2026-H1          the 6-monthly/annual sharing report
   lienthong sources status --config FILE                 connection health and uptime of each source
+  lienthong cluster status|join ADDR|remove ID --server URL   the raft cluster (docs/cluster.md)
+  lienthong policy  show|apply FILE|diff FILE --server URL    the access policy in force on the cluster
 
 query, explain, sql and demo record every query in an audit log with --audit-log FILE --audit-key FILE
 (and --agency A --purpose P --case ID), or with the config's [audit] table.
@@ -89,6 +91,10 @@ func main() {
 		err = cmdServe(ctx, os.Args[2:])
 	case "token":
 		err = cmdToken(os.Args[2:])
+	case "cluster":
+		err = cmdCluster(ctx, os.Args[2:], os.Stdout)
+	case "policy":
+		err = cmdPolicy(ctx, os.Args[2:], os.Stdout)
 	case "gen":
 		err = cmdGen(ctx, os.Args[2:])
 	case "demo":

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"lienthong/config"
+	"lienthong/node"
+	"lienthong/tokens"
+)
+
+const cliPolicy = `[[purposes]]
+name = "STATS"
+
+[[roles]]
+name = "reader"
+
+[[roles]]
+name = "ops"
+operations = ["cluster", "policy"]
+
+[[principals]]
+name = "alice"
+agency = "bhxh"
+roles = ["reader"]
+
+[[principals]]
+name = "admin"
+agency = "bca"
+roles = ["ops"]
+
+[[grants]]
+role = "reader"
+purposes = ["STATS"]
+source = "f"
+table = "people"
+`
+
+// servedClusterNode serves a one-node cluster (bootstrapped) with
+// cliPolicy in force and returns its HTTP URL and the tokens of admin
+// and alice.
+func servedClusterNode(t *testing.T) (url, admin, alice string) {
+	t.Helper()
+	dir := t.TempDir()
+	write := func(name string, b []byte) {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caT := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ca"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caT, caT, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	nkey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	nT := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "n1"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
+	nDER, err := x509.CreateCertificate(rand.Reader, nT, ca, &nkey.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kDER, _ := x509.MarshalECPrivateKey(nkey)
+	write("ca.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}))
+	write("n1.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: nDER}))
+	write("n1.key", pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kDER}))
+	var toks strings.Builder
+	tok := map[string]string{}
+	for _, p := range []string{"admin", "alice"} {
+		tok[p], _ = tokens.Generate()
+		h, err := tokens.Hash(tok[p])
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&toks, "[[principals]]\nname = %q\nagency = \"x\"\ntoken_hash = %q\n", p, h)
+	}
+	write("tokens.toml", []byte(toks.String()))
+	write("people.csv", []byte("pin,name\n001,a\n"))
+	write("policy.toml", []byte(cliPolicy))
+	if err := os.Mkdir(filepath.Join(dir, "spill"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	write("lienthong.toml", []byte(`duckdb_temp_directory = "spill"
+policy = "policy.toml"
+[[sources]]
+name = "f"
+kind = "csv"
+path = "*.csv"
+[server]
+http_addr = "127.0.0.1:0"
+flight_addr = "off"
+tokens_file = "tokens.toml"
+shutdown_grace = "1s"
+log_level = "error"
+[cluster]
+id = "n1"
+addr = "127.0.0.1:0"
+data_dir = "raft"
+bootstrap = true
+ca_file = "ca.pem"
+cert_file = "n1.pem"
+key_file = "n1.key"
+`))
+	cfg, err := config.Load(filepath.Join(dir, "lienthong.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.Open(context.Background(), cfg, node.Options{Serve: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	return n.Server.HTTPURL(), tok["admin"], tok["alice"]
+}
+
+// The operator commands against a served cluster node: status, policy
+// show, diff (0 same, 1 differs), apply (in force after; a broken file
+// refused with its line and changing nothing), and refusals with the
+// registry's exit status.
+func TestOperatorCommands(t *testing.T) {
+	url, admin, alice := servedClusterNode(t)
+	ctx := context.Background()
+	run := func(f func(context.Context, []string, *bytes.Buffer) error, args ...string) (string, error) {
+		var out bytes.Buffer
+		err := f(ctx, args, &out)
+		return out.String(), err
+	}
+	cluster := func(ctx context.Context, a []string, b *bytes.Buffer) error { return cmdCluster(ctx, a, b) }
+	policy := func(ctx context.Context, a []string, b *bytes.Buffer) error { return cmdPolicy(ctx, a, b) }
+
+	out, err := run(cluster, "status", "--server", url, "--token", admin)
+	if err != nil || !strings.Contains(out, "node n1 (leader)  leader n1") || !strings.Contains(out, "n1  127.0.0.1:") {
+		t.Fatalf("cluster status: %v\n%s", err, out)
+	}
+	if out, err := run(policy, "show", "--server", url, "--token", admin); err != nil || out != cliPolicy {
+		t.Fatalf("policy show: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	same, changed, broken := filepath.Join(dir, "same.toml"), filepath.Join(dir, "new.toml"), filepath.Join(dir, "broken.toml")
+	v2 := strings.Replace(cliPolicy, "table = \"people\"\n", "table = \"people\"\ncolumns = [\"pin\"]\n", 1)
+	os.WriteFile(same, []byte(cliPolicy), 0o600)
+	os.WriteFile(changed, []byte(v2), 0o600)
+	os.WriteFile(broken, []byte(strings.Replace(v2, `roles = ["reader"]`, `roles = ["nosuch"]`, 1)), 0o600)
+	if out, err := run(policy, "diff", "--server", url, "--token", admin, same); err != nil || out != "" {
+		t.Fatalf("diff of the same file: %v %q", err, out)
+	}
+	out, err = run(policy, "diff", "--server", url, "--token", admin, changed)
+	if exitStatus(err) != 1 || !strings.Contains(out, "+columns = [\"pin\"]\n") || !strings.Contains(out, " table = \"people\"\n") || !strings.HasPrefix(out, "--- in force (policy.toml)\n+++ ") {
+		t.Fatalf("diff of a changed file: %v (exit %d)\n%s", err, exitStatus(err), out)
+	}
+	if _, err := run(policy, "apply", "--server", url, "--token", admin, changed); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(policy, "diff", changed, "--server", url, "--token", admin); err != nil || out != "" {
+		t.Fatalf("after apply the file is in force: %v %q", err, out)
+	}
+	_, err = run(policy, "apply", "--server", url, "--token", admin, broken)
+	if err == nil || !strings.Contains(err.Error(), "LT-BAD-REQUEST") || !strings.Contains(err.Error(), "broken.toml:") || exitStatus(err) != 1 {
+		t.Fatalf("broken file: %v", err)
+	}
+	if out, err := run(policy, "diff", changed, "--server", url, "--token", admin); err != nil || out != "" {
+		t.Fatalf("a broken file changed the policy in force: %v %q", err, out)
+	}
+	// alice may not operate (exit 3, denied); no token is LT-AUTH (3).
+	_, err = run(cluster, "status", "--server", url, "--token", alice)
+	if err == nil || !strings.Contains(err.Error(), "LT-FORBIDDEN") || exitStatus(err) != 3 {
+		t.Fatalf("alice's cluster status: %v (exit %d)", err, exitStatus(err))
+	}
+	t.Setenv("LIENTHONG_TOKEN", "")
+	_, err = run(policy, "show", "--server", url)
+	if err == nil || !strings.Contains(err.Error(), "LT-AUTH") || exitStatus(err) != 3 {
+		t.Fatalf("no token: %v (exit %d)", err, exitStatus(err))
+	}
+	// Joining an address where no node listens is refused, the cluster
+	// unchanged.
+	_, err = run(cluster, "join", "--server", url, "--token", admin, "127.0.0.1:1")
+	if err == nil || !strings.Contains(err.Error(), "did not prove itself") {
+		t.Fatalf("join of nothing: %v", err)
+	}
+	if out, _ := run(cluster, "status", "--server", url, "--token", admin); strings.Count(out, "127.0.0.1:") != 1 {
+		t.Fatalf("membership changed:\n%s", out)
+	}
+	if !errors.Is(errDiffers, errReported) {
+		t.Fatal("a differing diff would print an error line")
+	}
+}

@@ -1,0 +1,224 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"lienthong/policy"
+	"lienthong/state"
+	"lienthong/tokens"
+)
+
+// The operator API: cluster membership, the policy in force and the
+// principals' tokens. Every call is authenticated; under a policy the
+// principal needs a role with the call's operation (policy.OpCluster,
+// OpPolicy, OpTokens); without one any authenticated principal may. A
+// change is proposed to the node's store, so on a cluster any node takes
+// it and it is forwarded to the leader and applied on every node.
+func (s *Server) operatorRoutes(mux *http.ServeMux) {
+	mux.Handle("GET /v1/cluster", s.operator(policy.OpCluster, s.handleClusterStatus))
+	mux.Handle("POST /v1/cluster/join", s.operator(policy.OpCluster, s.handleClusterJoin))
+	mux.Handle("POST /v1/cluster/remove", s.operator(policy.OpCluster, s.handleClusterRemove))
+	mux.Handle("GET /v1/policy", s.operator(policy.OpPolicy, s.handlePolicyShow))
+	mux.Handle("POST /v1/policy", s.operator(policy.OpPolicy, s.handlePolicyApply))
+	mux.Handle("POST /v1/tokens", s.operator(policy.OpTokens, s.handleTokens))
+}
+
+// operator authenticates, then checks op under the policy in force.
+func (s *Server) operator(op string, h func(http.ResponseWriter, *http.Request, Principal)) http.Handler {
+	return s.authenticated(func(w http.ResponseWriter, r *http.Request, p Principal) {
+		eng := s.engine()
+		if eng == nil {
+			writeError(w, newError(http.StatusServiceUnavailable, CodeNotReady, "the node is starting; retry in a moment"))
+			return
+		}
+		if !eng.May(p.Name, op) {
+			s.log.Warn("operation refused", "principal", p.Name, "operation", op, "path", r.URL.Path)
+			writeError(w, newError(http.StatusForbidden, CodeForbidden, "%s may not do %q operations: the policy in force gives none of its roles operations = [%q]", p.Name, op, op))
+			return
+		}
+		s.log.Info("operation", "principal", p.Name, "operation", op, "method", r.Method, "path", r.URL.Path)
+		h(w, r, p)
+	})
+}
+
+// opError is what an operator call's failure tells the client: no quorum
+// as the registry's LT-NO-QUORUM, a refused change (a policy file's error
+// with its line, a node that did not prove itself) as LT-BAD-REQUEST.
+// Operators' inputs and the cluster's addresses, never citizen data.
+func opError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	if errors.Is(err, state.ErrNoQuorum) {
+		return &Error{Code: CodeNoQuorum, Message: strings.TrimPrefix(err.Error(), CodeNoQuorum+": "), cause: err}
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return &Error{Code: CodeCancelled, Message: "the call was cancelled or ran out of time", cause: err}
+	}
+	out := &Error{Code: CodeBadRequest, Message: err.Error(), cause: err}
+	var pe *policy.Error
+	if errors.As(err, &pe) {
+		out.Line = pe.Line
+	}
+	return out
+}
+
+// CodeNoQuorum: a change (or an audited query) was not committed because
+// this node cannot reach a majority (503).
+const CodeNoQuorum = "LT-NO-QUORUM"
+
+func (s *Server) needCluster(w http.ResponseWriter) bool {
+	if s.cluster == nil {
+		writeError(w, newError(http.StatusNotFound, CodeBadRequest, "this node is not in a cluster (its config has no [cluster] table; see docs/cluster.md)"))
+		return false
+	}
+	return true
+}
+
+func (s *Server) handleClusterStatus(w http.ResponseWriter, r *http.Request, _ Principal) {
+	if !s.needCluster(w) {
+		return
+	}
+	st, err := s.cluster.Status(r.Context())
+	if err != nil {
+		writeError(w, opError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// readBody decodes a small JSON request body into v, refusing unknown
+// fields.
+func readBody(w http.ResponseWriter, r *http.Request, v any) *Error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRequestBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return newError(http.StatusBadRequest, CodeBadRequest, "request body: %v (see docs/cluster.md for the operator API)", err)
+	}
+	return nil
+}
+
+func (s *Server) handleClusterJoin(w http.ResponseWriter, r *http.Request, _ Principal) {
+	if !s.needCluster(w) {
+		return
+	}
+	var req struct {
+		Addr string `json:"addr"`
+	}
+	if e := readBody(w, r, &req); e != nil {
+		writeError(w, e)
+		return
+	}
+	if req.Addr == "" {
+		writeError(w, newError(http.StatusBadRequest, CodeBadRequest, `join needs {"addr": "HOST:PORT"}, the cluster address of the node to add`))
+		return
+	}
+	if err := s.cluster.Join(r.Context(), req.Addr); err != nil {
+		writeError(w, opError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"joined": req.Addr})
+}
+
+func (s *Server) handleClusterRemove(w http.ResponseWriter, r *http.Request, _ Principal) {
+	if !s.needCluster(w) {
+		return
+	}
+	var req struct {
+		ID string `json:"id"`
+	}
+	if e := readBody(w, r, &req); e != nil {
+		writeError(w, e)
+		return
+	}
+	if req.ID == "" {
+		writeError(w, newError(http.StatusBadRequest, CodeBadRequest, `remove needs {"id": "NODE"}, the id of the node to take out`))
+		return
+	}
+	if err := s.cluster.Remove(r.Context(), req.ID); err != nil {
+		writeError(w, opError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"removed": req.ID})
+}
+
+// PolicyJSON is the body of GET /v1/policy and POST /v1/policy: a whole
+// policy file. File names it (errors cite it with their line).
+type PolicyJSON struct {
+	File string `json:"file"`
+	Text string `json:"text"`
+}
+
+func (s *Server) handlePolicyShow(w http.ResponseWriter, r *http.Request, _ Principal) {
+	path, text, _ := s.engine().PolicyInForce()
+	if path != "" {
+		path = filepath.Base(path)
+	}
+	writeJSON(w, http.StatusOK, PolicyJSON{File: path, Text: text})
+}
+
+func (s *Server) handlePolicyApply(w http.ResponseWriter, r *http.Request, _ Principal) {
+	var req PolicyJSON
+	if e := readBody(w, r, &req); e != nil {
+		writeError(w, e)
+		return
+	}
+	if strings.TrimSpace(req.Text) == "" {
+		writeError(w, newError(http.StatusBadRequest, CodeBadRequest, `apply needs {"file": "policy.toml", "text": "..."}: a whole policy file`))
+		return
+	}
+	name := filepath.Base(req.File)
+	if name == "." || name == "/" {
+		name = "policy.toml"
+	}
+	if err := s.engine().ApplyPolicy(r.Context(), name, []byte(req.Text)); err != nil {
+		writeError(w, opError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "in force"})
+}
+
+// TokensJSON is the body of POST /v1/tokens: add (or replace) one
+// principal, or revoke one. Only argon2id hashes travel, never a token.
+type TokensJSON struct {
+	Put    *tokens.Entry `json:"put,omitempty"`
+	Revoke string        `json:"revoke,omitempty"`
+}
+
+func (s *Server) handleTokens(w http.ResponseWriter, r *http.Request, _ Principal) {
+	var req TokensJSON
+	if e := readBody(w, r, &req); e != nil {
+		writeError(w, e)
+		return
+	}
+	if s.tokens == nil {
+		writeError(w, newError(http.StatusBadRequest, CodeBadRequest, "this node's principals do not come from a tokens file"))
+		return
+	}
+	var cmd state.Command
+	var err error
+	switch {
+	case req.Put != nil && req.Revoke == "":
+		cmd, err = tokens.PutCommand(time.Now(), *req.Put)
+	case req.Put == nil && req.Revoke != "":
+		cmd, err = tokens.RevokeCommand(time.Now(), req.Revoke)
+	default:
+		err = fmt.Errorf(`want {"put": {"name", "agency", "token_hash", "cert_cn"}} or {"revoke": "NAME"}`)
+	}
+	if err == nil {
+		_, err = s.state.Propose(r.Context(), cmd)
+	}
+	if err != nil {
+		writeError(w, opError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"principals": len(s.tokens.Current().Entries())})
+}
