@@ -52,6 +52,7 @@ type mux struct {
 	server *tls.Config
 	client *tls.Config
 	serve  func(net.Conn)
+	id     string // this node's id, for the test's fault table
 
 	raftCh    chan net.Conn
 	closed    chan struct{}
@@ -180,10 +181,13 @@ func (s streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.C
 
 // The node RPCs: one request and one response, JSON, per connection.
 type request struct {
-	Op    string `json:"op"` // "propose", "join", "remove", "whoami", "status"
+	Op    string `json:"op"` // "propose", "join", "remove", "whoami", "status", "records"
 	Entry []byte `json:"entry,omitempty"`
-	ID    string `json:"id,omitempty"`
+	ID    string `json:"id,omitempty"` // remove: the node; records: the machine's prefix
 	Addr  string `json:"addr,omitempty"`
+	// records: the range wanted, inclusive.
+	From uint64 `json:"from,omitempty"`
+	To   uint64 `json:"to,omitempty"`
 }
 
 type response struct {
@@ -197,6 +201,7 @@ type response struct {
 	Index   uint64   `json:"index,omitempty"`
 	ID      string   `json:"id,omitempty"`
 	Self    *counter `json:"self,omitempty"`
+	Data    []byte   `json:"data,omitempty"` // records: what the machine holds of the range
 	// Peer is the common name of the certificate the answering node
 	// proved, set by call, never sent.
 	Peer string `json:"-"`

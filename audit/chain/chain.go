@@ -60,9 +60,23 @@ func NewChain(store Store, node string, now func() time.Time) *Chain {
 		now = time.Now
 	}
 	m := NewMachine(store)
+	m.continueStore()
 	local := state.NewLocal()
 	local.Register("audit", m)
 	c := &Chain{state: local, machine: m, node: node, now: now, filling: 1}
+	c.cond = sync.NewCond(&c.mu)
+	return c
+}
+
+// NewChainOn appends through st, a store that replicates (package
+// cluster's node) and applies the append commands with m, the machine
+// registered for "audit" in it: the same group commit, one proposal per
+// batch.
+func NewChainOn(st state.Store, m *Machine, node string, now func() time.Time) *Chain {
+	if now == nil {
+		now = time.Now
+	}
+	c := &Chain{state: st, machine: m, node: node, now: now, filling: 1}
 	c.cond = sync.NewCond(&c.mu)
 	return c
 }

@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,8 +20,20 @@ const OpAppend = "audit.append"
 // the command's time but never earlier than the last record's) and writes
 // the batch to the store before it returns. The same commands applied to
 // the same head give the same records, byte for byte, on every node.
+//
+// Its state is the commands applied to it, from the genesis head (or a
+// restored snapshot's head); the store is their durable copy. A
+// replicated log replays its commands into the machine after a restart,
+// and the records the store already holds are recognised, not written
+// twice. A snapshot is only the head: a node restored from one whose
+// store ends before that head lacks the records in between (Missing)
+// until they are copied from a member (Records there, Fill here); the
+// records it seals meanwhile wait in memory, so the file never has a hole.
 type Machine struct {
 	store Store
+
+	wmu sync.Mutex // store writes and the gap: Apply and Fill
+	gap *gap
 
 	mu       sync.Mutex // the head, for readers outside Apply
 	seq      uint64
@@ -28,13 +41,32 @@ type Machine struct {
 	lastTime time.Time // record times never go backwards
 }
 
-// NewMachine continues the chain in store from its last record.
+// gap is what the store lacks before the head after a restore.
+type gap struct {
+	to   uint64 // the restored head: the last record missing
+	hash string // its hash, which the copied records must lead to
+	// staged are copied records that chain from the store's last one,
+	// written only once they reach the head (a member that sent records
+	// leading elsewhere leaves nothing in the file).
+	staged []*Record
+	// pending are records sealed after the restore, written after the gap.
+	pending []*Record
+}
+
+// NewMachine is the chain over store, at the genesis head: the state of
+// a log no command has been applied to. A replicated log applies its
+// commands (or a snapshot) from there; the records already in store are
+// checked against them, not written again.
 func NewMachine(store Store) *Machine {
-	m := &Machine{store: store, last: Genesis}
-	if r := store.Last(); r != nil {
+	return &Machine{store: store, last: Genesis}
+}
+
+// continueStore moves the head to the store's last record: a node on its
+// own (Chain) whose file is its whole state.
+func (m *Machine) continueStore() {
+	if r := m.store.Last(); r != nil {
 		m.seq, m.last, m.lastTime = r.Seq, r.Hash, r.Time
 	}
-	return m
 }
 
 // Apply seals and stores the records of an OpAppend command and returns
@@ -47,6 +79,8 @@ func (m *Machine) Apply(c state.Command) (any, error) {
 	if err := json.Unmarshal(c.Body, &recs); err != nil {
 		return nil, fmt.Errorf("audit: reading %s: %w", c.Op, err)
 	}
+	m.wmu.Lock()
+	defer m.wmu.Unlock()
 	m.mu.Lock()
 	seq, last, t := m.seq, m.last, c.Time.UTC()
 	if t.Before(m.lastTime) {
@@ -60,13 +94,17 @@ func (m *Machine) Apply(c state.Command) (any, error) {
 		}
 		seq, last = r.Seq, r.Hash
 	}
-	fresh, err := m.unstored(recs)
-	if err != nil {
-		return nil, err
-	}
-	if len(fresh) > 0 {
-		if err := m.store.Append(fresh); err != nil {
+	if m.gap != nil {
+		m.gap.pending = append(m.gap.pending, recs...)
+	} else {
+		fresh, err := m.unstored(recs)
+		if err != nil {
 			return nil, err
+		}
+		if len(fresh) > 0 {
+			if err := m.store.Append(fresh); err != nil {
+				return nil, err
+			}
 		}
 	}
 	m.mu.Lock()
@@ -105,9 +143,8 @@ func (m *Machine) unstored(recs []*Record) ([]*Record, error) {
 
 var errStop = errors.New("stop")
 
-// head is what a snapshot of the chain holds. The records themselves are
-// in the store; a node restored from a snapshot continues the chain after
-// them and needs a copy of the log to serve searches and reports.
+// head is what a snapshot of the chain holds: the records themselves are
+// in the store, so a snapshot stays small however long the chain.
 type head struct {
 	Seq  uint64    `json:"seq"`
 	Hash string    `json:"hash"`
@@ -121,15 +158,22 @@ func (m *Machine) Snapshot() ([]byte, error) {
 	return json.Marshal(head{m.seq, m.last, m.lastTime})
 }
 
-// Restore continues the chain from a snapshot's head.
+// Restore continues the chain from a snapshot's head. When the store ends
+// before that head, the records in between are Missing until Fill.
 func (m *Machine) Restore(b []byte) error {
 	var h head
 	if err := json.Unmarshal(b, &h); err != nil {
 		return fmt.Errorf("audit: reading snapshot: %w", err)
 	}
+	m.wmu.Lock()
+	defer m.wmu.Unlock()
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	m.seq, m.last, m.lastTime = h.Seq, h.Hash, h.Time
+	m.mu.Unlock()
+	m.gap = nil
+	if stored := m.store.Last(); h.Seq > 0 && (stored == nil || stored.Seq < h.Seq) {
+		m.gap = &gap{to: h.Seq, hash: h.Hash}
+	}
 	return nil
 }
 
@@ -138,4 +182,118 @@ func (m *Machine) Seq() uint64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.seq
+}
+
+// Missing is the range of records, from..to inclusive, that the store
+// lacks before the head (ok false when it lacks none).
+func (m *Machine) Missing() (from, to uint64, ok bool) {
+	m.wmu.Lock()
+	defer m.wmu.Unlock()
+	if m.gap == nil {
+		return 0, 0, false
+	}
+	return m.nextWanted(), m.gap.to, true
+}
+
+// nextWanted is the seq Fill expects next; wmu held.
+func (m *Machine) nextWanted() uint64 {
+	if n := len(m.gap.staged); n > 0 {
+		return m.gap.staged[n-1].Seq + 1
+	}
+	if r := m.store.Last(); r != nil {
+		return r.Seq + 1
+	}
+	return 1
+}
+
+// Records is the stored records from seq from through to, as the file
+// holds them (JSON lines), stopping after about maxBytes. It returns what
+// the store has, which may end before to or be empty.
+func (m *Machine) Records(from, to uint64, maxBytes int) ([]byte, error) {
+	var buf bytes.Buffer
+	next := from
+	err := m.store.Iterate(from, func(r *Record) error {
+		if r.Seq > to || r.Seq != next || buf.Len() >= maxBytes {
+			return errStop
+		}
+		buf.Write(r.Raw)
+		next++
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Fill takes records copied from a member (Records' format) for the gap
+// Missing reports. Each must be intact (its hash is its bytes') and chain
+// to the one before it, starting from the store's last record; once they
+// reach the head, the last one must be the head the snapshot named, and
+// only then are they written, with the records sealed meanwhile after
+// them. Records that do not chain are refused with ErrTampered and
+// nothing is kept of them.
+func (m *Machine) Fill(data []byte) error {
+	m.wmu.Lock()
+	defer m.wmu.Unlock()
+	g := m.gap
+	if g == nil {
+		return nil
+	}
+	want := m.nextWanted()
+	prev := Genesis
+	if n := len(g.staged); n > 0 {
+		prev = g.staged[n-1].Hash
+	} else if r := m.store.Last(); r != nil {
+		prev = r.Hash
+	}
+	var got []*Record
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			return fmt.Errorf("%w: copied records end without a newline", ErrMalformed)
+		}
+		line := data[:i+1]
+		data = data[i+1:]
+		r, ok, err := ParseRecord(line)
+		if err != nil {
+			return fmt.Errorf("copied record %d: %w", want, err)
+		}
+		if r.Seq < want {
+			continue // already have it
+		}
+		if !ok || r.Seq != want || r.Prev != prev {
+			return fmt.Errorf("%w: copied record %d does not chain to record %d", ErrTampered, r.Seq, want-1)
+		}
+		got = append(got, r)
+		want, prev = r.Seq+1, r.Hash
+		if r.Seq == g.to {
+			break
+		}
+	}
+	if len(got) == 0 {
+		return nil
+	}
+	if last := got[len(got)-1]; last.Seq == g.to && last.Hash != g.hash {
+		g.staged = nil
+		return fmt.Errorf("%w: copied records lead to record %d with hash %s, but the snapshot's head is %s", ErrTampered, g.to, last.Hash, g.hash)
+	}
+	g.staged = append(g.staged, got...)
+	if want <= g.to {
+		return nil
+	}
+	for recs := g.staged; len(recs) > 0; {
+		n := min(len(recs), 4096)
+		if err := m.store.Append(recs[:n]); err != nil {
+			return err
+		}
+		recs = recs[n:]
+	}
+	if len(g.pending) > 0 {
+		if err := m.store.Append(g.pending); err != nil {
+			return err
+		}
+	}
+	m.gap = nil
+	return nil
 }

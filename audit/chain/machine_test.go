@@ -201,3 +201,76 @@ func TestReplayAfterRestartWritesNothingTwice(t *testing.T) {
 		t.Fatalf("a replay that differs from the file: %v", err)
 	}
 }
+
+// A machine restored from a snapshot whose store ends before the head
+// lacks the records in between: it says which, takes them copied from a
+// member that has them only when they chain to the head, writes what it
+// sealed meanwhile after them, and ends with the member's file byte for
+// byte.
+func TestFillAfterRestoreCopiesTheMissingRecords(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 1, 0, 0, 0, time.UTC)
+	a, afs := openMachine(t)
+	for i := range 40 {
+		if _, err := a.Apply(appendCmd(t, t0.Add(time.Duration(i)*time.Second), &Record{Kind: KindBegin, Node: "n1", Attempt: "a"}, &Record{Kind: KindEnd, Node: "n1", Attempt: "a", Outcome: "succeeded"})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snap, err := a.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, bfs := openMachine(t)
+	if _, _, ok := b.Missing(); ok {
+		t.Fatal("a fresh machine says it lacks records")
+	}
+	if err := b.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	if from, to, ok := b.Missing(); !ok || from != 1 || to != 80 {
+		t.Fatalf("missing %d..%d (%v), want 1..80", from, to, ok)
+	}
+	// It goes on sealing while it lacks them; nothing reaches its file.
+	next := appendCmd(t, t0.Add(time.Hour), &Record{Kind: KindClose, Node: "n2"})
+	for _, m := range []*Machine{a, b} {
+		if _, err := m.Apply(next); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if bfs.Last() != nil {
+		t.Fatal("records were written into a file with a hole before them")
+	}
+	// Records that do not chain are refused and leave nothing.
+	forged, err := a.Records(1, 80, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged = bytes.Replace(forged, []byte(`"outcome":"succeeded"`), []byte(`"outcome":"denied"`), 1)
+	if err := b.Fill(forged); !errors.Is(err, ErrTampered) {
+		t.Fatalf("forged records: %v", err)
+	}
+	if from, _, _ := b.Missing(); from != 1 || bfs.Last() != nil {
+		t.Fatal("forged records were kept")
+	}
+	// Copied in chunks (a small byte bound, as over the wire).
+	for {
+		from, to, ok := b.Missing()
+		if !ok {
+			break
+		}
+		chunk, err := a.Records(from, to, 2000)
+		if err != nil || len(chunk) == 0 {
+			t.Fatalf("records %d..%d: %v (%d bytes)", from, to, err, len(chunk))
+		}
+		if err := b.Fill(chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ab, _ := os.ReadFile(afs.path)
+	bb, _ := os.ReadFile(bfs.path)
+	if len(ab) == 0 || !bytes.Equal(ab, bb) {
+		t.Fatalf("after the fill the files differ (%d and %d bytes)", len(ab), len(bb))
+	}
+	if b.Seq() != 81 || bfs.Last().Seq != 81 {
+		t.Fatalf("head %d, stored %d, want 81", b.Seq(), bfs.Last().Seq)
+	}
+}

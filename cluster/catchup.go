@@ -1,0 +1,157 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Backfiller is a machine whose snapshot is smaller than its state: the
+// audit chain snapshots only its head and keeps its records in its own
+// file. After a node restores a snapshot, the machine may lack records
+// before that head; the node copies them from a member that has them.
+// The machine checks what it is given (the records must chain to the
+// head it was restored to), so the bytes may come from any member; the
+// node only moves them.
+type Backfiller interface {
+	// Missing is the range of records it lacks, from..to inclusive.
+	Missing() (from, to uint64, ok bool)
+	// Records is what it holds from seq from through to, about maxBytes
+	// at most, in the form Fill takes.
+	Records(from, to uint64, maxBytes int) ([]byte, error)
+	// Fill takes records Records gave on another member.
+	Fill(data []byte) error
+}
+
+// fillChunk bounds one copy call: about 4 MB of records (some 8,000
+// audit records), so a long gap is many short calls.
+const fillChunk = 4 << 20
+
+// backfillers are the node's machines that can lack records, by prefix.
+func (n *Node) backfillers() map[string]Backfiller {
+	out := map[string]Backfiller{}
+	for p, m := range n.fsm.ms.Registered() {
+		if b, ok := m.(Backfiller); ok {
+			out[p] = b
+		}
+	}
+	return out
+}
+
+// Missing is how many records this node's machines lack after installing
+// a snapshot and have not yet copied from a member (0 when none).
+func (n *Node) Missing() uint64 {
+	var total uint64
+	for _, b := range n.backfillers() {
+		if from, to, ok := b.Missing(); ok && to >= from {
+			total += to - from + 1
+		}
+	}
+	return total
+}
+
+// kickFill wakes the copier (after a restore, or at start).
+func (n *Node) kickFill() {
+	select {
+	case n.fillKick <- struct{}{}:
+	default:
+	}
+}
+
+// filler copies what the machines lack, whenever a restore leaves a gap,
+// retrying every second while no member can give it, until the node stops.
+func (n *Node) filler(ctx context.Context) {
+	defer n.fillWG.Done()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.fillKick:
+		case <-tick.C:
+		}
+		for p, b := range n.backfillers() {
+			if err := n.fill(ctx, p, b); err != nil && ctx.Err() == nil {
+				n.logf("copying the %s records this node lacks: %v (trying again)", p, err)
+			}
+		}
+	}
+}
+
+// fill copies machine p's missing records from the members, the leader
+// first, until it lacks none or no member gives more.
+func (n *Node) fill(ctx context.Context, p string, b Backfiller) error {
+	for {
+		from, to, ok := b.Missing()
+		if !ok {
+			return nil
+		}
+		var data []byte
+		var lastErr error
+		for _, addr := range n.peers() {
+			cctx, cancel := context.WithTimeout(ctx, n.cfg.ProposeTimeout+handshakeTimeout)
+			resp, err := n.mux.call(cctx, addr, request{Op: "records", ID: p, From: from, To: to})
+			cancel()
+			switch {
+			case err != nil:
+				lastErr = err
+			case resp.Err != "":
+				lastErr = fmt.Errorf("%s: %s", addr, resp.Err)
+			case len(resp.Data) > 0:
+				data = resp.Data
+			}
+			if data != nil {
+				break
+			}
+		}
+		if data == nil {
+			if lastErr == nil {
+				lastErr = fmt.Errorf("no member holds record %d", from)
+			}
+			return lastErr
+		}
+		if err := b.Fill(data); err != nil {
+			return err
+		}
+	}
+}
+
+// peers are the other members' addresses, the leader first.
+func (n *Node) peers() []string {
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return nil
+	}
+	leader, _ := n.raft.LeaderWithID()
+	var out []string
+	for _, s := range f.Configuration().Servers {
+		if string(s.ID) != n.cfg.ID {
+			out = append(out, string(s.Address))
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		return raft.ServerAddress(out[i]) == leader && raft.ServerAddress(out[j]) != leader
+	})
+	return out
+}
+
+// records answers a member's copy call from this node's machine.
+func (n *Node) records(req request) response {
+	b := n.backfillers()[req.ID]
+	if b == nil {
+		return response{Err: fmt.Sprintf("cluster: no machine %q keeps records", req.ID)}
+	}
+	data, err := b.Records(req.From, req.To, fillChunk)
+	if err != nil {
+		return response{Err: err.Error()}
+	}
+	return response{Data: data}
+}
+
+func (n *Node) logf(format string, args ...any) {
+	fmt.Fprintf(n.cfg.Log, "cluster %s: %s\n", n.cfg.ID, fmt.Sprintf(format, args...))
+}
