@@ -143,3 +143,9 @@ func TestCatchUpBySnapshotCopiesTheAuditRecords(t *testing.T) {
 	level(t, all)
 	sameEverywhere(t, all)
 }
+
+type cmdT = state.Command
+
+func newAppend(at time.Time, recs []*chain.Record) (state.Command, error) {
+	return state.New(chain.OpAppend, at, recs)
+}

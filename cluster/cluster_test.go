@@ -192,12 +192,19 @@ func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 
 // cluster3 starts three nodes: n1 bootstraps, n2 and n3 join (n3 through
 // n2, so the join is forwarded to the leader).
-func cluster3(t testing.TB, c *ca) []*tnode {
+func cluster3(t testing.TB, c *ca) []*tnode { return cluster3f(t, c, nil) }
+
+// cluster3f is cluster3 with the nodes' links passing through f.
+func cluster3f(t testing.TB, c *ca, f *faults) []*tnode {
 	t.Helper()
 	var nodes []*tnode
 	for i := 1; i <= 3; i++ {
 		id := fmt.Sprintf("n%d", i)
-		nodes = append(nodes, start(t, Config{ID: id, Addr: "127.0.0.1:0", Dir: filepath.Join(t.TempDir(), id), CA: c.pool, Cert: c.issue(t, id)}))
+		n := start(t, Config{ID: id, Addr: "127.0.0.1:0", Dir: filepath.Join(t.TempDir(), id), CA: c.pool, Cert: c.issue(t, id)})
+		if f != nil {
+			f.attach(n)
+		}
+		nodes = append(nodes, n)
 	}
 	if err := nodes[0].Bootstrap(); err != nil {
 		t.Fatal(err)
