@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"lienthong/state"
 )
 
 // Backfiller is a machine whose snapshot is smaller than its state: the
@@ -24,6 +26,21 @@ type Backfiller interface {
 	Records(from, to uint64, maxBytes int) ([]byte, error)
 	// Fill takes records Records gave on another member.
 	Fill(data []byte) error
+}
+
+// Rewinder is a machine whose state when a node opens is not its state
+// before any command (the audit chain continues its file): raft is about
+// to restore the last snapshot, if any, and apply the log after it, so
+// the node first puts the machine back at its start.
+type Rewinder interface{ Rewind() }
+
+// rewind readies the machines for raft's replay; before raft starts.
+func rewind(ms *state.Machines) {
+	for _, m := range ms.Registered() {
+		if r, ok := m.(Rewinder); ok {
+			r.Rewind()
+		}
+	}
 }
 
 // fillChunk bounds one copy call: about 4 MB of records (some 8,000

@@ -152,6 +152,7 @@ func Open(cfg Config, ms *state.Machines) (*Node, error) {
 		Stream: streamLayer{m}, MaxPool: 3, Timeout: 10 * time.Second, Logger: logger,
 	})
 	go m.run()
+	rewind(ms)
 	n.raft, err = raft.NewRaft(rc, n.fsm, store, store, snaps, n.trans)
 	if err != nil {
 		n.trans.Close()

@@ -60,7 +60,6 @@ func NewChain(store Store, node string, now func() time.Time) *Chain {
 		now = time.Now
 	}
 	m := NewMachine(store)
-	m.continueStore()
 	local := state.NewLocal()
 	local.Register("audit", m)
 	c := &Chain{state: local, machine: m, node: node, now: now, filling: 1}

@@ -21,11 +21,11 @@ const OpAppend = "audit.append"
 // the batch to the store before it returns. The same commands applied to
 // the same head give the same records, byte for byte, on every node.
 //
-// Its state is the commands applied to it, from the genesis head (or a
-// restored snapshot's head); the store is their durable copy. A
-// replicated log replays its commands into the machine after a restart,
-// and the records the store already holds are recognised, not written
-// twice. A snapshot is only the head: a node restored from one whose
+// On its own (state.Local) its head is its file's last record. Under a
+// replicated log (Rewind) its state is the commands applied to it from
+// the genesis head, or from a restored snapshot's head, and the store is
+// their durable copy: the log replays its commands after a restart, and
+// the records the store already holds are recognised, not written twice. A snapshot is only the head: a node restored from one whose
 // store ends before that head lacks the records in between (Missing)
 // until they are copied from a member (Records there, Fill here); the
 // records it seals meanwhile wait in memory, so the file never has a hole.
@@ -53,20 +53,26 @@ type gap struct {
 	pending []*Record
 }
 
-// NewMachine is the chain over store, at the genesis head: the state of
-// a log no command has been applied to. A replicated log applies its
-// commands (or a snapshot) from there; the records already in store are
-// checked against them, not written again.
+// NewMachine continues the chain in store from its last record.
 func NewMachine(store Store) *Machine {
-	return &Machine{store: store, last: Genesis}
-}
-
-// continueStore moves the head to the store's last record: a node on its
-// own (Chain) whose file is its whole state.
-func (m *Machine) continueStore() {
-	if r := m.store.Last(); r != nil {
+	m := &Machine{store: store, last: Genesis}
+	if r := store.Last(); r != nil {
 		m.seq, m.last, m.lastTime = r.Seq, r.Hash, r.Time
 	}
+	return m
+}
+
+// Rewind puts the head back at genesis, the state before any command,
+// keeping the store: a replicated log is about to apply its commands from
+// the start (or restore a snapshot and apply those after it), and the
+// records the store holds are recognised as they are applied again.
+// Package cluster calls it when a node opens.
+func (m *Machine) Rewind() {
+	m.wmu.Lock()
+	defer m.wmu.Unlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.seq, m.last, m.lastTime, m.gap = 0, Genesis, time.Time{}, nil
 }
 
 // Apply seals and stores the records of an OpAppend command and returns
