@@ -19,7 +19,8 @@ import (
 // head it was restored to), so the bytes may come from any member; the
 // node only moves them.
 type Backfiller interface {
-	// Missing is the range of records it lacks, from..to inclusive.
+	// Missing is the range of records, from..to inclusive, it wants
+	// copied next (ok false when it lacks none).
 	Missing() (from, to uint64, ok bool)
 	// Records is what it holds from seq from through to, about maxBytes
 	// at most, in the form Fill takes.
@@ -58,13 +59,13 @@ func (n *Node) backfillers() map[string]Backfiller {
 	return out
 }
 
-// Missing is how many records this node's machines lack after installing
-// a snapshot and have not yet copied from a member (0 when none).
+// Missing is how many machines still lack records after installing a
+// snapshot (0 when every record is in place).
 func (n *Node) Missing() uint64 {
 	var total uint64
 	for _, b := range n.backfillers() {
-		if from, to, ok := b.Missing(); ok && to >= from {
-			total += to - from + 1
+		if _, _, ok := b.Missing(); ok {
+			total++
 		}
 	}
 	return total

@@ -431,8 +431,9 @@ type Status struct {
 	Applied  uint64 `json:"applied"`
 	LastLog  uint64 `json:"last_log"`
 	Snapshot uint64 `json:"snapshot"` // index of the last snapshot taken or installed
-	// Missing is how many records (the audit chain's) this node lacks
-	// after installing a snapshot and is copying from a member.
+	// Missing is how many machines (the audit chain) still lack records
+	// after this node installed a snapshot: it is copying them from a
+	// member. Its audit file is complete when it is 0.
 	Missing uint64   `json:"missing,omitempty"`
 	Members []Member `json:"members"`
 }

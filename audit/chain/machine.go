@@ -1,7 +1,6 @@
 package chain
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,10 +24,11 @@ const OpAppend = "audit.append"
 // replicated log (Rewind) its state is the commands applied to it from
 // the genesis head, or from a restored snapshot's head, and the store is
 // their durable copy: the log replays its commands after a restart, and
-// the records the store already holds are recognised, not written twice. A snapshot is only the head: a node restored from one whose
-// store ends before that head lacks the records in between (Missing)
-// until they are copied from a member (Records there, Fill here); the
-// records it seals meanwhile wait in memory, so the file never has a hole.
+// the records the store already holds are recognised, not written twice.
+// A snapshot is only the head: a node restored from one whose store ends
+// before that head lacks the records in between until they are copied
+// from a member (fill.go); the records it seals meanwhile wait in memory,
+// so the file never has a hole.
 type Machine struct {
 	store Store
 
@@ -39,18 +39,6 @@ type Machine struct {
 	seq      uint64
 	last     string    // hash of the last sealed record
 	lastTime time.Time // record times never go backwards
-}
-
-// gap is what the store lacks before the head after a restore.
-type gap struct {
-	to   uint64 // the restored head: the last record missing
-	hash string // its hash, which the copied records must lead to
-	// staged are copied records that chain from the store's last one,
-	// written only once they reach the head (a member that sent records
-	// leading elsewhere leaves nothing in the file).
-	staged []*Record
-	// pending are records sealed after the restore, written after the gap.
-	pending []*Record
 }
 
 // NewMachine continues the chain in store from its last record.
@@ -178,7 +166,7 @@ func (m *Machine) Restore(b []byte) error {
 	m.mu.Unlock()
 	m.gap = nil
 	if stored := m.store.Last(); h.Seq > 0 && (stored == nil || stored.Seq < h.Seq) {
-		m.gap = &gap{to: h.Seq, hash: h.Hash}
+		m.gap = newGap(h.Seq, h.Hash)
 	}
 	return nil
 }
@@ -188,118 +176,4 @@ func (m *Machine) Seq() uint64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.seq
-}
-
-// Missing is the range of records, from..to inclusive, that the store
-// lacks before the head (ok false when it lacks none).
-func (m *Machine) Missing() (from, to uint64, ok bool) {
-	m.wmu.Lock()
-	defer m.wmu.Unlock()
-	if m.gap == nil {
-		return 0, 0, false
-	}
-	return m.nextWanted(), m.gap.to, true
-}
-
-// nextWanted is the seq Fill expects next; wmu held.
-func (m *Machine) nextWanted() uint64 {
-	if n := len(m.gap.staged); n > 0 {
-		return m.gap.staged[n-1].Seq + 1
-	}
-	if r := m.store.Last(); r != nil {
-		return r.Seq + 1
-	}
-	return 1
-}
-
-// Records is the stored records from seq from through to, as the file
-// holds them (JSON lines), stopping after about maxBytes. It returns what
-// the store has, which may end before to or be empty.
-func (m *Machine) Records(from, to uint64, maxBytes int) ([]byte, error) {
-	var buf bytes.Buffer
-	next := from
-	err := m.store.Iterate(from, func(r *Record) error {
-		if r.Seq > to || r.Seq != next || buf.Len() >= maxBytes {
-			return errStop
-		}
-		buf.Write(r.Raw)
-		next++
-		return nil
-	})
-	if err != nil && !errors.Is(err, errStop) {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-// Fill takes records copied from a member (Records' format) for the gap
-// Missing reports. Each must be intact (its hash is its bytes') and chain
-// to the one before it, starting from the store's last record; once they
-// reach the head, the last one must be the head the snapshot named, and
-// only then are they written, with the records sealed meanwhile after
-// them. Records that do not chain are refused with ErrTampered and
-// nothing is kept of them.
-func (m *Machine) Fill(data []byte) error {
-	m.wmu.Lock()
-	defer m.wmu.Unlock()
-	g := m.gap
-	if g == nil {
-		return nil
-	}
-	want := m.nextWanted()
-	prev := Genesis
-	if n := len(g.staged); n > 0 {
-		prev = g.staged[n-1].Hash
-	} else if r := m.store.Last(); r != nil {
-		prev = r.Hash
-	}
-	var got []*Record
-	for len(data) > 0 {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			return fmt.Errorf("%w: copied records end without a newline", ErrMalformed)
-		}
-		line := data[:i+1]
-		data = data[i+1:]
-		r, ok, err := ParseRecord(line)
-		if err != nil {
-			return fmt.Errorf("copied record %d: %w", want, err)
-		}
-		if r.Seq < want {
-			continue // already have it
-		}
-		if !ok || r.Seq != want || r.Prev != prev {
-			return fmt.Errorf("%w: copied record %d does not chain to record %d", ErrTampered, r.Seq, want-1)
-		}
-		got = append(got, r)
-		want, prev = r.Seq+1, r.Hash
-		if r.Seq == g.to {
-			break
-		}
-	}
-	if len(got) == 0 {
-		return nil
-	}
-	if last := got[len(got)-1]; last.Seq == g.to && last.Hash != g.hash {
-		g.staged = nil
-		return fmt.Errorf("%w: copied records lead to record %d with hash %s, but the snapshot's head is %s", ErrTampered, g.to, last.Hash, g.hash)
-	}
-	g.staged = append(g.staged, got...)
-	if want <= g.to {
-		return nil
-	}
-	for recs := g.staged; len(recs) > 0; {
-		n := min(len(recs), 4096)
-		if err := m.store.Append(recs[:n]); err != nil {
-			return err
-		}
-		recs = recs[n:]
-	}
-	if len(g.pending) > 0 {
-		if err := m.store.Append(g.pending); err != nil {
-			return err
-		}
-	}
-	m.gap = nil
-	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -204,10 +205,21 @@ func TestReplayAfterRestartWritesNothingTwice(t *testing.T) {
 
 // A machine restored from a snapshot whose store ends before the head
 // lacks the records in between: it says which, takes them copied from a
-// member that has them only when they chain to the head, writes what it
-// sealed meanwhile after them, and ends with the member's file byte for
-// byte.
+// member only when they lead to the head, writes what it sealed
+// meanwhile after them, and ends with the member's file byte for byte;
+// with a small memory bound too, where the records are fetched twice
+// (proven backwards, then written forwards).
 func TestFillAfterRestoreCopiesTheMissingRecords(t *testing.T) {
+	for _, keep := range []int{fillKeep, 3000} {
+		t.Run(fmt.Sprintf("keep %d", keep), func(t *testing.T) {
+			defer func(k int) { fillKeep = k }(fillKeep)
+			fillKeep = keep
+			testFill(t)
+		})
+	}
+}
+
+func testFill(t *testing.T) {
 	t0 := time.Date(2026, 12, 2, 1, 0, 0, 0, time.UTC)
 	a, afs := openMachine(t)
 	for i := range 40 {
@@ -239,23 +251,36 @@ func TestFillAfterRestoreCopiesTheMissingRecords(t *testing.T) {
 	if bfs.Last() != nil {
 		t.Fatal("records were written into a file with a hole before them")
 	}
-	// Records that do not chain are refused and leave nothing.
-	forged, err := a.Records(1, 80, 1<<20)
-	if err != nil {
-		t.Fatal(err)
+	// A member that changes a record is refused, whichever pass it lies
+	// in, and nothing of what it sent is written.
+	forge := func(from, to uint64) []byte {
+		chunk, err := a.Records(from, to, 2000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bytes.Replace(chunk, []byte(`"outcome":"succeeded"`), []byte(`"outcome":"denied"`), 1)
 	}
-	forged = bytes.Replace(forged, []byte(`"outcome":"succeeded"`), []byte(`"outcome":"denied"`), 1)
-	if err := b.Fill(forged); !errors.Is(err, ErrTampered) {
-		t.Fatalf("forged records: %v", err)
-	}
-	if from, _, _ := b.Missing(); from != 1 || bfs.Last() != nil {
-		t.Fatal("forged records were kept")
-	}
-	// Copied in chunks (a small byte bound, as over the wire).
-	for {
+	lied, forward := 0, 0
+	for calls := 0; ; calls++ {
 		from, to, ok := b.Missing()
 		if !ok {
 			break
+		}
+		if calls > 1000 {
+			t.Fatal("the fill does not end")
+		}
+		before := bfs.Size()
+		if calls%3 == 1 {
+			if f := forge(from, to); bytes.Contains(f, []byte(`"denied"`)) {
+				if err := b.Fill(f); !errors.Is(err, ErrTampered) || bfs.Size() != before {
+					t.Fatalf("forged records %d..%d: %v (file %d -> %d bytes)", from, to, err, before, bfs.Size())
+				}
+				lied++
+				continue
+			}
+		}
+		if b.gap.done {
+			forward++
 		}
 		chunk, err := a.Records(from, to, 2000)
 		if err != nil || len(chunk) == 0 {
@@ -264,6 +289,12 @@ func TestFillAfterRestoreCopiesTheMissingRecords(t *testing.T) {
 		if err := b.Fill(chunk); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if lied == 0 {
+		t.Fatal("no forged chunk was tried")
+	}
+	if (fillKeep < 10000) != (forward > 0) {
+		t.Fatalf("%d chunks fetched again forwards with %d bytes kept", forward, fillKeep)
 	}
 	ab, _ := os.ReadFile(afs.path)
 	bb, _ := os.ReadFile(bfs.path)
