@@ -50,10 +50,14 @@ func TestReport(t *testing.T) {
 			}
 			return out
 		}
+		leader := func() []*chain.Chain {
+			n := leaderOf(cluster3(t, c))
+			return []*chain.Chain{chain.NewChainOn(n.Node, n.chain, n.cfg.ID, nil)}
+		}
 		for _, setup := range []struct {
 			name string
 			make func() []*chain.Chain
-		}{{"1 node, no raft (audit file fsynced)", local}, {"1 node, raft", one}, {"3 nodes, raft, clients spread", three}} {
+		}{{"1 node, no raft (audit file fsynced)", local}, {"1 node, raft", one}, {"3 nodes, raft, clients on the leader", leader}, {"3 nodes, raft, clients spread", three}} {
 			chains := setup.make()
 			for _, clients := range []int{1, 64} {
 				per := max(3000/clients, 40)

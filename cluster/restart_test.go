@@ -124,3 +124,47 @@ func TestRestartOfAllNodesAndASnapshotOnAFreshNode(t *testing.T) {
 	}
 	sameEverywhere(t, all)
 }
+
+// Two of three nodes lost for good: the survivor, recovered as the only
+// member, keeps its state and leads alone; a new node joins it.
+func TestRecoverAfterLosingTheMajority(t *testing.T) {
+	c := newCA(t, "cluster CA")
+	nodes := cluster3(t, c)
+	a := newAcked()
+	stream(nodes, 1, 5, a, nil).Wait()
+	converged(t, nodes)
+	h := nodes[1].hash(t)
+	for _, n := range nodes {
+		n.stop(t)
+	}
+	fs, err := chain.OpenFileStore(filepath.Join(nodes[1].cfg.Dir, "chain.log"), chain.FileOptions{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := state.NewMachines()
+	ms.Register("policy", &policy.Machine{})
+	ms.Register("audit", chain.NewMachine(fs))
+	cfg := nodes[1].cfg
+	cfg.Log = io.Discard
+	err = Recover(cfg, ms)
+	fs.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lone := start(t, nodes[1].cfg)
+	eventually(t, 10*time.Second, "the recovered node leads alone", func() bool { return lone.raft.State() == raft.Leader })
+	converged(t, []*tnode{lone})
+	if lone.hash(t) != h {
+		t.Fatal("the recovered node's state is not what it was")
+	}
+	a.in(t, []*tnode{lone})
+	n4 := start(t, Config{ID: "n4", Addr: "127.0.0.1:0", Dir: filepath.Join(t.TempDir(), "n4"), CA: c.pool, Cert: c.issue(t, "n4")})
+	if err := lone.Join(context.Background(), n4.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n4.Propose(context.Background(), appendCmd(t, "n4", 0)); err != nil {
+		t.Fatal(err)
+	}
+	level(t, []*tnode{lone, n4})
+	sameEverywhere(t, []*tnode{lone, n4})
+}

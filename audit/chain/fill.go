@@ -163,7 +163,7 @@ func (m *Machine) Fill(data []byte) error {
 		}
 		// The kept chunks run from the store's last record upwards.
 		for i := len(g.kept) - 1; i >= 0; i-- {
-			if err := m.store.Append(g.kept[i]); err != nil {
+			if err := m.write(g.kept[i]); err != nil {
 				return err
 			}
 		}
@@ -178,7 +178,7 @@ func (m *Machine) Fill(data []byte) error {
 			return fmt.Errorf("%w: copied records %d..%d do not lead to the proven hash of record %d", ErrTampered, from, to, to)
 		}
 	}
-	if err := m.store.Append(recs); err != nil {
+	if err := m.write(recs); err != nil {
 		return err
 	}
 	return m.closeGap()
@@ -191,7 +191,7 @@ func (m *Machine) closeGap() error {
 		return nil
 	}
 	if len(m.gap.pending) > 0 {
-		if err := m.store.Append(m.gap.pending); err != nil {
+		if err := m.write(m.gap.pending); err != nil {
 			return err
 		}
 	}
@@ -229,4 +229,13 @@ func chunkSize(recs []*Record) int {
 		n += len(r.Raw)
 	}
 	return n
+}
+
+// write appends to the store; a failure breaks the machine (Snapshot).
+func (m *Machine) write(recs []*Record) error {
+	if err := m.store.Append(recs); err != nil {
+		m.broken = err
+		return err
+	}
+	return nil
 }

@@ -34,6 +34,11 @@ type Machine struct {
 
 	wmu sync.Mutex // store writes and the gap: Apply and Fill
 	gap *gap
+	// broken is a failed store write (a full disk): the head no longer
+	// advances as on the other nodes, so no snapshot is taken of it; the
+	// node is restarted once the disk is fixed, and its log's replay
+	// writes what it missed.
+	broken error
 
 	mu       sync.Mutex // the head, for readers outside Apply
 	seq      uint64
@@ -60,7 +65,7 @@ func (m *Machine) Rewind() {
 	defer m.wmu.Unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.seq, m.last, m.lastTime, m.gap = 0, Genesis, time.Time{}, nil
+	m.seq, m.last, m.lastTime, m.gap, m.broken = 0, Genesis, time.Time{}, nil, nil
 }
 
 // Apply seals and stores the records of an OpAppend command and returns
@@ -96,7 +101,7 @@ func (m *Machine) Apply(c state.Command) (any, error) {
 			return nil, err
 		}
 		if len(fresh) > 0 {
-			if err := m.store.Append(fresh); err != nil {
+			if err := m.write(fresh); err != nil {
 				return nil, err
 			}
 		}
@@ -145,8 +150,14 @@ type head struct {
 	Time time.Time `json:"time"`
 }
 
-// Snapshot is the chain's head.
+// Snapshot is the chain's head; refused after a failed store write.
 func (m *Machine) Snapshot() ([]byte, error) {
+	m.wmu.Lock()
+	broken := m.broken
+	m.wmu.Unlock()
+	if broken != nil {
+		return nil, fmt.Errorf("audit: no snapshot of a chain whose file stopped at a failed write (%v): restart the node once the disk is fixed", broken)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return json.Marshal(head{m.seq, m.last, m.lastTime})

@@ -305,3 +305,28 @@ func testFill(t *testing.T) {
 		t.Fatalf("head %d, stored %d, want 81", b.Seq(), bfs.Last().Seq)
 	}
 }
+
+// A failed write (a full disk) leaves the head behind the other nodes':
+// the machine refuses to be snapshotted, so the stale head is never
+// persisted as the cluster's state.
+func TestNoSnapshotAfterAFailedWrite(t *testing.T) {
+	m, fs := openMachine(t)
+	t0 := time.Date(2026, 12, 2, 1, 0, 0, 0, time.UTC)
+	if _, err := m.Apply(appendCmd(t, t0, &Record{Kind: KindOpen, Node: "n1"})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	fs.Close()
+	if _, err := m.Apply(appendCmd(t, t0, &Record{Kind: KindClose, Node: "n1"})); err == nil {
+		t.Fatal("an append to a closed file succeeded")
+	}
+	if _, err := m.Snapshot(); err == nil {
+		t.Fatal("a snapshot was taken after a failed write")
+	}
+	m.Rewind()
+	if _, err := m.Snapshot(); err != nil {
+		t.Fatalf("after a rewind: %v", err)
+	}
+}
