@@ -43,12 +43,18 @@ func TestReport(t *testing.T) {
 			eventually(t, 10*time.Second, "n1 leads", func() bool { return n.raft.State() == raft.Leader })
 			return []*chain.Chain{chain.NewChainOn(n.Node, n.chain, "n1", nil)}
 		}
+		// Spread: the first client (the only one of the 1-client run) is
+		// on a follower, so that run is the forwarded path.
 		three := func() []*chain.Chain {
+			nodes := cluster3(t, c)
+			lead := leaderOf(nodes)
 			var out []*chain.Chain
-			for _, n := range cluster3(t, c) {
-				out = append(out, chain.NewChainOn(n.Node, n.chain, n.cfg.ID, nil))
+			for _, n := range nodes {
+				if n != lead {
+					out = append(out, chain.NewChainOn(n.Node, n.chain, n.cfg.ID, nil))
+				}
 			}
-			return out
+			return append(out, chain.NewChainOn(lead.Node, lead.chain, lead.cfg.ID, nil))
 		}
 		leader := func() []*chain.Chain {
 			n := leaderOf(cluster3(t, c))
@@ -57,7 +63,7 @@ func TestReport(t *testing.T) {
 		for _, setup := range []struct {
 			name string
 			make func() []*chain.Chain
-		}{{"1 node, no raft (audit file fsynced)", local}, {"1 node, raft", one}, {"3 nodes, raft, clients on the leader", leader}, {"3 nodes, raft, clients spread", three}} {
+		}{{"1 node, no raft (audit file fsynced)", local}, {"1 node, raft", one}, {"3 nodes, raft, clients on the leader", leader}, {"3 nodes, raft, clients spread (1: a follower)", three}} {
 			chains := setup.make()
 			for _, clients := range []int{1, 64} {
 				per := max(3000/clients, 40)
