@@ -52,25 +52,18 @@ type ChainStats struct {
 	AppendTime time.Duration
 }
 
-// NewChain continues the chain in store from its last record. The node
-// applies its append commands in process (state.Local); a cluster will
-// replicate them first.
+// NewChain continues the chain in store from its last record, applying
+// its append commands in process (a state.Local of its own).
 func NewChain(store Store, node string, now func() time.Time) *Chain {
-	if now == nil {
-		now = time.Now
-	}
 	m := NewMachine(store)
 	local := state.NewLocal()
 	local.Register("audit", m)
-	c := &Chain{state: local, machine: m, node: node, now: now, filling: 1}
-	c.cond = sync.NewCond(&c.mu)
-	return c
+	return NewChainOn(local, m, node, now)
 }
 
-// NewChainOn appends through st, a store that replicates (package
-// cluster's node) and applies the append commands with m, the machine
-// registered for "audit" in it: the same group commit, one proposal per
-// batch.
+// NewChainOn proposes the chain's appends to st, whose machines hold m
+// under "audit" (the node's store: a cluster replicates the appends and
+// every node's m seals them alike).
 func NewChainOn(st state.Store, m *Machine, node string, now func() time.Time) *Chain {
 	if now == nil {
 		now = time.Now
