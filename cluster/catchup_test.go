@@ -98,7 +98,7 @@ func TestCatchUpBySnapshotCopiesTheAuditRecords(t *testing.T) {
 	converged(t, nodes)
 	nodes[2].stop(t)
 
-	const cmds, per = 110, 50 // 5,500 records
+	const cmds, per = 22, 250 // 5,500 records
 	var wg sync.WaitGroup
 	for k, n := range nodes[:2] {
 		wg.Add(1)

@@ -48,10 +48,20 @@ func TestRestartOfAllNodesAndASnapshotOnAFreshNode(t *testing.T) {
 		again = append(again, start(t, n.cfg))
 	}
 	eventually(t, 10*time.Second, "a leader after the restart", func() bool { return leaderOf(again) != nil })
+	// Until the new leader commits in its term, a node has applied
+	// nothing of its log yet.
+	eventually(t, 10*time.Second, "the log replayed on every node", func() bool {
+		for _, n := range again {
+			if n.chain.Seq() < seq {
+				return false
+			}
+		}
+		return true
+	})
 	converged(t, again)
 	for _, n := range again {
 		if n.hash(t) != h || !bytes.Equal(n.auditFile(t), file) {
-			t.Fatalf("%s: after the restart the state hash or the audit file is not what it was", n.cfg.ID)
+			t.Fatalf("%s: after the restart the state hash (%v) or the audit file (%v) is not what it was: head %d, was %d", n.cfg.ID, n.hash(t) == h, bytes.Equal(n.auditFile(t), file), n.chain.Seq(), seq)
 		}
 	}
 	// The replay is done when a new command has been applied after it.
