@@ -495,6 +495,7 @@ func TestLeaderLossAndCatchUpBySnapshot(t *testing.T) {
 }
 
 func TestNoQuorumFailsWithinTheBoundAndChangesNothing(t *testing.T) {
+	t.Parallel() // it mostly waits out bounds and elections
 	c := newCA(t, "cluster CA")
 	nodes := cluster3(t, c)
 	ctx := context.Background()

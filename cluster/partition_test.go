@@ -116,6 +116,7 @@ func marked(t *testing.T, n *tnode, p string) int {
 // link heals every node has the same state and file, with none of the
 // appends the cut-off leader refused.
 func TestPartitionedLeaderRefusesTheMajorityGoesOn(t *testing.T) {
+	t.Parallel() // it mostly waits out bounds and elections
 	c := newCA(t, "cluster CA")
 	f := newFaults()
 	nodes := cluster3f(t, c, f, partitionBound)
@@ -182,6 +183,7 @@ func TestPartitionedLeaderRefusesTheMajorityGoesOn(t *testing.T) {
 // a leader that kept it in its log (it is refused, never lost the other
 // way round), so the check is that it is on every node or on none.
 func TestSymmetricPartitionRefusesEverywhereThenConverges(t *testing.T) {
+	t.Parallel() // it mostly waits out bounds and elections
 	c := newCA(t, "cluster CA")
 	f := newFaults()
 	nodes := cluster3f(t, c, f, partitionBound)

@@ -25,6 +25,7 @@ import (
 // a new node joining the compacted cluster installs it and copies the
 // audit file.
 func TestRestartOfAllNodesAndASnapshotOnAFreshNode(t *testing.T) {
+	t.Parallel() // it mostly waits out bounds and elections
 	c := newCA(t, "cluster CA")
 	nodes := cluster3(t, c)
 	ctx := context.Background()
@@ -138,6 +139,7 @@ func TestRestartOfAllNodesAndASnapshotOnAFreshNode(t *testing.T) {
 // Two of three nodes lost for good: the survivor, recovered as the only
 // member, keeps its state and leads alone; a new node joins it.
 func TestRecoverAfterLosingTheMajority(t *testing.T) {
+	t.Parallel() // it mostly waits out bounds and elections
 	c := newCA(t, "cluster CA")
 	nodes := cluster3(t, c)
 	a := newAcked()
