@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"lienthong/audit/chain"
+	"lienthong/policy"
 )
 
 // scale sizes the long runs: LT_CLUSTER_SCALE (make test-cluster sets
@@ -154,6 +155,20 @@ func TestPartitionedLeaderRefusesTheMajorityGoesOn(t *testing.T) {
 			}
 		}()
 	}
+	// A policy change on the minority is refused too, and in force nowhere
+	// after healing.
+	mwg.Add(1)
+	go func() {
+		defer mwg.Done()
+		set, err := policy.SetCommand(time.Now(), "policy.toml", []byte(policyV1))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if _, err := old.Propose(context.Background(), set); !noQuorumErr(err) {
+			t.Errorf("a policy change on the cut-off leader: %v, want %s", err, CodeNoQuorum)
+		}
+	}()
 	// The majority elects a leader and commits.
 	var newLeader *tnode
 	eventually(t, 10*time.Second, "a leader in the majority", func() bool { newLeader = leaderOf(majority); return newLeader != nil })
@@ -173,6 +188,9 @@ func TestPartitionedLeaderRefusesTheMajorityGoesOn(t *testing.T) {
 	for _, n := range nodes {
 		if m := marked(t, n, "minority"); m != 0 {
 			t.Errorf("%s: %d records the cut-off leader refused were applied", n.cfg.ID, m)
+		}
+		if n.pol.Current() != nil {
+			t.Errorf("%s: the policy the cut-off leader refused is in force", n.cfg.ID)
 		}
 	}
 }
