@@ -85,6 +85,7 @@ func (n *Node) filler(ctx context.Context) {
 	defer n.fillWG.Done()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	var said time.Time // the log hears of a failing copy once a minute
 	for {
 		select {
 		case <-ctx.Done():
@@ -93,8 +94,9 @@ func (n *Node) filler(ctx context.Context) {
 		case <-tick.C:
 		}
 		for p, b := range n.backfillers() {
-			if err := n.fill(ctx, p, b); err != nil && ctx.Err() == nil {
-				n.logf("copying the %s records this node lacks: %v (trying again)", p, err)
+			if err := n.fill(ctx, p, b); err != nil && ctx.Err() == nil && time.Since(said) > time.Minute {
+				said = time.Now()
+				n.logf("copying the %s records this node lacks: %v (trying again every second)", p, err)
 			}
 		}
 	}

@@ -66,6 +66,16 @@ type childState struct {
 }
 
 func runChild(dir string) error {
+	// A child outlives no test: when its parent dies (a test timeout) it
+	// is handed to another parent and exits.
+	parent := os.Getppid()
+	go func() {
+		for range time.Tick(500 * time.Millisecond) {
+			if os.Getppid() != parent {
+				os.Exit(2)
+			}
+		}
+	}()
 	read := func(name string) []byte { b, _ := os.ReadFile(filepath.Join(dir, name)); return b }
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(read("ca.pem")) {
