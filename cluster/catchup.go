@@ -103,15 +103,17 @@ func (n *Node) filler(ctx context.Context) {
 }
 
 // fill copies machine p's missing records from the members, the leader
-// first, until it lacks none or no member gives more.
+// first, until it lacks none. A member that does not have them, or whose
+// records the machine refuses, is passed over for the next; it fails when
+// none gives what is wanted.
 func (n *Node) fill(ctx context.Context, p string, b Backfiller) error {
 	for {
 		from, to, ok := b.Missing()
 		if !ok {
 			return nil
 		}
-		var data []byte
 		var lastErr error
+		took := false
 		for _, addr := range n.peers() {
 			cctx, cancel := context.WithTimeout(ctx, n.cfg.ProposeTimeout+handshakeTimeout)
 			resp, err := n.mux.call(cctx, addr, request{Op: "records", ID: p, From: from, To: to})
@@ -121,21 +123,24 @@ func (n *Node) fill(ctx context.Context, p string, b Backfiller) error {
 				lastErr = err
 			case resp.Err != "":
 				lastErr = fmt.Errorf("%s: %s", addr, resp.Err)
-			case len(resp.Data) > 0:
-				data = resp.Data
+			case len(resp.Data) == 0:
+				lastErr = fmt.Errorf("%s holds no record %d", addr, from)
+			default:
+				if err := b.Fill(resp.Data); err != nil {
+					lastErr = fmt.Errorf("records %d..%d from %s: %w", from, to, addr, err)
+				} else {
+					took = true
+				}
 			}
-			if data != nil {
+			if took {
 				break
 			}
 		}
-		if data == nil {
+		if !took {
 			if lastErr == nil {
-				lastErr = fmt.Errorf("no member holds record %d", from)
+				lastErr = fmt.Errorf("no member to copy records %d..%d from", from, to)
 			}
 			return lastErr
-		}
-		if err := b.Fill(data); err != nil {
-			return err
 		}
 	}
 }

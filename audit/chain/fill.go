@@ -24,7 +24,12 @@ var fillKeep = 64 << 20
 
 // fillRecords is how many records the first pass asks for at a time (it
 // asks for fewer when a member's answer stops short at its size bound).
-const fillRecords = 8192
+var fillRecords uint64 = 8192
+
+// fillBound is the least size bound a copier gives Records (package
+// cluster: 4 MB). An answer that stops short below it is not cut by the
+// bound: the member lacks the records, and another is asked.
+const fillBound = 1 << 20
 
 // gap is what the store lacks before the head after a restore.
 type gap struct {
@@ -138,7 +143,10 @@ func (m *Machine) Fill(data []byte) error {
 	b, bhash := m.base()
 	if !g.done {
 		if last.Seq < to {
-			g.ask = uint64(len(recs)) // the member's size bound: ask for fewer
+			if size < fillBound {
+				return fmt.Errorf("the member's records end at %d, before %d", last.Seq, to)
+			}
+			g.ask = uint64(len(recs)) // its size bound: ask for fewer
 			return nil
 		}
 		if last.Seq != to || last.Hash != g.proven[len(g.proven)-1].hash {

@@ -212,8 +212,8 @@ func TestReplayAfterRestartWritesNothingTwice(t *testing.T) {
 func TestFillAfterRestoreCopiesTheMissingRecords(t *testing.T) {
 	for _, keep := range []int{fillKeep, 3000} {
 		t.Run(fmt.Sprintf("keep %d", keep), func(t *testing.T) {
-			defer func(k int) { fillKeep = k }(fillKeep)
-			fillKeep = keep
+			defer func(k int, r uint64) { fillKeep, fillRecords = k, r }(fillKeep, fillRecords)
+			fillKeep, fillRecords = keep, 7
 			testFill(t)
 		})
 	}
@@ -238,8 +238,8 @@ func testFill(t *testing.T) {
 	if err := b.Restore(snap); err != nil {
 		t.Fatal(err)
 	}
-	if from, to, ok := b.Missing(); !ok || from != 1 || to != 80 {
-		t.Fatalf("missing %d..%d (%v), want 1..80", from, to, ok)
+	if from, to, ok := b.Missing(); !ok || from != 80-fillRecords+1 || to != 80 {
+		t.Fatalf("missing %d..%d (%v), want the last %d of 1..80", from, to, ok, fillRecords)
 	}
 	// It goes on sealing while it lacks them; nothing reaches its file.
 	next := appendCmd(t, t0.Add(time.Hour), &Record{Kind: KindClose, Node: "n2"})
@@ -251,10 +251,27 @@ func testFill(t *testing.T) {
 	if bfs.Last() != nil {
 		t.Fatal("records were written into a file with a hole before them")
 	}
+	// A member whose file ends before the head (it lacks the records
+	// too) is told so; another is asked.
+	short, _ := openMachine(t)
+	for i := range 39 {
+		if _, err := short.Apply(appendCmd(t, t0.Add(time.Duration(i)*time.Second), &Record{Kind: KindBegin, Node: "n1", Attempt: "a"}, &Record{Kind: KindEnd, Node: "n1", Attempt: "a", Outcome: "succeeded"})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	from, to, _ := b.Missing()
+	if chunk, _ := short.Records(from, to, 1<<20); len(chunk) == 0 {
+		t.Fatal("the short member gave nothing")
+	} else if err := b.Fill(chunk); err == nil {
+		t.Fatal("a member that lacks the records was taken for a size bound")
+	}
+	if f, tt, _ := b.Missing(); f != from || tt != to {
+		t.Fatalf("a short answer moved the wanted range to %d..%d from %d..%d", f, tt, from, to)
+	}
 	// A member that changes a record is refused, whichever pass it lies
 	// in, and nothing of what it sent is written.
 	forge := func(from, to uint64) []byte {
-		chunk, err := a.Records(from, to, 2000)
+		chunk, err := a.Records(from, to, 1<<20)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -282,7 +299,7 @@ func testFill(t *testing.T) {
 		if b.gap.done {
 			forward++
 		}
-		chunk, err := a.Records(from, to, 2000)
+		chunk, err := a.Records(from, to, 1<<20)
 		if err != nil || len(chunk) == 0 {
 			t.Fatalf("records %d..%d: %v (%d bytes)", from, to, err, len(chunk))
 		}
