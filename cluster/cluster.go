@@ -24,6 +24,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -94,6 +95,11 @@ type Node struct {
 	mux   *mux
 	trans *raft.NetworkTransport
 	store *raftboltdb.BoltStore
+
+	// The copier of records a restored machine lacks (catchup.go).
+	fillKick chan struct{}
+	fillStop context.CancelFunc
+	fillWG   sync.WaitGroup
 }
 
 // Open starts the node on its data directory, applying committed entries
@@ -147,18 +153,30 @@ func Open(cfg Config, ms *state.Machines) (*Node, error) {
 		store.Close()
 		return nil, err
 	}
-	n := &Node{cfg: cfg, fsm: newFSM(ms), mux: m, store: store}
+	n := &Node{cfg: cfg, fsm: newFSM(ms), mux: m, store: store, fillKick: make(chan struct{}, 1)}
+	n.fsm.restored = n.kickFill
+	m.id = cfg.ID
 	m.serve = n.serve
 	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: streamLayer{m}, MaxPool: 3, Timeout: 10 * time.Second, Logger: logger,
 	})
 	go m.run()
+	if err := rewind(ms); err != nil {
+		n.trans.Close()
+		store.Close()
+		return nil, err
+	}
 	n.raft, err = raft.NewRaft(rc, n.fsm, store, store, snaps, n.trans)
 	if err != nil {
 		n.trans.Close()
 		store.Close()
 		return nil, fmt.Errorf("cluster: starting raft: %w", err)
 	}
+	fctx, stop := context.WithCancel(context.Background())
+	n.fillStop = stop
+	n.fillWG.Add(1)
+	go n.filler(fctx)
+	n.kickFill()
 	return n, nil
 }
 
@@ -183,6 +201,8 @@ func (n *Node) Bootstrap() error {
 // as down until it is opened again on the same directory or removed.
 func (n *Node) Shutdown() error {
 	err := n.raft.Shutdown().Error()
+	n.fillStop()
+	n.fillWG.Wait()
 	n.trans.Close()
 	n.mux.wg.Wait()
 	if cerr := n.store.Close(); err == nil {
@@ -329,6 +349,8 @@ func (n *Node) handle(ctx context.Context, req request) response {
 		return response{ID: n.cfg.ID, Self: &c}
 	case "add":
 		return n.add(ctx, req.Addr)
+	case "records":
+		return n.records(req)
 	}
 	if n.raft.State() != raft.Leader {
 		return response{NotLeader: true}
@@ -416,15 +438,19 @@ type Member struct {
 
 // Status is the cluster as one node sees it.
 type Status struct {
-	ID       string   `json:"id"`
-	State    string   `json:"state"`
-	Leader   string   `json:"leader"` // id, "" when none is known
-	Term     uint64   `json:"term"`
-	Commit   uint64   `json:"commit"`
-	Applied  uint64   `json:"applied"`
-	LastLog  uint64   `json:"last_log"`
-	Snapshot uint64   `json:"snapshot"` // index of the last snapshot taken or installed
-	Members  []Member `json:"members"`
+	ID       string `json:"id"`
+	State    string `json:"state"`
+	Leader   string `json:"leader"` // id, "" when none is known
+	Term     uint64 `json:"term"`
+	Commit   uint64 `json:"commit"`
+	Applied  uint64 `json:"applied"`
+	LastLog  uint64 `json:"last_log"`
+	Snapshot uint64 `json:"snapshot"` // index of the last snapshot taken or installed
+	// Missing is how many machines (the audit chain) still lack records
+	// after this node installed a snapshot: it is copying them from a
+	// member. Its audit file is complete when it is 0.
+	Missing uint64   `json:"missing,omitempty"`
+	Members []Member `json:"members"`
 }
 
 // Status reports this node's view and asks each member for its progress
@@ -437,7 +463,7 @@ func (n *Node) Status(ctx context.Context) (Status, error) {
 	self := n.counter()
 	snap, _ := strconv.ParseUint(n.raft.Stats()["last_snapshot_index"], 10, 64)
 	_, leader := n.raft.LeaderWithID()
-	st := Status{ID: n.cfg.ID, State: self.State, Leader: string(leader), Term: self.Term, Commit: self.Commit, Applied: self.Applied, LastLog: self.LastLog, Snapshot: snap}
+	st := Status{ID: n.cfg.ID, State: self.State, Leader: string(leader), Term: self.Term, Commit: self.Commit, Applied: self.Applied, LastLog: self.LastLog, Snapshot: snap, Missing: n.Missing()}
 	top := self.Commit
 	for _, s := range f.Configuration().Servers {
 		m := Member{ID: string(s.ID), Addr: string(s.Address), Voter: s.Suffrage == raft.Voter, Leader: s.ID == leader}

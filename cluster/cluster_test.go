@@ -192,12 +192,20 @@ func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 
 // cluster3 starts three nodes: n1 bootstraps, n2 and n3 join (n3 through
 // n2, so the join is forwarded to the leader).
-func cluster3(t testing.TB, c *ca) []*tnode {
+func cluster3(t testing.TB, c *ca) []*tnode { return cluster3f(t, c, nil, 0) }
+
+// cluster3f is cluster3 with the nodes' links passing through f and
+// proposals bounded by bound (0: testPropose).
+func cluster3f(t testing.TB, c *ca, f *faults, bound time.Duration) []*tnode {
 	t.Helper()
 	var nodes []*tnode
 	for i := 1; i <= 3; i++ {
 		id := fmt.Sprintf("n%d", i)
-		nodes = append(nodes, start(t, Config{ID: id, Addr: "127.0.0.1:0", Dir: filepath.Join(t.TempDir(), id), CA: c.pool, Cert: c.issue(t, id)}))
+		n := start(t, Config{ID: id, Addr: "127.0.0.1:0", Dir: filepath.Join(t.TempDir(), id), CA: c.pool, Cert: c.issue(t, id), ProposeTimeout: bound})
+		if f != nil {
+			f.attach(n)
+		}
+		nodes = append(nodes, n)
 	}
 	if err := nodes[0].Bootstrap(); err != nil {
 		t.Fatal(err)
@@ -487,6 +495,7 @@ func TestLeaderLossAndCatchUpBySnapshot(t *testing.T) {
 }
 
 func TestNoQuorumFailsWithinTheBoundAndChangesNothing(t *testing.T) {
+	t.Parallel() // it mostly waits out bounds and elections
 	c := newCA(t, "cluster CA")
 	nodes := cluster3(t, c)
 	ctx := context.Background()

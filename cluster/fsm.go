@@ -55,6 +55,10 @@ type fsm struct {
 
 	mu      sync.Mutex
 	waiters map[string]chan result // by entry id, proposals made on this node
+
+	// restored is told after each Restore: a machine may now lack
+	// records its snapshot does not carry (catchup.go).
+	restored func()
 }
 
 func newFSM(ms *state.Machines) *fsm { return &fsm{ms: ms, waiters: map[string]chan result{}} }
@@ -129,6 +133,9 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		return err
 	}
 	f.applied.Store(s.Index)
+	if f.restored != nil {
+		f.restored()
+	}
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -52,6 +53,11 @@ type mux struct {
 	server *tls.Config
 	client *tls.Config
 	serve  func(net.Conn)
+	id     string // this node's id, for hook
+	// hook, set only by tests, sees every connection once both ends are
+	// proven and may refuse or wrap it: the partition tests' fault
+	// injection. No configuration reaches it.
+	hook atomic.Pointer[linkHook]
 
 	raftCh    chan net.Conn
 	closed    chan struct{}
@@ -115,17 +121,22 @@ func (m *mux) route(c net.Conn) {
 		return
 	}
 	c.SetDeadline(time.Time{})
+	conn, err := m.hooked(tc)
+	if err != nil {
+		tc.Close()
+		return
+	}
 	switch kind[0] {
 	case kindRaft:
 		select {
-		case m.raftCh <- tc:
+		case m.raftCh <- conn:
 		case <-m.closed:
-			tc.Close()
+			conn.Close()
 		}
 	case kindRPC:
-		m.serve(tc)
+		m.serve(conn)
 	default:
-		tc.Close()
+		conn.Close()
 	}
 }
 
@@ -142,6 +153,9 @@ func (m *mux) dial(ctx context.Context, addr string, kind byte) (net.Conn, error
 	if err != nil {
 		return nil, err
 	}
+	if c, err = m.hooked(c); err != nil {
+		return nil, err
+	}
 	if _, err := c.Write([]byte{kind}); err != nil {
 		c.Close()
 		return nil, err
@@ -154,6 +168,23 @@ func (m *mux) close() {
 		close(m.closed)
 		m.ln.Close()
 	})
+}
+
+// linkHook is given this node's id, the peer's (its certificate's common
+// name) and the connection; an error drops it.
+type linkHook func(self, peer string, c net.Conn) (net.Conn, error)
+
+// hooked passes c through the test hook, if any.
+func (m *mux) hooked(c net.Conn) (net.Conn, error) {
+	h := m.hook.Load()
+	if h == nil {
+		return c, nil
+	}
+	peer := ""
+	if certs := c.(*tls.Conn).ConnectionState().PeerCertificates; len(certs) > 0 {
+		peer = certs[0].Subject.CommonName
+	}
+	return (*h)(m.id, peer, c)
 }
 
 // streamLayer is raft's view of the mux.
@@ -180,10 +211,13 @@ func (s streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.C
 
 // The node RPCs: one request and one response, JSON, per connection.
 type request struct {
-	Op    string `json:"op"` // "propose", "join", "remove", "whoami", "status"
+	Op    string `json:"op"` // "propose", "join", "remove", "whoami", "status", "records"
 	Entry []byte `json:"entry,omitempty"`
-	ID    string `json:"id,omitempty"`
+	ID    string `json:"id,omitempty"` // remove: the node; records: the machine's prefix
 	Addr  string `json:"addr,omitempty"`
+	// records: the range wanted, inclusive.
+	From uint64 `json:"from,omitempty"`
+	To   uint64 `json:"to,omitempty"`
 }
 
 type response struct {
@@ -197,6 +231,7 @@ type response struct {
 	Index   uint64   `json:"index,omitempty"`
 	ID      string   `json:"id,omitempty"`
 	Self    *counter `json:"self,omitempty"`
+	Data    []byte   `json:"data,omitempty"` // records: what the machine holds of the range
 	// Peer is the common name of the certificate the answering node
 	// proved, set by call, never sent.
 	Peer string `json:"-"`
@@ -234,8 +269,10 @@ func (m *mux) call(ctx context.Context, addr string, req request) (response, err
 	if err := json.NewDecoder(c).Decode(&resp); err != nil {
 		return response{}, fmt.Errorf("cluster: reading the answer of %s: %w", addr, err)
 	}
-	if certs := c.(*tls.Conn).ConnectionState().PeerCertificates; len(certs) > 0 {
-		resp.Peer = certs[0].Subject.CommonName
+	if tc, ok := c.(interface{ ConnectionState() tls.ConnectionState }); ok {
+		if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
+			resp.Peer = certs[0].Subject.CommonName
+		}
 	}
 	return resp, nil
 }

@@ -75,12 +75,6 @@ func (n *Node) openState(ctx context.Context, cfg *config.Config, opt Options) e
 	st.machines.Register("tokens", st.tokens)
 	st.machines.Register("node", barrier{})
 	replicated := cfg.Cluster != nil && opt.Serve
-	if replicated && st.engine.Ledger != nil {
-		// Rebuilt from the log as the cluster node opens (dp.Ledger.Reset).
-		if err := st.engine.Ledger.Reset(); err != nil {
-			return err
-		}
-	}
 	if a := opt.Audit; a != nil {
 		k, err := st.loadKey(a.KeyFile)
 		if err != nil {
@@ -89,10 +83,8 @@ func (n *Node) openState(ctx context.Context, cfg *config.Config, opt Options) e
 		if st.auditFile, err = chain.OpenFileStore(a.Log, chain.FileOptions{Keys: k, Node: a.NodeID}); err != nil {
 			return err
 		}
+		// A cluster node rewinds it (and the ledger) before raft replays.
 		st.audit = chain.NewMachine(st.auditFile)
-		if replicated {
-			st.audit = chain.NewReplicaMachine(st.auditFile)
-		}
 		st.machines.Register("audit", st.audit)
 	}
 	if !replicated {

@@ -141,6 +141,19 @@ func (ms *Machines) Restore(snapshot []byte) error {
 	return nil
 }
 
+// Registered is every machine by its prefix, for a store that does more
+// with a machine than route commands (package cluster copies what a
+// restored machine lacks from a member).
+func (ms *Machines) Registered() map[string]Machine {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	out := make(map[string]Machine, len(ms.machines))
+	for p, m := range ms.machines {
+		out[p] = m
+	}
+	return out
+}
+
 func (ms *Machines) prefixes() []string {
 	out := make([]string, 0, len(ms.machines))
 	for p := range ms.machines {

@@ -19,8 +19,26 @@ const OpAppend = "audit.append"
 // the command's time but never earlier than the last record's) and writes
 // the batch to the store before it returns. The same commands applied to
 // the same head give the same records, byte for byte, on every node.
+//
+// On its own (state.Local) its head is its file's last record. Under a
+// replicated log (Rewind) its state is the commands applied to it from
+// the genesis head, or from a restored snapshot's head, and the store is
+// their durable copy: the log replays its commands after a restart, and
+// the records the store already holds are recognised, not written twice.
+// A snapshot is only the head: a node restored from one whose store ends
+// before that head lacks the records in between until they are copied
+// from a member (fill.go); the records it seals meanwhile wait in memory,
+// so the file never has a hole.
 type Machine struct {
 	store Store
+
+	wmu sync.Mutex // store writes and the gap: Apply and Fill
+	gap *gap
+	// broken is a failed store write (a full disk): the head no longer
+	// advances as on the other nodes, so no snapshot is taken of it; the
+	// node is restarted once the disk is fixed, and its log's replay
+	// writes what it missed.
+	broken error
 
 	mu       sync.Mutex // the head, for readers outside Apply
 	seq      uint64
@@ -37,14 +55,19 @@ func NewMachine(store Store) *Machine {
 	return m
 }
 
-// NewReplicaMachine starts from the empty chain over store, for a node
-// whose machines are rebuilt from a replicated log: raft restores the
-// last snapshot's head (Restore) or, with none, replays every command
-// from the first, and the records store already holds are recognised
-// hash for hash, not written again (a file that differs is refused as
-// tampered). Starting from the file's own head instead would seal the
-// replayed commands after it.
-func NewReplicaMachine(store Store) *Machine { return &Machine{store: store, last: Genesis} }
+// Rewind puts the head back at genesis, the state before any command,
+// keeping the store: a replicated log is about to apply its commands from
+// the start (or restore a snapshot and apply those after it), and the
+// records the store holds are recognised as they are applied again.
+// Package cluster calls it when a node opens.
+func (m *Machine) Rewind() error {
+	m.wmu.Lock()
+	defer m.wmu.Unlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.seq, m.last, m.lastTime, m.gap, m.broken = 0, Genesis, time.Time{}, nil, nil
+	return nil
+}
 
 // Apply seals and stores the records of an OpAppend command and returns
 // them sealed. A store failure leaves the head as it was.
@@ -56,6 +79,8 @@ func (m *Machine) Apply(c state.Command) (any, error) {
 	if err := json.Unmarshal(c.Body, &recs); err != nil {
 		return nil, fmt.Errorf("audit: reading %s: %w", c.Op, err)
 	}
+	m.wmu.Lock()
+	defer m.wmu.Unlock()
 	m.mu.Lock()
 	seq, last, t := m.seq, m.last, c.Time.UTC()
 	if t.Before(m.lastTime) {
@@ -69,13 +94,17 @@ func (m *Machine) Apply(c state.Command) (any, error) {
 		}
 		seq, last = r.Seq, r.Hash
 	}
-	fresh, err := m.unstored(recs)
-	if err != nil {
-		return nil, err
-	}
-	if len(fresh) > 0 {
-		if err := m.store.Append(fresh); err != nil {
+	if m.gap != nil {
+		m.gap.pending = append(m.gap.pending, recs...)
+	} else {
+		fresh, err := m.unstored(recs)
+		if err != nil {
 			return nil, err
+		}
+		if len(fresh) > 0 {
+			if err := m.write(fresh); err != nil {
+				return nil, err
+			}
 		}
 	}
 	m.mu.Lock()
@@ -114,31 +143,43 @@ func (m *Machine) unstored(recs []*Record) ([]*Record, error) {
 
 var errStop = errors.New("stop")
 
-// head is what a snapshot of the chain holds. The records themselves are
-// in the store; a node restored from a snapshot continues the chain after
-// them and needs a copy of the log to serve searches and reports.
+// head is what a snapshot of the chain holds: the records themselves are
+// in the store, so a snapshot stays small however long the chain.
 type head struct {
 	Seq  uint64    `json:"seq"`
 	Hash string    `json:"hash"`
 	Time time.Time `json:"time"`
 }
 
-// Snapshot is the chain's head.
+// Snapshot is the chain's head; refused after a failed store write.
 func (m *Machine) Snapshot() ([]byte, error) {
+	m.wmu.Lock()
+	broken := m.broken
+	m.wmu.Unlock()
+	if broken != nil {
+		return nil, fmt.Errorf("audit: no snapshot of a chain whose file stopped at a failed write (%v): restart the node once the disk is fixed", broken)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return json.Marshal(head{m.seq, m.last, m.lastTime})
 }
 
-// Restore continues the chain from a snapshot's head.
+// Restore continues the chain from a snapshot's head. When the store ends
+// before that head, the records in between are Missing until Fill.
 func (m *Machine) Restore(b []byte) error {
 	var h head
 	if err := json.Unmarshal(b, &h); err != nil {
 		return fmt.Errorf("audit: reading snapshot: %w", err)
 	}
+	m.wmu.Lock()
+	defer m.wmu.Unlock()
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	m.seq, m.last, m.lastTime = h.Seq, h.Hash, h.Time
+	m.mu.Unlock()
+	m.gap = nil
+	if stored := m.store.Last(); h.Seq > 0 && (stored == nil || stored.Seq < h.Seq) {
+		m.gap = newGap(h.Seq, h.Hash)
+	}
 	return nil
 }
 

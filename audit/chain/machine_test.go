@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -199,5 +200,150 @@ func TestReplayAfterRestartWritesNothingTwice(t *testing.T) {
 	forged := appendCmd(t, t0.Add(time.Second), &Record{Kind: KindBegin, Node: "n1", Attempt: "forged"})
 	if _, err := o.Apply(forged); !errors.Is(err, ErrTampered) {
 		t.Fatalf("a replay that differs from the file: %v", err)
+	}
+}
+
+// A machine restored from a snapshot whose store ends before the head
+// lacks the records in between: it says which, takes them copied from a
+// member only when they lead to the head, writes what it sealed
+// meanwhile after them, and ends with the member's file byte for byte;
+// with a small memory bound too, where the records are fetched twice
+// (proven backwards, then written forwards).
+func TestFillAfterRestoreCopiesTheMissingRecords(t *testing.T) {
+	for _, keep := range []int{fillKeep, 3000} {
+		t.Run(fmt.Sprintf("keep %d", keep), func(t *testing.T) {
+			defer func(k int, r uint64) { fillKeep, fillRecords = k, r }(fillKeep, fillRecords)
+			fillKeep, fillRecords = keep, 7
+			testFill(t)
+		})
+	}
+}
+
+func testFill(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 1, 0, 0, 0, time.UTC)
+	a, afs := openMachine(t)
+	for i := range 40 {
+		if _, err := a.Apply(appendCmd(t, t0.Add(time.Duration(i)*time.Second), &Record{Kind: KindBegin, Node: "n1", Attempt: "a"}, &Record{Kind: KindEnd, Node: "n1", Attempt: "a", Outcome: "succeeded"})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snap, err := a.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, bfs := openMachine(t)
+	if _, _, ok := b.Missing(); ok {
+		t.Fatal("a fresh machine says it lacks records")
+	}
+	if err := b.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	if from, to, ok := b.Missing(); !ok || from != 80-fillRecords+1 || to != 80 {
+		t.Fatalf("missing %d..%d (%v), want the last %d of 1..80", from, to, ok, fillRecords)
+	}
+	// It goes on sealing while it lacks them; nothing reaches its file.
+	next := appendCmd(t, t0.Add(time.Hour), &Record{Kind: KindClose, Node: "n2"})
+	for _, m := range []*Machine{a, b} {
+		if _, err := m.Apply(next); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if bfs.Last() != nil {
+		t.Fatal("records were written into a file with a hole before them")
+	}
+	// A member whose file ends before the head (it lacks the records
+	// too) is told so; another is asked.
+	short, _ := openMachine(t)
+	for i := range 39 {
+		if _, err := short.Apply(appendCmd(t, t0.Add(time.Duration(i)*time.Second), &Record{Kind: KindBegin, Node: "n1", Attempt: "a"}, &Record{Kind: KindEnd, Node: "n1", Attempt: "a", Outcome: "succeeded"})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	from, to, _ := b.Missing()
+	if chunk, _ := short.Records(from, to, 1<<20); len(chunk) == 0 {
+		t.Fatal("the short member gave nothing")
+	} else if err := b.Fill(chunk); err == nil {
+		t.Fatal("a member that lacks the records was taken for a size bound")
+	}
+	if f, tt, _ := b.Missing(); f != from || tt != to {
+		t.Fatalf("a short answer moved the wanted range to %d..%d from %d..%d", f, tt, from, to)
+	}
+	// A member that changes a record is refused, whichever pass it lies
+	// in, and nothing of what it sent is written.
+	forge := func(from, to uint64) []byte {
+		chunk, err := a.Records(from, to, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bytes.Replace(chunk, []byte(`"outcome":"succeeded"`), []byte(`"outcome":"denied"`), 1)
+	}
+	lied, forward := 0, 0
+	for calls := 0; ; calls++ {
+		from, to, ok := b.Missing()
+		if !ok {
+			break
+		}
+		if calls > 1000 {
+			t.Fatal("the fill does not end")
+		}
+		before := bfs.Size()
+		if calls%3 == 1 {
+			if f := forge(from, to); bytes.Contains(f, []byte(`"denied"`)) {
+				if err := b.Fill(f); !errors.Is(err, ErrTampered) || bfs.Size() != before {
+					t.Fatalf("forged records %d..%d: %v (file %d -> %d bytes)", from, to, err, before, bfs.Size())
+				}
+				lied++
+				continue
+			}
+		}
+		if b.gap.done {
+			forward++
+		}
+		chunk, err := a.Records(from, to, 1<<20)
+		if err != nil || len(chunk) == 0 {
+			t.Fatalf("records %d..%d: %v (%d bytes)", from, to, err, len(chunk))
+		}
+		if err := b.Fill(chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if lied == 0 {
+		t.Fatal("no forged chunk was tried")
+	}
+	if (fillKeep < 10000) != (forward > 0) {
+		t.Fatalf("%d chunks fetched again forwards with %d bytes kept", forward, fillKeep)
+	}
+	ab, _ := os.ReadFile(afs.path)
+	bb, _ := os.ReadFile(bfs.path)
+	if len(ab) == 0 || !bytes.Equal(ab, bb) {
+		t.Fatalf("after the fill the files differ (%d and %d bytes)", len(ab), len(bb))
+	}
+	if b.Seq() != 81 || bfs.Last().Seq != 81 {
+		t.Fatalf("head %d, stored %d, want 81", b.Seq(), bfs.Last().Seq)
+	}
+}
+
+// A failed write (a full disk) leaves the head behind the other nodes':
+// the machine refuses to be snapshotted, so the stale head is never
+// persisted as the cluster's state.
+func TestNoSnapshotAfterAFailedWrite(t *testing.T) {
+	m, fs := openMachine(t)
+	t0 := time.Date(2026, 12, 2, 1, 0, 0, 0, time.UTC)
+	if _, err := m.Apply(appendCmd(t, t0, &Record{Kind: KindOpen, Node: "n1"})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	fs.Close()
+	if _, err := m.Apply(appendCmd(t, t0, &Record{Kind: KindClose, Node: "n1"})); err == nil {
+		t.Fatal("an append to a closed file succeeded")
+	}
+	if _, err := m.Snapshot(); err == nil {
+		t.Fatal("a snapshot was taken after a failed write")
+	}
+	m.Rewind()
+	if _, err := m.Snapshot(); err != nil {
+		t.Fatalf("after a rewind: %v", err)
 	}
 }

@@ -319,11 +319,11 @@ func (l *Ledger) Restore(b []byte) error {
 	return l.withLock(true, func() error { return l.save(f) })
 }
 
-// Reset empties the ledger, durably. A cluster node does it as it opens:
-// its file is then rebuilt from the replicated state (the last snapshot,
-// then the commands after it), which re-applies every charge the file
-// already held; keeping them would count them twice.
-func (l *Ledger) Reset() error {
+// Rewind empties the ledger, durably. A cluster node does it as it opens
+// (package cluster calls it): its file is then rebuilt from the replicated
+// state (the last snapshot, then the commands after it), which re-applies
+// every charge the file already held; keeping them would count them twice.
+func (l *Ledger) Rewind() error {
 	return l.withLock(true, func() error {
 		return l.save(&ledgerFile{Version: ledgerVersion, Accounts: map[string]map[string]*account{}})
 	})
