@@ -15,9 +15,9 @@ import (
 //
 //	[cluster]
 //	id        = "n1"                       # the node's name; its certificate's CN
-//	addr      = "10.0.0.1:7000"            # raft and node RPCs; where the others reach it
+//	addr      = "127.0.0.1:7001"           # raft and node RPCs; where the others reach it
 //	data_dir  = "/var/lib/lienthong/raft"  # raft.db and snapshots/
-//	bootstrap = true                       # the first node only; the others: join = ["10.0.0.1:7000"]
+//	bootstrap = true                       # the first node only; the others: join = ["127.0.0.1:7001"]
 //	ca_file   = "/etc/lienthong/cluster-ca.pem"
 //	cert_file = "/etc/lienthong/n1.pem"
 //	key_file  = "/etc/lienthong/n1.key"

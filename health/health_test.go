@@ -32,7 +32,7 @@ func TestMeasuredUptime(t *testing.T) {
 	stopped := health.Window{From: jan.Add(20 * 24 * time.Hour), To: jan.Add(21 * 24 * time.Hour)}        // no probes for a day
 	pinger := health.PingerFunc(func(_ context.Context, src string) (time.Duration, error) {
 		if src == "a" && !now.Before(downA.From) && now.Before(downA.To) {
-			return 0, errors.New("dial tcp 10.0.0.5:5432: connection refused (pin 001099000001)")
+			return 0, errors.New("dial tcp 127.0.0.1:5432: connection refused (pin 001099000001)")
 		}
 		return 3 * time.Millisecond, nil
 	})

@@ -107,47 +107,43 @@ func readBody(w http.ResponseWriter, r *http.Request, v any) *Error {
 }
 
 func (s *Server) handleClusterJoin(w http.ResponseWriter, r *http.Request, _ Principal) {
-	if !s.needCluster(w) {
-		return
-	}
-	var req struct {
-		Addr string `json:"addr"`
-	}
-	if e := readBody(w, r, &req); e != nil {
-		writeError(w, e)
-		return
-	}
-	if req.Addr == "" {
-		writeError(w, newError(http.StatusBadRequest, CodeBadRequest, `join needs {"addr": "HOST:PORT"}, the cluster address of the node to add`))
-		return
-	}
-	if err := s.cluster.Join(r.Context(), req.Addr); err != nil {
-		writeError(w, opError(err))
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"joined": req.Addr})
+	s.membership(w, r, "addr", "joined", `join needs {"addr": "HOST:PORT"}, the cluster address of the node to add`,
+		func(ctx context.Context, addr string) error { return s.cluster.Join(ctx, addr) })
 }
 
 func (s *Server) handleClusterRemove(w http.ResponseWriter, r *http.Request, _ Principal) {
+	s.membership(w, r, "id", "removed", `remove needs {"id": "NODE"}, the id of the node to take out`,
+		func(ctx context.Context, id string) error { return s.cluster.Remove(ctx, id) })
+}
+
+// membership reads {field: value} and makes the change (change is called
+// only once the node is known to be in a cluster), answering
+// {done: value}; usage says what a request without the field lacks.
+func (s *Server) membership(w http.ResponseWriter, r *http.Request, field, done, usage string, change func(context.Context, string) error) {
 	if !s.needCluster(w) {
 		return
 	}
-	var req struct {
-		ID string `json:"id"`
-	}
+	var req map[string]string
 	if e := readBody(w, r, &req); e != nil {
 		writeError(w, e)
 		return
 	}
-	if req.ID == "" {
-		writeError(w, newError(http.StatusBadRequest, CodeBadRequest, `remove needs {"id": "NODE"}, the id of the node to take out`))
+	for k := range req {
+		if k != field {
+			writeError(w, newError(http.StatusBadRequest, CodeBadRequest, "request body: unknown field %q; %s", k, usage))
+			return
+		}
+	}
+	v := req[field]
+	if v == "" {
+		writeError(w, newError(http.StatusBadRequest, CodeBadRequest, "%s", usage))
 		return
 	}
-	if err := s.cluster.Remove(r.Context(), req.ID); err != nil {
+	if err := change(r.Context(), v); err != nil {
 		writeError(w, opError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"removed": req.ID})
+	writeJSON(w, http.StatusOK, map[string]string{done: v})
 }
 
 // PolicyJSON is the body of GET /v1/policy and POST /v1/policy: a whole
