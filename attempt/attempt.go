@@ -90,3 +90,25 @@ type Observer interface {
 	Begin(ctx context.Context, a *Attempt) error
 	End(ctx context.Context, a *Attempt) error
 }
+
+// requestKey carries who runs a query, and its attempt, in the query's
+// context to whatever reads sources on its behalf: the catalog views list
+// what the session may see, an agency's agent is told who asks and why.
+type requestKey struct{}
+
+type request struct {
+	session Session
+	attempt string
+}
+
+// WithRequest returns ctx carrying session s and attempt ID id.
+func WithRequest(ctx context.Context, s Session, id string) context.Context {
+	return context.WithValue(ctx, requestKey{}, request{s, id})
+}
+
+// RequestFrom is the session and attempt ID ctx carries; false outside a
+// query (a plan run by a test or a tool).
+func RequestFrom(ctx context.Context) (s Session, id string, ok bool) {
+	r, ok := ctx.Value(requestKey{}).(request)
+	return r.session, r.attempt, ok
+}

@@ -23,6 +23,9 @@ const (
 	DuckDB   Kind = "duckdb"
 	Parquet  Kind = "parquet"
 	CSV      Kind = "csv"
+	// Agent is an agency's own agent (lienthong agent) in front of its
+	// database: structured scan requests over Arrow Flight, never SQL.
+	Agent Kind = "agent"
 )
 
 // InformationSchema is the source of the SQL catalog views (schemata,

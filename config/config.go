@@ -8,6 +8,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -35,10 +36,21 @@ type Source struct {
 	DSNEnv string `toml:"dsn_env"`
 	// Path for sqlite and duckdb (a file) and parquet and csv (a glob, one
 	// table per file, named after the file). Relative to the config file.
-	Path      string                 `toml:"path"`
-	Schema    string                 `toml:"schema"`     // postgres only; default public
-	PINColumn string                 `toml:"pin_column"` // default "pin"
-	Tables    map[string]TableConfig `toml:"tables"`
+	Path string `toml:"path"`
+	// Address is an agent's Flight address (host:port) for kind agent,
+	// reached over mutual TLS: CAFile verifies the agent, CertFile and
+	// KeyFile are this node's client certificate (the engine identity the
+	// agency's export rules name), ServerName the name the agent's
+	// certificate carries (default: the address's host). Paths are
+	// relative to the config file.
+	Address    string                 `toml:"address"`
+	CAFile     string                 `toml:"ca_file"`
+	CertFile   string                 `toml:"cert_file"`
+	KeyFile    string                 `toml:"key_file"`
+	ServerName string                 `toml:"server_name"`
+	Schema     string                 `toml:"schema"`     // postgres only; default public
+	PINColumn  string                 `toml:"pin_column"` // default "pin"
+	Tables     map[string]TableConfig `toml:"tables"`
 	// ConnectTimeout bounds connecting and logging in; default 5s.
 	ConnectTimeout Duration `toml:"connect_timeout"`
 	// ReadTimeout bounds each wait for the source's next bytes on a network
@@ -316,6 +328,24 @@ func (c *Config) checkSources(data []byte) error {
 					msg = "dsn " + msg
 				}
 				return badAt(dsnKey, "%s", msg)
+			}
+		case catalog.Agent:
+			if _, _, err := net.SplitHostPort(s.Address); err != nil {
+				return badAt("address", "kind agent needs address = \"host:port\" of the agency's agent")
+			}
+			for _, f := range []struct {
+				key string
+				v   *string
+			}{{"ca_file", &s.CAFile}, {"cert_file", &s.CertFile}, {"key_file", &s.KeyFile}} {
+				if *f.v == "" {
+					return badAt("kind", "kind agent needs %s (mutual TLS with the agency's agent; docs/agent.md)", f.key)
+				}
+				if !filepath.IsAbs(*f.v) {
+					*f.v = filepath.Join(dir, *f.v)
+				}
+				if _, err := os.Stat(*f.v); err != nil {
+					return badAt(f.key, "%s %s cannot be read: %v", f.key, *f.v, errors.Unwrap(err))
+				}
 			}
 		default:
 			if s.Path == "" {

@@ -54,12 +54,22 @@ type SourceError struct {
 	// conversion, a range, a division): the query asked of some row's
 	// value what it cannot give. A user's error, not the source's.
 	Data bool
+	// Refused: the source's own rules refused the request (an agency's
+	// agent: a column it does not export, a purpose it does not allow).
+	// The words are lienthong's, built from the refusal's reason and the
+	// one name it concerns, never the source's text.
+	Refused string
 }
 
 // ErrSourceData matches (errors.Is) a SourceError with Data set.
 var ErrSourceData = errors.New("a value in the source's data does not fit the query")
 
-func (e *SourceError) Is(target error) bool { return e.Data && target == ErrSourceData }
+// ErrSourceRefused matches (errors.Is) a SourceError with Refused set.
+var ErrSourceRefused = errors.New("the source's own rules refused the request")
+
+func (e *SourceError) Is(target error) bool {
+	return e.Data && target == ErrSourceData || e.Refused != "" && target == ErrSourceRefused
+}
 
 func (e *SourceError) Error() string {
 	return fmt.Sprintf("source %s: %s: %v", e.Source, e.Op, e.Err)

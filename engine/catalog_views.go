@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"lienthong/attempt"
 	"lienthong/catalog"
 	"lienthong/planner/plan"
 )
@@ -71,18 +72,11 @@ func withCatalogViews(snap *catalog.Snapshot) *catalog.Snapshot {
 	return out
 }
 
-// sessionKey carries a query's session to the reading of catalog views.
-type sessionKey struct{}
-
-func withSession(ctx context.Context, s Session) context.Context {
-	return context.WithValue(ctx, sessionKey{}, s)
-}
-
 // openCatalogView reads remote rm of a catalog view: the rows of the
 // session's own catalog, columns as rm asks. Without the session (a plan
 // run outside Query) there is nothing it may list.
 func (e *Engine) openCatalogView(ctx context.Context, rm *plan.Remote, schema *arrow.Schema) (array.RecordReader, error) {
-	s, ok := ctx.Value(sessionKey{}).(Session)
+	s, _, ok := attempt.RequestFrom(ctx)
 	if !ok || rm.Scan == nil {
 		return nil, fmt.Errorf("internal: catalog view read outside a query's session")
 	}

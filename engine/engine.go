@@ -462,9 +462,9 @@ func (e *Engine) explain(ctx context.Context, sqlText string, analyze bool, opt 
 		}
 		return planner.Explain(snap, p, nil, 0, 0)
 	}
-	ctx = withSession(ctx, opt.Session)
 	start := time.Now()
 	a := &Attempt{ID: newAttemptID(), Start: start, Session: opt.Session, SQL: "EXPLAIN ANALYZE " + auditedSQL(sqlText, opt.Params)}
+	ctx = attempt.WithRequest(ctx, opt.Session, a.ID)
 	obs := e.observer
 	end := func(res *Result, err error) error {
 		if obs == nil {

@@ -21,6 +21,7 @@ const (
 	CodeSourceError   = "LT-SOURCE-ERROR"   // a source failed while running its part
 	CodeSourceTimeout = "LT-SOURCE-TIMEOUT" // a source did not answer within its read or statement timeout
 	CodeSourceBusy    = "LT-SOURCE-BUSY"    // a source already runs its max_concurrent statements
+	CodeSourceRefused = "LT-SOURCE-REFUSED" // an agency's agent refused the request by its export rules
 	CodeInternal      = "LT-INTERNAL"       // anything unclassified: a bug
 )
 
@@ -76,6 +77,8 @@ func Message(err error) string {
 		return code + ": source " + src + " did not answer within its read_timeout or statement_timeout; other sources are not affected"
 	case CodeSourceBusy:
 		return code + ": source " + src + " already runs its max_concurrent statements; try again shortly"
+	case CodeSourceRefused:
+		return code + ": the agency that runs source " + src + " refused the request: " + refusal(err) + "; ask that agency (or your operator) to export it for your purpose"
 	case string(planner.CodeUnavailable):
 		return code + ": source " + src + " is not reachable now; queries on other sources keep working, and lienthong reconnects by itself once it is back (its operator sees the cause with lienthong sources status)"
 	case CodeSourceError:
@@ -88,6 +91,17 @@ func Message(err error) string {
 		return code + ": no quorum: this node cannot reach a majority of the cluster, so the query's audit record (or its privacy charge) was not committed and nothing was answered; retry on another node or when the cluster heals"
 	}
 	return CodeInternal + ": an internal error" + at + "; the operator's log has the details"
+}
+
+// refusal is the words of the refusal in err's chain.
+func refusal(err error) string {
+	for err != nil {
+		if se, ok := err.(*connectors.SourceError); ok && se.Refused != "" {
+			return se.Refused
+		}
+		err = errors.Unwrap(err)
+	}
+	return "by its export rules"
 }
 
 // ClientError is an engine error as a client sees it: Error() is Message,
@@ -128,6 +142,8 @@ func ErrorCode(err error) string {
 		return CodeSourceTimeout
 	case errors.Is(err, connectors.ErrSourceBusy):
 		return CodeSourceBusy
+	case errors.Is(err, connectors.ErrSourceRefused):
+		return CodeSourceRefused
 	case errors.Is(err, context.Canceled):
 		return CodeCancelled
 	case errors.Is(err, context.DeadlineExceeded):

@@ -30,8 +30,8 @@ func (e *Engine) Query(ctx context.Context, sqlText string, opt QueryOptions) (*
 }
 
 func (e *Engine) query(ctx context.Context, sqlText string, opt QueryOptions) (*Result, error) {
-	ctx = withSession(ctx, opt.Session) // the catalog views list what it may see
 	a := &Attempt{ID: newAttemptID(), Start: time.Now(), Session: opt.Session, SQL: auditedSQL(sqlText, opt.Params)}
+	ctx = attempt.WithRequest(ctx, opt.Session, a.ID) // catalog views and agents see who asks
 	obs := e.observer
 	fail := func(err error) (*Result, error) {
 		if obs == nil {

@@ -68,6 +68,7 @@ var entries = []Entry{
 	{"LT-SOURCE-DOWN", Source, http.StatusBadGateway, codes.Unavailable, 1429, "HY000", ExitSource, "a source the query needs is not reachable; other sources keep working"},
 	{"LT-SOURCE-ERROR", Source, http.StatusBadGateway, codes.Unavailable, 1105, "HY000", ExitSource, "a source failed while running its part; the operator's log has its message"},
 	{"LT-SOURCE", Source, http.StatusBadGateway, codes.Unavailable, 1105, "HY000", ExitSource, "what audit logs written before December 2026 say for LT-SOURCE-ERROR; read, never sent"},
+	{"LT-SOURCE-REFUSED", Denied, http.StatusForbidden, codes.PermissionDenied, 1142, "42000", ExitDenied, "the agency that runs the source refused the request by its own export rules (a column or table it does not export, a purpose it does not allow, its rate limit); the message names which"},
 	{"LT-SOURCE-TIMEOUT", Source, http.StatusGatewayTimeout, codes.DeadlineExceeded, 3024, "HY000", ExitSource, "a source did not answer within its read_timeout or statement_timeout"},
 	{"LT-SOURCE-BUSY", Source, http.StatusServiceUnavailable, codes.Unavailable, 1040, "08004", ExitSource, "a source already runs its max_concurrent statements; retry shortly"},
 	{"LT-BUSY", Unavailable, http.StatusServiceUnavailable, codes.Unavailable, 1040, "08004", ExitSource, "every query slot and the queue are taken; retry shortly"},

@@ -45,10 +45,14 @@ func testCatalog() *catalog.Snapshot {
 			{Source: "bhxh", Name: "funeral_allowances", RemoteName: "funeral_allowances", PINColumn: "pin", Columns: []catalog.Column{
 				col("payment_id", plan.Int64), col("pin", plan.String), col("paid_on", plan.Date), col("amount", money)}},
 		}},
+		{Name: "thue", Kind: catalog.Agent, Tables: []*catalog.Table{
+			{Source: "thue", Name: "taxpayers", RemoteName: "taxpayers", PINColumn: "pin", Columns: []catalog.Column{
+				col("pin", plan.String), col("province", plan.String), col("income", money), col("filed_on", plan.Date)}},
+		}},
 		{Name: "offline", Kind: catalog.MySQL, Unavailable: "connection refused"},
 	}}
 	// Row estimates as at scale 1 (1M citizens).
-	rows := map[string]int64{"citizens": 1_000_000, "births": 995_000, "deaths": 6_200, "residences": 1_293_000, "funeral_allowances": 5_900}
+	rows := map[string]int64{"citizens": 1_000_000, "births": 995_000, "deaths": 6_200, "residences": 1_293_000, "funeral_allowances": 5_900, "taxpayers": 50_000}
 	for _, s := range snap.Sources {
 		for _, t := range s.Tables {
 			t.RowEstimate = rows[t.Name]

@@ -57,6 +57,9 @@ func pushWholeQuery(cat *catalog.Snapshot, q *plan.Query, scans []*plan.Scan) *p
 }
 
 func canPushQuery(d sqlgen.Dialect, q *plan.Query) bool {
+	if d.Caps().ScansOnly {
+		return false
+	}
 	sub := func(s *plan.Query) bool { return canPushQuery(d, s) }
 	ok := func(e plan.Expr) bool { return e == nil || sqlgen.CanEval(d, e, sub) }
 	for _, o := range q.OrderBy {

@@ -10,6 +10,7 @@ import (
 
 	"lienthong/config"
 	"lienthong/connectors"
+	"lienthong/connectors/agent"
 	"lienthong/connectors/duckdb"
 	"lienthong/connectors/mysql"
 	"lienthong/connectors/postgres"
@@ -19,7 +20,7 @@ import (
 // The built-in kinds, in the order the docs (and config's messages) list
 // them. A new built-in source kind is its package and one entry here.
 func init() {
-	for _, kinds := range [][]connectors.Kind{postgres.Kinds, mysql.Kinds, sqlite.Kinds, duckdb.Kinds} {
+	for _, kinds := range [][]connectors.Kind{postgres.Kinds, mysql.Kinds, sqlite.Kinds, duckdb.Kinds, agent.Kinds} {
 		for _, k := range kinds {
 			connectors.Register(k)
 		}

@@ -93,6 +93,10 @@ type Caps struct {
 	// CastResults: a whole query pushed here casts its result columns to
 	// the planned types, as the residual does.
 	CastResults bool
+	// ScansOnly: the source takes single-table scans with their filters,
+	// never a whole query, join, grouping or derived table (an agency's
+	// agent accepts structured scan requests only).
+	ScansOnly bool
 }
 
 // Quote quotes an identifier for dialect d.

@@ -27,6 +27,10 @@ import (
 // Statement is rendered SQL ready for one source.
 type Statement struct {
 	SQL string
+	// Scan is the table read SQL was rendered from (RenderScan), for a
+	// source that takes structured requests instead of SQL text (an
+	// agency's agent, which renders its own SQL); nil for a whole query.
+	Scan *plan.Scan
 }
 
 // ViewName is the name under which remote N's stream is shown in plans.
@@ -97,7 +101,7 @@ func RenderResidualForReading(q *plan.Query, view func(id int) string) (Statemen
 func RenderScan(d Dialect, s *plan.Scan) (Statement, error) {
 	r := &renderer{d: d}
 	r.scanSelect(s)
-	return Statement{SQL: r.b.String()}, r.err
+	return Statement{SQL: r.b.String(), Scan: s}, r.err
 }
 
 func (r *renderer) tableName(t *catalog.Table) {
