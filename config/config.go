@@ -43,11 +43,14 @@ type Source struct {
 	// agency's export rules name), ServerName the name the agent's
 	// certificate carries (default: the address's host). Paths are
 	// relative to the config file.
-	Address    string                 `toml:"address"`
-	CAFile     string                 `toml:"ca_file"`
-	CertFile   string                 `toml:"cert_file"`
-	KeyFile    string                 `toml:"key_file"`
-	ServerName string                 `toml:"server_name"`
+	Address    string `toml:"address"`
+	CAFile     string `toml:"ca_file"`
+	CertFile   string `toml:"cert_file"`
+	KeyFile    string `toml:"key_file"`
+	ServerName string `toml:"server_name"`
+	// Partitions splits an agent's full scans of a citizen-linked table
+	// into this many PIN ranges read in parallel (default 1: one stream).
+	Partitions int                    `toml:"partitions"`
 	Schema     string                 `toml:"schema"`     // postgres only; default public
 	PINColumn  string                 `toml:"pin_column"` // default "pin"
 	Tables     map[string]TableConfig `toml:"tables"`
@@ -346,6 +349,9 @@ func (c *Config) checkSources(data []byte) error {
 				if _, err := os.Stat(*f.v); err != nil {
 					return badAt(f.key, "%s %s cannot be read: %v", f.key, *f.v, errors.Unwrap(err))
 				}
+			}
+			if s.Partitions < 0 || s.Partitions > 64 {
+				return badAt("partitions", "partitions must be between 1 and 64")
 			}
 		default:
 			if s.Path == "" {

@@ -226,6 +226,10 @@ var sensitiveColumns = regexp.MustCompile(`(?i)^(ethnicity|ethnicity_code|religi
 
 func applyTableConfig(t *catalog.Table, sc config.Source) {
 	pin := sc.PINColumn
+	if t.PINColumn != "" {
+		// The connector knows it (an agency's agent: the agency says).
+		pin = t.PINColumn
+	}
 	tc, has := sc.Tables[t.Name]
 	if has && tc.PINColumn != "" {
 		pin = tc.PINColumn

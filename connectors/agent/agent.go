@@ -35,6 +35,7 @@ import (
 	"lienthong/config"
 	"lienthong/connectors"
 	"lienthong/connectors/arrowconv"
+	"lienthong/planner/plan"
 	"lienthong/planner/sqlgen"
 )
 
@@ -48,6 +49,7 @@ type Connector struct {
 	cc          *grpc.ClientConn
 	client      flight.Client
 	readTimeout time.Duration
+	partitions  int
 	mem         memory.Allocator
 }
 
@@ -64,7 +66,7 @@ func Open(ctx context.Context, s config.Source) (*Connector, error) {
 	if err != nil {
 		return nil, arrowconv.Unavailable(s.Name, err)
 	}
-	c := &Connector{name: s.Name, cc: cc, client: flight.NewClientFromConn(cc, nil), readTimeout: s.ReadTimeout.Duration, mem: memory.DefaultAllocator}
+	c := &Connector{name: s.Name, cc: cc, client: flight.NewClientFromConn(cc, nil), readTimeout: s.ReadTimeout.Duration, partitions: s.Partitions, mem: memory.DefaultAllocator}
 	if err := c.action(ctx, wire.ActionPing, nil); err != nil {
 		cc.Close()
 		return nil, c.fault("connect", err)
@@ -160,6 +162,35 @@ func (c *Connector) Query(ctx context.Context, st sqlgen.Statement, schema *arro
 	if err != nil {
 		return nil, &connectors.SourceError{Source: c.name, Op: "query", Err: err}
 	}
+	ranges := pinRanges(st.Scan, c.partitions)
+	if len(ranges) == 0 {
+		rd, err := c.stream(ctx, req, schema)
+		if err != nil {
+			return nil, err // not a typed nil in the interface
+		}
+		return rd, nil
+	}
+	parts := make([]*reader, 0, len(ranges))
+	for _, r := range ranges {
+		sub := *req
+		sub.PinRange = r
+		if sub.Nonce, err = nonce(); err == nil {
+			var rd *reader
+			if rd, err = c.stream(ctx, &sub, schema); err == nil {
+				parts = append(parts, rd)
+				continue
+			}
+		}
+		for _, p := range parts {
+			p.Release()
+		}
+		return nil, err
+	}
+	return newMerged(schema, parts), nil
+}
+
+// stream runs one request.
+func (c *Connector) stream(ctx context.Context, req *wire.Request, schema *arrow.Schema) (*reader, error) {
 	ticket, err := req.Encode()
 	if err != nil {
 		return nil, &connectors.SourceError{Source: c.name, Op: "query", Err: err}
@@ -191,8 +222,8 @@ func (c *Connector) Query(ctx context.Context, st sqlgen.Statement, schema *arro
 
 // request builds the wire request for st's scan, with who asks and why.
 func (c *Connector) request(ctx context.Context, st sqlgen.Statement) (*wire.Request, error) {
-	var nonce [16]byte
-	if _, err := rand.Read(nonce[:]); err != nil {
+	n, err := nonce()
+	if err != nil {
 		return nil, err
 	}
 	s := st.Scan
@@ -200,7 +231,7 @@ func (c *Connector) request(ctx context.Context, st sqlgen.Statement) (*wire.Req
 	if table == "" {
 		table = s.Table.Name
 	}
-	req := &wire.Request{Version: wire.Version, Nonce: hex.EncodeToString(nonce[:]), Time: time.Now().UTC(), Table: table, Columns: s.Columns}
+	req := &wire.Request{Version: wire.Version, Nonce: n, Time: time.Now().UTC(), Table: table, Columns: s.Columns}
 	for _, f := range s.Filters {
 		w, err := wire.EncodeExpr(f)
 		if err != nil {
@@ -212,6 +243,35 @@ func (c *Connector) request(ctx context.Context, st sqlgen.Statement) (*wire.Req
 		req.Principal, req.Agency, req.Purpose, req.Case, req.Attempt = sess.Principal, sess.Agency, sess.Purpose, sess.CaseID, id
 	}
 	return req, nil
+}
+
+func nonce() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// pinRanges splits a full scan of a citizen-linked table into n ranges of
+// the PIN's first three digits (the province of registration), the first
+// and last open so that every value, well-formed or not, is in exactly
+// one. None for n <= 1 or a table without a PIN column.
+func pinRanges(s *plan.Scan, n int) []*wire.PinRange {
+	if n <= 1 || s.Table.PINColumn == "" {
+		return nil
+	}
+	out := make([]*wire.PinRange, n)
+	bound := func(i int) string {
+		if i == 0 || i == n {
+			return ""
+		}
+		return fmt.Sprintf("%03d", i*100/n)
+	}
+	for i := range out {
+		out[i] = &wire.PinRange{From: bound(i), To: bound(i + 1)}
+	}
+	return out
 }
 
 // sameTypes checks that the agent streams the types the plan expects:
