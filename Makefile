@@ -4,7 +4,7 @@ GO      ?= go
 TAGS    := duckdb_arrow
 export GOFLAGS := -tags=$(TAGS) -buildvcs=false
 
-.PHONY: build test test-memory test-cluster demo bench lint clean screenshots
+.PHONY: build test test-memory test-cluster demo bench bench-agent lint clean screenshots
 
 build:
 	$(GO) build -o bin/lienthong ./cmd/lienthong
@@ -47,6 +47,11 @@ screenshots:
 # Loads its data on first use (PostgreSQL and MariaDB must be running).
 bench: build
 	$(GO) run ./bench/cmd/bench $(BENCHFLAGS)
+
+# Reading through an agency's agent against reading the same PostgreSQL table
+# directly, same run (docs/agent.md): a 1M-row, 3-column scan and a PIN lookup.
+bench-agent:
+	timeout 600 $(GO) test -run XXX -bench BenchmarkAgent -benchtime 5x -count 3 ./connectors/agent
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

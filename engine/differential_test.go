@@ -36,6 +36,7 @@ const diffSeed = 7
 
 type fixture struct {
 	oracle, servers, embedded *engine.Engine
+	serversConfig             string // the servers' layout's config file
 }
 
 var (
@@ -84,7 +85,7 @@ func build(pgDSN, myDSN string) (*fixture, error) {
 	if err := os.WriteFile(oracleToml, []byte(fixBirths(sb.String())), 0o644); err != nil {
 		return nil, err
 	}
-	f := &fixture{}
+	f := &fixture{serversConfig: filepath.Join(srvDir, "lienthong.toml")}
 	for _, x := range []struct {
 		path string
 		dst  **engine.Engine

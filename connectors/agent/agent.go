@@ -15,8 +15,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -140,6 +142,9 @@ func (c *Connector) action(ctx context.Context, typ string, out any) error {
 		return err
 	}
 	res, err := stream.Recv()
+	if out == nil && errors.Is(err, io.EOF) {
+		return nil // ping: no result is the answer
+	}
 	if err != nil {
 		return err
 	}
@@ -170,10 +175,20 @@ func (c *Connector) Query(ctx context.Context, st sqlgen.Statement, schema *arro
 		}
 		return rd, nil
 	}
-	parts := make([]*reader, 0, len(ranges))
-	for _, r := range ranges {
+	parts := make([]*reader, 0, len(ranges)+1)
+	for i := 0; i <= len(ranges); i++ {
 		sub := *req
-		sub.PinRange = r
+		if i < len(ranges) {
+			sub.PinRange = ranges[i]
+		} else {
+			// A range holds no NULL: they are a partition of their own.
+			pin := st.Scan.Table.Column(st.Scan.Table.PINColumn)
+			isNull, err := wire.EncodeExpr(&plan.IsNull{X: &plan.ColRef{Rel: st.Scan.Alias, Name: pin.Name, Typ: pin.Type}})
+			if err != nil {
+				return nil, &connectors.SourceError{Source: c.name, Op: "query", Err: err}
+			}
+			sub.Filters = append(slices.Clip(req.Filters), isNull)
+		}
 		if sub.Nonce, err = nonce(); err == nil {
 			var rd *reader
 			if rd, err = c.stream(ctx, &sub, schema); err == nil {
@@ -253,13 +268,14 @@ func nonce() (string, error) {
 	return hex.EncodeToString(b[:]), nil
 }
 
-// pinRanges splits a full scan of a citizen-linked table into n ranges of
+// pinRanges splits an unfiltered scan of a citizen-linked table into n ranges of
 // the PIN's first three digits (the province of registration), the first
 // and last open so that every value, well-formed or not, is in exactly
-// one. None for n <= 1 or a table without a PIN column.
+// one (NULLs are in none). None for n <= 1 or a table without a PIN
+// column.
 func pinRanges(s *plan.Scan, n int) []*wire.PinRange {
-	if n <= 1 || s.Table.PINColumn == "" {
-		return nil
+	if n <= 1 || s.Table.PINColumn == "" || len(s.Filters) > 0 {
+		return nil // a filtered scan (a lookup, a reduced one) is one request
 	}
 	out := make([]*wire.PinRange, n)
 	bound := func(i int) string {
