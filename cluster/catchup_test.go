@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"lienthong/audit/chain"
+	"lienthong/internal/testpki"
 	"lienthong/state"
 )
 
@@ -89,7 +90,7 @@ func sameEverywhere(t *testing.T, nodes []*tnode) {
 // lacks from a member, checked against that head, and ends with the
 // leader's audit file byte for byte.
 func TestCatchUpBySnapshotCopiesTheAuditRecords(t *testing.T) {
-	c := newCA(t, "cluster CA")
+	c := testpki.NewCA(t, "cluster CA")
 	nodes := cluster3(t, c)
 	ctx := context.Background()
 	if _, err := nodes[2].Propose(ctx, appendCmd(t, "n3", 0)); err != nil {

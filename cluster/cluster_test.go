@@ -3,18 +3,10 @@ package cluster
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,6 +17,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"lienthong/audit/chain"
+	"lienthong/internal/testpki"
 	"lienthong/policy"
 	"lienthong/state"
 )
@@ -44,56 +37,6 @@ purposes = ["P"]
 source = "s"
 table = "t"
 `
-
-// ca is a cluster CA made for one test.
-type ca struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pool *x509.CertPool
-}
-
-func newCA(t testing.TB, name string) *ca {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &ca{cert: cert, key: key, pool: pool}
-}
-
-// issue makes a node certificate for 127.0.0.1, server and client auth.
-func (c *ca) issue(t testing.TB, id string) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial, Subject: pkix.Name{CommonName: id},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, &key.PublicKey, c.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
 
 // tnode is one node with the machines a node replicates today: the policy
 // and the audit chain over its own file.
@@ -192,16 +135,16 @@ func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 
 // cluster3 starts three nodes: n1 bootstraps, n2 and n3 join (n3 through
 // n2, so the join is forwarded to the leader).
-func cluster3(t testing.TB, c *ca) []*tnode { return cluster3f(t, c, nil, 0) }
+func cluster3(t testing.TB, c *testpki.CA) []*tnode { return cluster3f(t, c, nil, 0) }
 
 // cluster3f is cluster3 with the nodes' links passing through f and
 // proposals bounded by bound (0: testPropose).
-func cluster3f(t testing.TB, c *ca, f *faults, bound time.Duration) []*tnode {
+func cluster3f(t testing.TB, c *testpki.CA, f *faults, bound time.Duration) []*tnode {
 	t.Helper()
 	var nodes []*tnode
 	for i := 1; i <= 3; i++ {
 		id := fmt.Sprintf("n%d", i)
-		n := start(t, Config{ID: id, Addr: "127.0.0.1:0", Dir: filepath.Join(t.TempDir(), id), CA: c.pool, Cert: c.issue(t, id), ProposeTimeout: bound})
+		n := start(t, Config{ID: id, Addr: "127.0.0.1:0", Dir: filepath.Join(t.TempDir(), id), CA: c.Pool, Cert: c.Issue(t, id).TLS, ProposeTimeout: bound})
 		if f != nil {
 			f.attach(n)
 		}
@@ -275,7 +218,7 @@ func lastCommand(t *testing.T, n *tnode, idx uint64) uint64 {
 }
 
 func TestThreeNodesReplicatePolicyAndAudit(t *testing.T) {
-	c := newCA(t, "cluster CA")
+	c := testpki.NewCA(t, "cluster CA")
 	nodes := cluster3(t, c)
 	ctx := context.Background()
 
@@ -386,7 +329,7 @@ func leaderOf(nodes []*tnode) *tnode {
 }
 
 func TestLeaderLossAndCatchUpBySnapshot(t *testing.T) {
-	c := newCA(t, "cluster CA")
+	c := testpki.NewCA(t, "cluster CA")
 	nodes := cluster3(t, c)
 	ctx := context.Background()
 	old := leaderOf(nodes)
@@ -496,7 +439,7 @@ func TestLeaderLossAndCatchUpBySnapshot(t *testing.T) {
 
 func TestNoQuorumFailsWithinTheBoundAndChangesNothing(t *testing.T) {
 	t.Parallel() // it mostly waits out bounds and elections
-	c := newCA(t, "cluster CA")
+	c := testpki.NewCA(t, "cluster CA")
 	nodes := cluster3(t, c)
 	ctx := context.Background()
 	if _, err := nodes[0].Propose(ctx, appendCmd(t, "n1", 0)); err != nil {
@@ -538,8 +481,8 @@ func TestNoQuorumFailsWithinTheBoundAndChangesNothing(t *testing.T) {
 }
 
 func TestNodeOfAnotherCACannotJoinOrReadTheLog(t *testing.T) {
-	c, other := newCA(t, "cluster CA"), newCA(t, "another CA")
-	n1 := start(t, Config{ID: "n1", Addr: "127.0.0.1:0", Dir: filepath.Join(t.TempDir(), "n1"), CA: c.pool, Cert: c.issue(t, "n1")})
+	c, other := testpki.NewCA(t, "cluster CA"), testpki.NewCA(t, "another CA")
+	n1 := start(t, Config{ID: "n1", Addr: "127.0.0.1:0", Dir: filepath.Join(t.TempDir(), "n1"), CA: c.Pool, Cert: c.Issue(t, "n1").TLS})
 	if err := n1.Bootstrap(); err != nil {
 		t.Fatal(err)
 	}
@@ -550,7 +493,7 @@ func TestNodeOfAnotherCACannotJoinOrReadTheLog(t *testing.T) {
 	h := n1.hash(t)
 	// The intruder knows the cluster CA's certificate (it is public) but
 	// its own certificate is from another CA.
-	bad := start(t, Config{ID: "bad", Addr: "127.0.0.1:0", Dir: filepath.Join(t.TempDir(), "bad"), CA: c.pool, Cert: other.issue(t, "bad")})
+	bad := start(t, Config{ID: "bad", Addr: "127.0.0.1:0", Dir: filepath.Join(t.TempDir(), "bad"), CA: c.Pool, Cert: other.Issue(t, "bad").TLS})
 	if err := n1.Join(ctx, bad.Addr()); err == nil {
 		t.Fatal("a node with another CA's certificate joined")
 	}
@@ -582,7 +525,7 @@ func TestNodeOfAnotherCACannotJoinOrReadTheLog(t *testing.T) {
 		t.Fatal("the intruder changed or read the state")
 	}
 	// A cluster certificate is good for its own node id only.
-	if _, err := Open(Config{ID: "n9", Addr: "127.0.0.1:0", Dir: filepath.Join(t.TempDir(), "n9"), CA: c.pool, Cert: c.issue(t, "n1")}, state.NewMachines()); err == nil || !strings.Contains(err.Error(), "names") {
+	if _, err := Open(Config{ID: "n9", Addr: "127.0.0.1:0", Dir: filepath.Join(t.TempDir(), "n9"), CA: c.Pool, Cert: c.Issue(t, "n1").TLS}, state.NewMachines()); err == nil || !strings.Contains(err.Error(), "names") {
 		t.Fatalf("a node opened with another node's certificate: %v", err)
 	}
 }
@@ -592,7 +535,7 @@ func TestNodeOfAnotherCACannotJoinOrReadTheLog(t *testing.T) {
 // commit latency a query's audit batch would see, raft's bolt log fsync
 // included (the audit files do not sync here).
 func BenchmarkPropose3(b *testing.B) {
-	c := newCA(b, "cluster CA")
+	c := testpki.NewCA(b, "cluster CA")
 	nodes := cluster3(b, c)
 	ctx := context.Background()
 	lead := leaderOf(nodes)

@@ -7,7 +7,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"lienthong/audit/chain"
+	"lienthong/internal/testpki"
 	"lienthong/policy"
 	"lienthong/state"
 )
@@ -162,29 +162,17 @@ type child struct {
 	ready childReady
 }
 
-func pemFile(t testing.TB, path, kind string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // writeChildFiles gives a child's directory the CA, its certificate and id.
-func writeChildFiles(t testing.TB, c *ca, dir, id string) {
+func writeChildFiles(t testing.TB, c *testpki.CA, dir, id string) {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	cert := c.issue(t, id)
-	key, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pemFile(t, filepath.Join(dir, "ca.pem"), "CERTIFICATE", c.cert.Raw)
-	pemFile(t, filepath.Join(dir, "cert.pem"), "CERTIFICATE", cert.Certificate[0])
-	pemFile(t, filepath.Join(dir, "key.pem"), "PRIVATE KEY", key)
-	if err := os.WriteFile(filepath.Join(dir, "id"), []byte(id), 0o600); err != nil {
-		t.Fatal(err)
+	l := c.Issue(t, id)
+	for name, b := range map[string][]byte{"ca.pem": c.PEM, "cert.pem": l.CertPEM, "key.pem": l.KeyPEM, "id": []byte(id)} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -265,14 +253,14 @@ func (ch *child) file(t *testing.T) []byte {
 // a snapshot and copying the records it lacks: its state hash and file
 // are the survivors'. LT_CLUSTER_SCALE=5 makes it 1,000 appends.
 func TestKill9LeaderMidStream(t *testing.T) {
-	c := newCA(t, "cluster CA")
+	c := testpki.NewCA(t, "cluster CA")
 	dir := filepath.Join(t.TempDir(), "n1")
 	writeChildFiles(t, c, dir, "n1")
 	lead := startChild(t, dir, "", true)
 	eventually(t, 10*time.Second, "the child leads", func() bool { st, err := lead.state(); return err == nil && st.Leader })
 	var nodes []*tnode
 	for _, id := range []string{"n2", "n3"} {
-		n := start(t, Config{ID: id, Addr: "127.0.0.1:0", Dir: filepath.Join(t.TempDir(), id), CA: c.pool, Cert: c.issue(t, id)})
+		n := start(t, Config{ID: id, Addr: "127.0.0.1:0", Dir: filepath.Join(t.TempDir(), id), CA: c.Pool, Cert: c.Issue(t, id).TLS})
 		if _, err := lead.post("/join?addr=" + n.Addr()); err != nil {
 			t.Fatalf("%s joins: %v", id, err)
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"lienthong/audit/chain"
+	"lienthong/internal/testpki"
 	"lienthong/policy"
 )
 
@@ -118,7 +119,7 @@ func marked(t *testing.T, n *tnode, p string) int {
 // appends the cut-off leader refused.
 func TestPartitionedLeaderRefusesTheMajorityGoesOn(t *testing.T) {
 	t.Parallel() // it mostly waits out bounds and elections
-	c := newCA(t, "cluster CA")
+	c := testpki.NewCA(t, "cluster CA")
 	f := newFaults()
 	nodes := cluster3f(t, c, f, partitionBound)
 	a := newAcked()
@@ -202,7 +203,7 @@ func TestPartitionedLeaderRefusesTheMajorityGoesOn(t *testing.T) {
 // way round), so the check is that it is on every node or on none.
 func TestSymmetricPartitionRefusesEverywhereThenConverges(t *testing.T) {
 	t.Parallel() // it mostly waits out bounds and elections
-	c := newCA(t, "cluster CA")
+	c := testpki.NewCA(t, "cluster CA")
 	f := newFaults()
 	nodes := cluster3f(t, c, f, partitionBound)
 	a := newAcked()
@@ -246,7 +247,7 @@ func TestSymmetricPartitionRefusesEverywhereThenConverges(t *testing.T) {
 // 150 ms while every node appends: whatever a proposer was told is
 // sealed is in every file, and the nodes converge.
 func TestFlappingLinkConverges(t *testing.T) {
-	c := newCA(t, "cluster CA")
+	c := testpki.NewCA(t, "cluster CA")
 	f := newFaults()
 	nodes := cluster3f(t, c, f, partitionBound)
 	a := newAcked()

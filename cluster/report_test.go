@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"lienthong/audit/chain"
+	"lienthong/internal/testpki"
 )
 
 // TestReport measures what docs/operations.md reports; it runs only with
@@ -22,7 +23,7 @@ func TestReport(t *testing.T) {
 	if os.Getenv("LT_CLUSTER_REPORT") == "" {
 		t.Skip("a measurement, not a test: LT_CLUSTER_REPORT=1 (make test-cluster) runs it")
 	}
-	c := newCA(t, "cluster CA")
+	c := testpki.NewCA(t, "cluster CA")
 	t.Run("latency", func(t *testing.T) {
 		// One node on its own (state.Local, the audit file fsynced), a
 		// cluster of one, and three nodes with the clients spread over
@@ -36,7 +37,7 @@ func TestReport(t *testing.T) {
 			return []*chain.Chain{chain.NewChain(fs, "n1", nil)}
 		}
 		one := func() []*chain.Chain {
-			n := start(t, Config{ID: "n1", Addr: "127.0.0.1:0", Dir: filepath.Join(t.TempDir(), "n1"), CA: c.pool, Cert: c.issue(t, "n1")})
+			n := start(t, Config{ID: "n1", Addr: "127.0.0.1:0", Dir: filepath.Join(t.TempDir(), "n1"), CA: c.Pool, Cert: c.Issue(t, "n1").TLS})
 			if err := n.Bootstrap(); err != nil {
 				t.Fatal(err)
 			}

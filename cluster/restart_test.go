@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"lienthong/audit/chain"
+	"lienthong/internal/testpki"
 	"lienthong/policy"
 	"lienthong/state"
 )
@@ -26,7 +27,7 @@ import (
 // audit file.
 func TestRestartOfAllNodesAndASnapshotOnAFreshNode(t *testing.T) {
 	t.Parallel() // it mostly waits out bounds and elections
-	c := newCA(t, "cluster CA")
+	c := testpki.NewCA(t, "cluster CA")
 	nodes := cluster3(t, c)
 	ctx := context.Background()
 	set, err := policy.SetCommand(time.Now(), "policy.toml", []byte(policyV1))
@@ -124,7 +125,7 @@ func TestRestartOfAllNodesAndASnapshotOnAFreshNode(t *testing.T) {
 	for _, n := range again {
 		compact(t, n)
 	}
-	n4 := start(t, Config{ID: "n4", Addr: "127.0.0.1:0", Dir: filepath.Join(t.TempDir(), "n4"), CA: c.pool, Cert: c.issue(t, "n4")})
+	n4 := start(t, Config{ID: "n4", Addr: "127.0.0.1:0", Dir: filepath.Join(t.TempDir(), "n4"), CA: c.Pool, Cert: c.Issue(t, "n4").TLS})
 	if err := again[0].Join(ctx, n4.Addr()); err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +141,7 @@ func TestRestartOfAllNodesAndASnapshotOnAFreshNode(t *testing.T) {
 // member, keeps its state and leads alone; a new node joins it.
 func TestRecoverAfterLosingTheMajority(t *testing.T) {
 	t.Parallel() // it mostly waits out bounds and elections
-	c := newCA(t, "cluster CA")
+	c := testpki.NewCA(t, "cluster CA")
 	nodes := cluster3(t, c)
 	a := newAcked()
 	stream(nodes, 1, 5, a, nil).Wait()
@@ -170,7 +171,7 @@ func TestRecoverAfterLosingTheMajority(t *testing.T) {
 		t.Fatal("the recovered node's state is not what it was")
 	}
 	a.in(t, []*tnode{lone})
-	n4 := start(t, Config{ID: "n4", Addr: "127.0.0.1:0", Dir: filepath.Join(t.TempDir(), "n4"), CA: c.pool, Cert: c.issue(t, "n4")})
+	n4 := start(t, Config{ID: "n4", Addr: "127.0.0.1:0", Dir: filepath.Join(t.TempDir(), "n4"), CA: c.Pool, Cert: c.Issue(t, "n4").TLS})
 	if err := lone.Join(context.Background(), n4.Addr()); err != nil {
 		t.Fatal(err)
 	}

@@ -2,17 +2,9 @@ package node_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -22,6 +14,7 @@ import (
 
 	"lienthong/audit/chain"
 	"lienthong/cluster"
+	"lienthong/internal/testpki"
 	"lienthong/node"
 	"lienthong/policy/dp"
 	"lienthong/tokens"
@@ -85,27 +78,14 @@ table = "people"
 type clusterFiles struct {
 	dir    string
 	tokens map[string]string // principal -> bearer token
-	ca     *x509.Certificate
-	caKey  *ecdsa.PrivateKey
+	ca     *testpki.CA
 }
 
 func newClusterFiles(t testing.TB) *clusterFiles {
 	t.Helper()
 	cf := &clusterFiles{dir: t.TempDir(), tokens: map[string]string{}}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test cluster CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf.ca, _ = x509.ParseCertificate(der)
-	cf.caKey = key
-	cf.writePEM(t, "ca.pem", "CERTIFICATE", der)
+	cf.ca = testpki.NewCA(t, "test cluster CA")
+	cf.write(t, "ca.pem", cf.ca.PEM)
 	if _, err := chain.WriteKeyFile(filepath.Join(cf.dir, "audit.key")); err != nil {
 		t.Fatal(err)
 	}
@@ -128,9 +108,9 @@ func newClusterFiles(t testing.TB) *clusterFiles {
 	return cf
 }
 
-func (cf *clusterFiles) writePEM(t testing.TB, name, kind string, der []byte) {
+func (cf *clusterFiles) write(t testing.TB, name string, b []byte) {
 	t.Helper()
-	if err := os.WriteFile(filepath.Join(cf.dir, name), pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(cf.dir, name), b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -139,26 +119,9 @@ func (cf *clusterFiles) writePEM(t testing.TB, name, kind string, der []byte) {
 // the node id as its CN, for server and client auth.
 func (cf *clusterFiles) issue(t testing.TB, id string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: id},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, cf.ca, &key.PublicKey, cf.caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf.writePEM(t, id+".pem", "CERTIFICATE", der)
-	cf.writePEM(t, id+".key", "EC PRIVATE KEY", kder)
+	l := cf.ca.Issue(t, id)
+	cf.write(t, id+".pem", l.CertPEM)
+	cf.write(t, id+".key", l.KeyPEM)
 }
 
 // nodeDir writes one node's directory: its CSV source, its policy file

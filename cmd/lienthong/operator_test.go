@@ -3,23 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"lienthong/config"
+	"lienthong/internal/testpki"
 	"lienthong/node"
 	"lienthong/tokens"
 )
@@ -62,25 +54,11 @@ func servedClusterNode(t *testing.T) (url, admin, alice string) {
 			t.Fatal(err)
 		}
 	}
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caT := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ca"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caT, caT, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	nkey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	nT := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "n1"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
-	nDER, err := x509.CreateCertificate(rand.Reader, nT, ca, &nkey.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kDER, _ := x509.MarshalECPrivateKey(nkey)
-	write("ca.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}))
-	write("n1.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: nDER}))
-	write("n1.key", pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kDER}))
+	ca := testpki.NewCA(t, "ca")
+	n1 := ca.Issue(t, "n1")
+	write("ca.pem", ca.PEM)
+	write("n1.pem", n1.CertPEM)
+	write("n1.key", n1.KeyPEM)
 	var toks strings.Builder
 	tok := map[string]string{}
 	for _, p := range []string{"admin", "alice"} {

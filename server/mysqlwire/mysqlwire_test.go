@@ -2,17 +2,10 @@ package mysqlwire_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"database/sql"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -26,6 +19,7 @@ import (
 	"lienthong/audit/chain"
 	"lienthong/config"
 	"lienthong/internal/testenv"
+	"lienthong/internal/testpki"
 	"lienthong/node"
 	"lienthong/server/mysqlwire"
 	"lienthong/tokens"
@@ -586,46 +580,13 @@ func TestResultLimitMidStream(t *testing.T) {
 	}
 }
 
-// selfSigned writes a certificate and key for 127.0.0.1 into dir.
-func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "lienthong test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IsCA: true, BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
-}
-
 // With tls_cert the token is taken over TLS (and only over TLS: the
 // loopback exception is off here).
 func TestTLS(t *testing.T) {
-	certFile, keyFile, pool := selfSigned(t, t.TempDir())
-	f := start(t, fmt.Sprintf("tls_cert = %q\ntls_key = %q\n", certFile, keyFile))
-	if err := mysql.RegisterTLSConfig("lienthong-test", &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}); err != nil {
+	ca := testpki.NewCA(t, "lienthong test CA")
+	files := ca.Write(t, t.TempDir(), "cert", ca.Issue(t, "lienthong test"))
+	f := start(t, fmt.Sprintf("tls_cert = %q\ntls_key = %q\n", files.Cert, files.Key))
+	if err := mysql.RegisterTLSConfig("lienthong-test", &tls.Config{RootCAs: ca.Pool, MinVersion: tls.VersionTLS12}); err != nil {
 		t.Fatal(err)
 	}
 	db := f.open(t, "alice", f.token, "&tls=lienthong-test&connectionAttributes=lienthong_purpose:STATS")
