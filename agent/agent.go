@@ -73,7 +73,7 @@ type engineState struct {
 // Open starts an agent: it connects the source and checks the exports
 // against its tables, opens the request log, and listens on the
 // configured addresses (port 0 picks one: FlightAddr, HealthAddr).
-func Open(ctx context.Context, cfg *Config, opt Options) (a *Agent, err error) {
+func Open(ctx context.Context, cfg *Config, opt Options) (_ *Agent, err error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
@@ -84,7 +84,7 @@ func Open(ctx context.Context, cfg *Config, opt Options) (a *Agent, err error) {
 	if err != nil {
 		return nil, err
 	}
-	a = &Agent{cfg: cfg, logger: opt.Logger, now: opt.Now, mem: memory.DefaultAllocator, engines: map[string]*engineState{},
+	a := &Agent{cfg: cfg, logger: opt.Logger, now: opt.Now, mem: memory.DefaultAllocator, engines: map[string]*engineState{},
 		nonces: newNonceCache(cfg.ReplayWindow.Duration), slots: make(chan struct{}, cfg.MaxStreams), errc: make(chan error, 2)}
 	for _, e := range cfg.Engines {
 		st := &engineState{name: e.Name, purposes: map[string]bool{}}

@@ -38,7 +38,7 @@ const (
 var defencesOff = map[string]bool{}
 
 const (
-	defColumns = "columns" // read columns must be exported
+	defColumns = "columns"  // read columns must be exported
 	defCanEval = "can-eval" // filters must be computed exactly by the source
 	defReplay  = "replay"   // nonces and times are checked
 )
@@ -334,7 +334,9 @@ func (a *Agent) stream(ctx context.Context, stream flight.FlightService_DoGetSer
 	defer rdr.Release()
 	// Close (which ends the stream with its end-of-stream marker) only on
 	// success: a client must never read a cut result as a whole one.
-	w := flight.NewRecordWriter(stream, ipc.WithSchema(schema), ipc.WithAllocator(a.mem))
+	cw := &countingStream{FlightService_DoGetServer: stream}
+	w := flight.NewRecordWriter(cw, ipc.WithSchema(schema), ipc.WithAllocator(a.mem))
+	defer func() { rec.Bytes = cw.n }()
 	limit, maxRows := req.Limit, x.maxRows
 	done := false
 	for !done && rdr.Next() {
@@ -360,7 +362,6 @@ func (a *Agent) stream(ctx context.Context, stream flight.FlightService_DoGetSer
 				return fail(err)
 			}
 			rec.Rows += take
-			rec.Bytes += recordBytes(out)
 		}
 		if over {
 			cancel()
@@ -476,22 +477,13 @@ func (a *Agent) catalogFor(eng *engineState) wire.Catalog {
 	return cat
 }
 
-// recordBytes is the size of a batch's buffers (what the log's bytes count).
-func recordBytes(b arrow.RecordBatch) int64 {
-	var n int64
-	var data func(d arrow.ArrayData)
-	data = func(d arrow.ArrayData) {
-		for _, buf := range d.Buffers() {
-			if buf != nil {
-				n += int64(buf.Len())
-			}
-		}
-		for _, c := range d.Children() {
-			data(c)
-		}
-	}
-	for _, c := range b.Columns() {
-		data(c.Data())
-	}
-	return n
+// countingStream counts the bytes of the Arrow IPC messages sent.
+type countingStream struct {
+	flight.FlightService_DoGetServer
+	n int64
+}
+
+func (c *countingStream) Send(d *flight.FlightData) error {
+	c.n += int64(len(d.DataHeader) + len(d.DataBody))
+	return c.FlightService_DoGetServer.Send(d)
 }
