@@ -347,7 +347,9 @@ func col(name, typ string) wire.Expr { return wire.Expr{Op: "col", Name: name, T
 
 func lit(typ, v string) wire.Expr { return wire.Expr{Op: "lit", Type: typ, Value: str(v)} }
 
-func eqExpr(l, r wire.Expr) wire.Expr { return wire.Expr{Op: "=", Type: "bool", Args: []wire.Expr{l, r}} }
+func eqExpr(l, r wire.Expr) wire.Expr {
+	return wire.Expr{Op: "=", Type: "bool", Args: []wire.Expr{l, r}}
+}
 
 var attacks = []attack{
 	{name: "unexported column read", ticket: ticketOf(func(r *wire.Request) { r.Columns = []string{"pin", "salary"} }), want: wire.RefusedColumn},

@@ -155,6 +155,11 @@ func (c *Config) keyErr(key, format string, args ...any) error {
 	return c.errAt(config.KeyLine(c.data, key), format, args...)
 }
 
+// tableErr reports a missing setting at its [table]'s header (0: none).
+func (c *Config) tableErr(table, format string, args ...any) error {
+	return c.errAt(config.TableLine(c.data, "["+table+"]", 0, ""), format, args...)
+}
+
 // entryErr reports a problem in the n-th [[header]] table at key's line.
 func (c *Config) entryErr(header string, n int, key, format string, args ...any) error {
 	return c.errAt(config.TableLine(c.data, "[["+header+"]]", n, key), format, args...)
@@ -176,7 +181,7 @@ func (c *Config) check() error {
 		return c.keyErr("agency", "agency must be a name of letters, digits, _ . and - (it is sent in refusals and the catalog)")
 	}
 	if c.Listen.Flight == "" {
-		return c.keyErr("listen", "listen.flight is required: the address the Flight endpoint listens on (e.g. \"127.0.0.1:8815\")")
+		return c.tableErr("listen", "listen.flight is required: the address the Flight endpoint listens on (e.g. \"127.0.0.1:8815\")")
 	}
 	for key, v := range map[string]string{"listen.flight": c.Listen.Flight, "listen.health": c.Listen.Health} {
 		if v == "" {
@@ -191,7 +196,7 @@ func (c *Config) check() error {
 		v   *string
 	}{{"tls.cert_file", &c.TLS.CertFile}, {"tls.key_file", &c.TLS.KeyFile}, {"tls.client_ca_file", &c.TLS.ClientCAFile}} {
 		if *f.v == "" {
-			return c.keyErr("tls", "%s is required: the agent speaks mutual TLS only (docs/agent.md, Certificates)", f.key)
+			return c.tableErr("tls", "%s is required: the agent speaks mutual TLS only (docs/agent.md, Certificates)", f.key)
 		}
 		abs(f.v)
 		if _, err := os.Stat(*f.v); err != nil {
@@ -202,7 +207,7 @@ func (c *Config) check() error {
 		return err
 	}
 	if c.Log.Path == "" {
-		return c.keyErr("log", "log.path is required: the request log file (docs/agent.md, The request log)")
+		return c.tableErr("log", "log.path is required: the request log file (docs/agent.md, The request log)")
 	}
 	abs(&c.Log.Path)
 	if c.ReplayWindow.Duration < 0 {
@@ -297,7 +302,7 @@ func (c *Config) checkSource(abs func(*string)) error {
 		known = known || s.Kind == k
 	}
 	if s.Kind == "" {
-		return c.keyErr("source", "source.kind is required: one of %s", strings.Join(names, ", "))
+		return c.tableErr("source", "source.kind is required: one of %s", strings.Join(names, ", "))
 	}
 	if _, err := sqlgen.DialectOf(s.Kind); !known || err != nil {
 		return c.keyErr("source.kind", "source.kind %q is not one of %s", s.Kind, strings.Join(names, ", "))

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -137,6 +138,10 @@ func resolve(c *Config, d sqlgen.Dialect, tables []*catalog.Table) (map[string]*
 		if x.filter != "" {
 			e, err := x.rowFilter(time.Now())
 			if err != nil {
+				var pe *planner.Error
+				if errors.As(err, &pe) {
+					err = errors.New(pe.Msg)
+				}
 				return nil, bad("row_filter", "row_filter %v", err)
 			}
 			if !sqlgen.CanEval(d, e, nil) {
