@@ -113,6 +113,13 @@ func TestDocsExampleAgencyChecks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	doc, err := os.ReadFile("../docs/agent.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), "```toml\n"+string(example)+"```") {
+		t.Error("docs/agent.md does not show docs/examples/agency.toml as it is")
+	}
 	dsn := testenv.PostgresDSN(t)
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
