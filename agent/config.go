@@ -103,7 +103,7 @@ const (
 )
 
 // tomlLine finds the line in a TOML error that is not a ParseError.
-var tomlLine = regexp.MustCompile(`^toml: line (\d+)(?: \(last key "[^"]*"\))?:`)
+var tomlLine = regexp.MustCompile(`^toml: line (\d+)(?: \(last key "([^"]*)"\))?:`)
 
 // Load reads and checks an agency.toml without connecting to its source:
 // syntax, unknown settings, required settings, names. Open checks the
@@ -119,6 +119,24 @@ func Load(path string) (*Config, error) {
 // Parse is Load of a file's text; path names it and anchors relative paths.
 func Parse(path string, data []byte) (*Config, error) {
 	var c Config
+	// The commonest slip: one pair of brackets for an array of tables, or
+	// two for a table; the TOML library would say "incompatible types".
+	for ln, l := range strings.Split(string(data), "\n") {
+		l = strings.TrimSpace(l)
+		if i := strings.IndexByte(l, '#'); i >= 0 && strings.HasPrefix(l, "[") {
+			l = strings.TrimSpace(l[:i])
+		}
+		for _, arr := range []string{"engines", "exports"} {
+			if l == "["+arr+"]" {
+				return nil, &config.Error{File: path, Line: ln + 1, Msg: fmt.Sprintf("use [[%s]] (an array of tables, one per entry), not [%s]", arr, arr)}
+			}
+		}
+		for _, tbl := range []string{"listen", "tls", "source", "log"} {
+			if l == "[["+tbl+"]]" {
+				return nil, &config.Error{File: path, Line: ln + 1, Msg: fmt.Sprintf("use [%s] (one table), not [[%s]]", tbl, tbl)}
+			}
+		}
+	}
 	md, err := toml.Decode(string(data), &c)
 	if err != nil {
 		var pe toml.ParseError
@@ -133,6 +151,9 @@ func Parse(path string, data []byte) (*Config, error) {
 		if m := tomlLine.FindStringSubmatch(msg); m != nil {
 			line, _ = strconv.Atoi(m[1])
 			msg = strings.TrimSpace(msg[len(m[0]):])
+			if m[2] != "" {
+				msg = m[2] + ": " + msg
+			}
 		}
 		return nil, &config.Error{File: path, Line: line, Msg: msg}
 	}

@@ -83,8 +83,9 @@ func TestCheckReportsFileAndLine(t *testing.T) {
 		{"no client CA", `client_ca_file = "agent-ca.pem"`, ``, `agency.toml:6: tls.client_ca_file is required`},
 		{"engine without purposes", `purposes = ["audit"]`, ``, `agency.toml:18: engine "central": purposes is required`},
 		{"duplicate export", `row_filter = "deceased = 0"`, `row_filter = "deceased = 0"` + "\n\n[[exports]]\ntable = \"CITIZENS\"\ncolumns = [\"pin\"]", `agency.toml:29: table "CITIZENS" is exported twice`},
-		{"number for a string", `flight = "127.0.0.1:0"`, `flight = 8815`, `agency.toml:4: `},
-		{"single brackets", `[[engines]]`, `[engines]`, `agency.toml:`},
+		{"number for a string", `flight = "127.0.0.1:0"`, `flight = 8815`, `agency.toml:4: listen.flight: incompatible types`},
+		{"single brackets", `[[engines]]`, `[engines]`, `agency.toml:18: use [[engines]] (an array of tables, one per entry), not [engines]`},
+		{"double brackets", `[source]`, `[[source]]`, `agency.toml:11: use [source] (one table), not [[source]]`},
 		{"no engines", `[[engines]]` + "\nname = \"central\"\npurposes = [\"audit\"]", ``, `agency.toml: no [[engines]]`},
 	}
 	for _, c := range cases {
