@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -192,5 +193,52 @@ columns = ["pin"]
 			t.Fatalf("no cancelled record: %+v", recs[len(recs)-1])
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A database error that quotes a citizen's value reaches the client as
+// the fixed message only; the request is logged as failed.
+func TestSourceErrorsCarryNoData(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, s := range []string{
+		`CREATE TABLE people (pin text, full_name text)`,
+		`INSERT INTO people VALUES ('001234567890', 'Nguyễn Văn Bí Mật')`,
+		// Reading n makes PostgreSQL quote the name it cannot cast.
+		`CREATE VIEW bad AS SELECT pin, full_name::int AS n FROM people`,
+	} {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := agenttest.Start(t, agenttest.Options{Source: config.Source{Kind: catalog.Postgres, DSN: dsn}, TOML: `[[engines]]
+name = "central-engine"
+purposes = ["audit"]
+
+[[exports]]
+table = "bad"
+columns = ["pin", "n"]
+`})
+	c := dial(t, r.Addr, r.Engine)
+	req := request()
+	req.Table, req.Columns = "bad", []string{"pin", "n"}
+	_, err = get(t, c, enc(t, req))
+	if err == nil {
+		t.Fatal("the failing view was served")
+	}
+	if msg := err.Error(); strings.Contains(msg, "Nguy") || strings.Contains(msg, "001234567890") || !strings.Contains(msg, "failed to answer") {
+		t.Errorf("the client saw %q", msg)
+	}
+	recs := records(t, r.LogPath)
+	if last := recs[len(recs)-1]; last.Outcome != "failed" {
+		t.Errorf("logged as %+v", last)
+	}
+	data, _ := os.ReadFile(r.LogPath)
+	if strings.Contains(string(data), "Nguy") {
+		t.Error("the request log holds the value from the error")
 	}
 }

@@ -267,20 +267,29 @@ func (a *Agent) scan(ctx context.Context, ticket []byte, stream flight.FlightSer
 		if !defencesOff[defCanEval] && !sqlgen.CanEval(dialect, e, nil) {
 			return refusal(rec, wire.RefusedFilter, "")
 		}
-		tooMany := false
+		tooMany, nul := false, false
 		plan.Walk(e, func(n plan.Expr) bool {
-			if in, ok := n.(*plan.In); ok && len(in.List) > x.maxKeys {
-				tooMany = true
+			switch v := n.(type) {
+			case *plan.In:
+				tooMany = tooMany || len(v.List) > x.maxKeys
+			case *plan.Literal:
+				// No database compares text with a NUL in it alike (PostgreSQL
+				// refuses it, SQLite's parser stops at it): refused, not sent.
+				s, isStr := v.Value.(string)
+				nul = nul || isStr && strings.IndexByte(s, 0) >= 0
 			}
-			return !tooMany
+			return !tooMany && !nul
 		})
 		if tooMany {
 			return refusal(rec, wire.RefusedKeys, req.Table)
 		}
+		if nul {
+			return refusal(rec, wire.RefusedFilter, "")
+		}
 		filters = append(filters, e)
 	}
 	if pr := req.PinRange; pr != nil {
-		if x.pin == "" {
+		if x.pin == "" || strings.IndexByte(pr.From+pr.To, 0) >= 0 {
 			return refusal(rec, wire.RefusedRequest, "")
 		}
 		pin := &plan.ColRef{Rel: scanAlias, Name: x.pin, Typ: x.byName[x.pin].Type}

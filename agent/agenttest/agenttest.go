@@ -22,6 +22,7 @@ package agenttest
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -112,7 +113,9 @@ func Start(t testing.TB, opt Options) *Running {
 	if err != nil {
 		t.Fatalf("agenttest: %v\n%s", err, text)
 	}
-	a, err := agent.Open(context.Background(), cfg, agent.Options{})
+	// Warnings and errors only: a test's output is not the agent's info.
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	a, err := agent.Open(context.Background(), cfg, agent.Options{Logger: logger})
 	if err != nil {
 		t.Fatalf("agenttest: %v", err)
 	}
