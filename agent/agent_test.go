@@ -768,3 +768,28 @@ func TestOddFiltersNeverCrashTheAgent(t *testing.T) {
 		t.Fatalf("after the odd filters: %d rows, %v", len(rows), err)
 	}
 }
+
+// A batch of wide rows is sent in messages a gRPC client with default
+// limits (4 MiB) accepts.
+func TestWideRowsFitClientMessageLimits(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wide.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE notes (pin TEXT, body TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM g WHERE i < 3000) INSERT INTO notes SELECT printf('%012d', i), printf('%.2000c', 'x') FROM g`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	r := agenttest.Start(t, agenttest.Options{Source: config.Source{Kind: catalog.SQLite, Path: path}})
+	c := dial(t, r.Addr, r.Engine)
+	req := request()
+	req.Table, req.Columns, req.Purpose = "notes", []string{"pin", "body"}, agenttest.Purpose
+	rows, err := get(t, c, enc(t, req))
+	if err != nil || len(rows) != 3000 || len(rows[2999][1]) != 2000 {
+		t.Fatalf("%d rows, %v", len(rows), err)
+	}
+}

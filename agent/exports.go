@@ -178,6 +178,9 @@ func Check(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
+	if _, err := serverTLS(c); err != nil {
+		return err
+	}
 	conn, _, err := connect(ctx, c)
 	if err != nil {
 		return err

@@ -359,15 +359,7 @@ func (a *Agent) stream(ctx context.Context, stream flight.FlightService_DoGetSer
 			take, over = maxRows-rec.Rows, true
 		}
 		if take > 0 {
-			out := b
-			if take < n {
-				out = b.NewSlice(0, take)
-			}
-			err := w.Write(out)
-			if take < n {
-				out.Release()
-			}
-			if err != nil {
+			if err := writeBounded(w, b, take); err != nil {
 				return fail(err)
 			}
 			rec.Rows += take
@@ -486,6 +478,33 @@ func (a *Agent) catalogFor(eng *engineState) wire.Catalog {
 	return cat
 }
 
+// maxMessageBytes bounds one Arrow batch message: gRPC clients refuse
+// messages over 4 MiB unless told otherwise, and a batch of wide rows
+// can be larger.
+const maxMessageBytes = 2 << 20
+
+// writeBounded writes the first take rows of b, in slices of at most
+// about maxMessageBytes.
+func writeBounded(w *flight.Writer, b arrow.RecordBatch, take int64) error {
+	size := recordBytes(b)
+	per := take
+	if n := b.NumRows(); size > maxMessageBytes && n > 0 {
+		per = max(1, n*maxMessageBytes/size)
+	}
+	if per >= take && take == b.NumRows() {
+		return w.Write(b)
+	}
+	for off := int64(0); off < take; off += per {
+		s := b.NewSlice(off, min(off+per, take))
+		err := w.Write(s)
+		s.Release()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // countingStream counts the bytes of the Arrow IPC messages sent.
 type countingStream struct {
 	flight.FlightService_DoGetServer
@@ -495,4 +514,25 @@ type countingStream struct {
 func (c *countingStream) Send(d *flight.FlightData) error {
 	c.n += int64(len(d.DataHeader) + len(d.DataBody))
 	return c.FlightService_DoGetServer.Send(d)
+}
+
+// recordBytes is the size of a batch's buffers, about the size of its
+// IPC message.
+func recordBytes(b arrow.RecordBatch) int64 {
+	var n int64
+	var data func(d arrow.ArrayData)
+	data = func(d arrow.ArrayData) {
+		for _, buf := range d.Buffers() {
+			if buf != nil {
+				n += int64(buf.Len())
+			}
+		}
+		for _, c := range d.Children() {
+			data(c)
+		}
+	}
+	for _, c := range b.Columns() {
+		data(c.Data())
+	}
+	return n
 }

@@ -59,6 +59,9 @@ type Options struct {
 	TOML string
 	// Agency names it; default "agency".
 	Agency string
+	// Purposes the default configuration lets EngineCN declare; default
+	// [Purpose]. (A request without a purpose is always refused.)
+	Purposes []string
 	// LogBodies turns on body logging.
 	LogBodies bool
 }
@@ -94,7 +97,10 @@ func Start(t testing.TB, opt Options) *Running {
 	}
 	rest := opt.TOML
 	if rest == "" {
-		rest = exportAll(t, opt.Source)
+		if len(opt.Purposes) == 0 {
+			opt.Purposes = []string{Purpose}
+		}
+		rest = exportAll(t, opt.Source, opt.Purposes)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "agency = %q\n", opt.Agency)
@@ -161,7 +167,7 @@ func sourceTOML(s config.Source) string {
 }
 
 // exportAll is the default configuration: everything, to EngineCN.
-func exportAll(t testing.TB, s config.Source) string {
+func exportAll(t testing.TB, s config.Source, purposes []string) string {
 	t.Helper()
 	if s.PINColumn == "" {
 		s.PINColumn = "pin"
@@ -176,7 +182,14 @@ func exportAll(t testing.TB, s config.Source) string {
 		t.Fatalf("agenttest: listing the source's tables: %v", err)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "[[engines]]\nname = %q\npurposes = [%q]\n", EngineCN, Purpose)
+	fmt.Fprintf(&b, "[[engines]]\nname = %q\npurposes = [", EngineCN)
+	for i, p := range purposes {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Quote(p))
+	}
+	b.WriteString("]\n")
 	for _, tb := range tables {
 		fmt.Fprintf(&b, "\n[[exports]]\ntable = %q\ncolumns = [", tb.Name)
 		n := 0
