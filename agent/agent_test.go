@@ -23,6 +23,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 	_ "modernc.org/sqlite"
@@ -545,8 +546,22 @@ func TestCatalogListsOnlyExportedTablesAndColumns(t *testing.T) {
 		t.Errorf("another engine's catalog: %v", err)
 	}
 	// Everything else is Unimplemented.
-	if _, err := f.engine.GetFlightInfo(ctx, &flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: []byte("SELECT 1")}); status.Code(err).String() != "Unimplemented" {
+	if _, err := f.engine.GetFlightInfo(ctx, &flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: []byte("SELECT 1")}); status.Code(err) != codes.Unimplemented {
 		t.Errorf("GetFlightInfo: %v", err)
+	}
+	hs, err := f.engine.Handshake(ctx)
+	if err == nil {
+		_, err = hs.Recv()
+	}
+	if status.Code(err) != codes.Unimplemented {
+		t.Errorf("Handshake: %v", err)
+	}
+	as, err := f.engine.DoAction(ctx, &flight.Action{Type: "CancelFlightInfo"})
+	if err == nil {
+		_, err = as.Recv()
+	}
+	if status.Code(err) != codes.Unimplemented {
+		t.Errorf("another action: %v", err)
 	}
 	// The health endpoint: agency, source, the log's head.
 	resp, err := http.Get("http://" + f.r.HealthAddr + "/healthz")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/flight"
+	flightgen "github.com/apache/arrow-go/v18/arrow/flight/gen/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -43,10 +44,11 @@ const (
 	defReplay  = "replay"   // nonces and times are checked
 )
 
-// service is the Flight service: DoGet (scans), DoAction (catalog, ping),
-// ListActions; everything else is Unimplemented.
+// service is the Flight service: DoGet (scans) and DoAction (catalog,
+// ping); everything else is Unimplemented.
 type service struct {
-	flight.BaseFlightServer
+	// Not flight.BaseFlightServer, whose Handshake answers success.
+	flightgen.UnimplementedFlightServiceServer
 	a *Agent
 }
 
@@ -381,19 +383,6 @@ func (a *Agent) stream(ctx context.Context, stream flight.FlightService_DoGetSer
 		return fail(err)
 	}
 	rec.Outcome = "served"
-	return nil
-}
-
-// ListActions names the two actions.
-func (s *service) ListActions(_ *flight.Empty, stream flight.FlightService_ListActionsServer) error {
-	for _, t := range []*flight.ActionType{
-		{Type: wire.ActionCatalog, Description: "the tables and columns this engine may read, as JSON"},
-		{Type: wire.ActionPing, Description: "checks the agent and its database"},
-	} {
-		if err := stream.Send(t); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 
