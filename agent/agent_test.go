@@ -387,6 +387,7 @@ var attacks = []attack{
 	{name: "purpose the table does not allow", ticket: ticketOf(func(r *wire.Request) { r.Table = "secret"; r.Columns = []string{"pin"} }), want: wire.RefusedPurpose},
 	{name: "missing required case", ticket: ticketOf(func(r *wire.Request) { r.Table = "secret"; r.Columns = []string{"pin"}; r.Purpose = "casework" }), want: wire.RefusedPurpose},
 	{name: "unknown engine", client: func(f *fixture, t *testing.T) flight.Client { return dial(t, f.r.Addr, f.r.Other) }, ticket: ticketOf(func(*wire.Request) {}), want: wire.RefusedEngine},
+	{name: "unknown engine, malformed ticket", client: func(f *fixture, t *testing.T) flight.Client { return dial(t, f.r.Addr, f.r.Other) }, ticket: func(*testing.T) []byte { return []byte(`{"version":`) }, want: wire.RefusedEngine},
 	{name: "stale time", ticket: ticketOf(func(r *wire.Request) { r.Time = time.Now().Add(-time.Hour) }), want: wire.RefusedReplay},
 	{name: "time from the future", ticket: ticketOf(func(r *wire.Request) { r.Time = time.Now().Add(10 * time.Minute) }), want: wire.RefusedReplay},
 	{name: "no nonce", ticket: ticketOf(func(r *wire.Request) { r.Nonce = "" }), want: wire.RefusedRequest},

@@ -176,22 +176,20 @@ func (s *service) DoGet(t *flight.Ticket, stream flight.FlightService_DoGetServe
 }
 
 func (a *Agent) scan(ctx context.Context, ticket []byte, stream flight.FlightService_DoGetServer, rec *Record, now time.Time) error {
-	if len(ticket) > wire.MaxTicketBytes {
-		return refusal(rec, wire.RefusedRequest, "")
+	req, err := wire.Decode(ticket) // bounds the size first
+	if err == nil {
+		// What the engine claims, for the log, whatever is refused below.
+		rec.Principal, rec.ForAgency, rec.Purpose, rec.Case, rec.Attempt = clip(req.Principal), clip(req.Agency), clip(req.Purpose), clip(req.Case), clip(req.Attempt)
+		rec.Table, rec.Columns = clip(req.Table), clipAll(req.Columns)
 	}
-	req, err := wire.Decode(ticket)
-	if err != nil {
-		return refusal(rec, wire.RefusedRequest, "")
-	}
-	rec.Principal, rec.ForAgency, rec.Purpose, rec.Case, rec.Attempt = clip(req.Principal), clip(req.Agency), clip(req.Purpose), clip(req.Case), clip(req.Attempt)
-	rec.Table, rec.Columns = clip(req.Table), clipAll(req.Columns)
-	if req.Version != wire.Version {
-		return refusal(rec, wire.RefusedRequest, "")
-	}
-	// Who first: an engine the agency does not know learns nothing more.
+	// Who first: an engine the agency does not know learns nothing more,
+	// not even whether its request parses.
 	eng := a.engines[engineCN(ctx)]
 	if eng == nil {
 		return refusal(rec, wire.RefusedEngine, rec.Engine)
+	}
+	if err != nil || req.Version != wire.Version {
+		return refusal(rec, wire.RefusedRequest, "")
 	}
 	if !defencesOff[defReplay] {
 		if req.Nonce == "" || len(req.Nonce) > 128 {
