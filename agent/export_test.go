@@ -12,4 +12,5 @@ const (
 	DefColumns = defColumns
 	DefCanEval = defCanEval
 	DefReplay  = defReplay
+	DefGuard   = defGuard
 )

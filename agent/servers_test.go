@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	_ "github.com/go-sql-driver/mysql"
 
+	"lienthong/agent"
 	"lienthong/agent/agenttest"
 	"lienthong/agent/wire"
 	"lienthong/catalog"
@@ -240,5 +241,53 @@ columns = ["pin", "n"]
 	data, _ := os.ReadFile(r.LogPath)
 	if strings.Contains(string(data), "Nguy") {
 		t.Error("the request log holds the value from the error")
+	}
+}
+
+// The security barrier: an engine's filter that fails on some value (a
+// cast) must not run on rows the agency's row filter hides, or failing
+// tells the engine such a row exists. PostgreSQL evaluates the cheaper
+// condition first: the engine's cast before the row filter's long OR.
+func TestFailingFiltersDoNotSeeHiddenRows(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, s := range []string{
+		`CREATE TABLE people (pin text, full_name text, province text, alive boolean)`,
+		`INSERT INTO people VALUES ('001000000001', '1', 'HN', true), ('001000000002', '2', 'HN', true), ('001000000003', 'Hidden Person', 'HCM', true)`,
+	} {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := agenttest.Start(t, agenttest.Options{Source: config.Source{Kind: catalog.Postgres, DSN: dsn}, TOML: `[[engines]]
+name = "central-engine"
+purposes = ["audit"]
+
+[[exports]]
+table = "people"
+columns = ["pin", "full_name"]
+row_filter = "province = 'HN' OR province = 'A1' OR province = 'A2' OR province = 'A3' OR province = 'A4' OR province = 'A5'"
+`})
+	c := dial(t, r.Addr, r.Engine)
+	probe := func() ([][]string, error) {
+		req := request()
+		req.Table = "people"
+		req.Filters = []wire.Expr{eqExpr(wire.Expr{Op: "cast", Type: "int64", Args: []wire.Expr{col("full_name", "utf8")}}, lit("int64", "1"))}
+		return get(t, c, enc(t, req))
+	}
+	rows, err := probe()
+	if err != nil || len(rows) != 1 || rows[0][0] != "001000000001" {
+		t.Fatalf("guarded: %v %v", rows, err)
+	}
+	// Without the guard PostgreSQL casts the hidden row's name and fails:
+	// the oracle the guard closes (so this test can fail).
+	restore := agent.SwitchOff(agent.DefGuard)
+	defer restore()
+	if rows, err := probe(); err == nil {
+		t.Fatalf("unguarded, PostgreSQL evaluated the row filter first (%v): this test no longer shows the oracle", rows)
 	}
 }

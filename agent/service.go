@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"lienthong/agent/wire"
+	"lienthong/planner"
 	"lienthong/planner/plan"
 	"lienthong/planner/sqlgen"
 )
@@ -42,6 +43,7 @@ const (
 	defColumns = "columns"  // read columns must be exported
 	defCanEval = "can-eval" // filters must be computed exactly by the source
 	defReplay  = "replay"   // nonces and times are checked
+	defGuard   = "guard"    // filters that may fail run only on rows the row filter keeps
 )
 
 // service is the Flight service: DoGet (scans) and DoAction (catalog,
@@ -309,8 +311,18 @@ func (a *Agent) scan(ctx context.Context, ticket []byte, stream flight.FlightSer
 		return status.Error(codes.Internal, msgInternal)
 	}
 	if rf != nil {
-		// The agency's filter comes first and always applies: it is not the
-		// engine's to loosen.
+		// The security barrier, as the planner's GuardSecuredFilters: a
+		// filter that may fail (a cast, arithmetic, most functions) runs
+		// only on rows the agency's filter keeps, whatever order the
+		// database evaluates conditions in; else an error would tell the
+		// engine about a row it may not see.
+		for i, f := range filters {
+			if !defencesOff[defGuard] && !planner.Leakproof(f) {
+				filters[i] = &plan.Case{Whens: []plan.When{{Cond: rf, Then: f}}, Typ: plan.Bool}
+			}
+		}
+		// The agency's filter always applies: it is not the engine's to
+		// loosen.
 		filters = append([]plan.Expr{rf}, filters...)
 	}
 	sc := &plan.Scan{Alias: scanAlias, Table: x.table, Columns: req.Columns, Filters: filters}

@@ -38,3 +38,9 @@ func BindPredicate(tbl *catalog.Table, alias, text string, now time.Time) (plan.
 	}
 	return e, nil
 }
+
+// Leakproof reports whether e cannot fail or signal on any row (the
+// security barrier's test, GuardSecuredFilters): an expression that may
+// fail must not run on rows a row filter hides, since error or no error
+// is one bit about such a row.
+func Leakproof(e plan.Expr) bool { return leakproof(e) }
