@@ -60,6 +60,10 @@ type Agent struct {
 	healthLn net.Listener
 	errc     chan error
 
+	// inflight counts requests being answered, so the log closes after
+	// their records.
+	inflight sync.WaitGroup
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -199,8 +203,17 @@ func (a *Agent) shutdown() error {
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
-			a.grpc.Stop()
+			a.grpc.Stop() // cancels the requests, and so their source queries
 			<-done
+		}
+		// Stop does not wait for handlers: their records come before the
+		// close record.
+		waited := make(chan struct{})
+		go func() { a.inflight.Wait(); close(waited) }()
+		select {
+		case <-waited:
+		case <-time.After(10 * time.Second):
+			a.logger.Error("requests still running 10s after they were cancelled; closing the log without their records")
 		}
 	} else if a.flightLn != nil {
 		a.flightLn.Close()

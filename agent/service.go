@@ -153,6 +153,8 @@ func (s *service) DoGet(t *flight.Ticket, stream flight.FlightService_DoGetServe
 	a := s.a
 	start := a.now()
 	ticket := t.GetTicket()
+	a.inflight.Add(1)
+	defer a.inflight.Done()
 	rec := &Record{Kind: "request", Action: "scan", Engine: clip(engineCN(stream.Context())), RequestHash: wire.Hash(ticket)}
 	if a.cfg.Log.LogBodies && len(ticket) <= wire.MaxTicketBytes {
 		rec.Body = strings.ToValidUTF8(string(ticket), "\uFFFD")
@@ -405,6 +407,8 @@ func (s *service) DoAction(act *flight.Action, stream flight.FlightService_DoAct
 	if typ != wire.ActionCatalog && typ != wire.ActionPing {
 		return status.Error(codes.Unimplemented, "lienthong-agent: unknown action")
 	}
+	a.inflight.Add(1)
+	defer a.inflight.Done()
 	rec := &Record{Kind: "request", Action: strings.TrimPrefix(typ, "lienthong."), Engine: clip(engineCN(ctx))}
 	defer func() {
 		if v := recover(); v != nil {
