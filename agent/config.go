@@ -161,6 +161,14 @@ func Parse(path string, data []byte) (*Config, error) {
 	for _, key := range md.Undecoded() {
 		return nil, c.errAt(config.KeyLine(data, key.String()), "unknown setting %q; see docs/agent.md", key.String())
 	}
+	// A node's source settings that mean nothing to an agent are refused,
+	// not ignored: the agent bounds its requests with max_streams and
+	// takes PIN columns from [[exports]].
+	for _, k := range []string{"max_concurrent", "queue_timeout", "breaker_failures", "breaker_cooldown", "tables", "pin_column"} {
+		if md.IsDefined("source", k) {
+			return nil, c.keyErr("source."+k, "source.%s is a node's setting, not an agent's (see docs/agent.md: max_streams bounds the requests served at once; [[exports]] pin_column names PIN columns)", k)
+		}
+	}
 	if err := c.check(); err != nil {
 		return nil, err
 	}

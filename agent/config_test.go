@@ -86,6 +86,7 @@ func TestCheckReportsFileAndLine(t *testing.T) {
 		{"number for a string", `flight = "127.0.0.1:0"`, `flight = 8815`, `agency.toml:4: listen.flight: incompatible types`},
 		{"single brackets", `[[engines]]`, `[engines]`, `agency.toml:18: use [[engines]] (an array of tables, one per entry), not [engines]`},
 		{"double brackets", `[source]`, `[[source]]`, `agency.toml:11: use [source] (one table), not [[source]]`},
+		{"a node's source setting", `path = "hotich.db"`, `path = "hotich.db"` + "\nmax_concurrent = 8", `agency.toml:14: source.max_concurrent is a node's setting, not an agent's`},
 		{"no engines", `[[engines]]` + "\nname = \"central\"\npurposes = [\"audit\"]", ``, `agency.toml: no [[engines]]`},
 	}
 	for _, c := range cases {

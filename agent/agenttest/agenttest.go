@@ -49,7 +49,8 @@ const (
 // Options say what the agent serves.
 type Options struct {
 	// Source is the agency's database (name, kind, dsn or path, schema,
-	// pin_column); Start writes it as the file's [source].
+	// statement_timeout); Start writes it as the file's [source]. Its
+	// pin_column (default "pin") is used only by the default exports.
 	Source config.Source
 	// TOML is the rest of agency.toml: [[engines]] and [[exports]] and
 	// top-level settings (replay_window, max_streams); Start adds agency,
@@ -159,7 +160,6 @@ func sourceTOML(s config.Source) string {
 	kv("dsn_env", s.DSNEnv)
 	kv("path", s.Path)
 	kv("schema", s.Schema)
-	kv("pin_column", s.PINColumn)
 	if s.StatementTimeout.Duration > 0 {
 		kv("statement_timeout", s.StatementTimeout.String())
 	}
