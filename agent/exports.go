@@ -12,7 +12,6 @@ import (
 
 	"lienthong/agent/wire"
 	"lienthong/catalog"
-	"lienthong/config"
 	"lienthong/connectors"
 	"lienthong/connectors/open"
 	"lienthong/planner"
@@ -170,9 +169,9 @@ func list(names []string) string {
 	return strings.Join(names, ", ")
 }
 
-// Check validates an agency.toml completely: Load, then the exports
-// against the source's tables (connecting to it). The error names the
-// file and line.
+// Check validates an agency.toml completely: Load, the TLS files, then
+// the exports against the source's tables (connecting to it). Its errors
+// are *config.Error, naming the file and line.
 func Check(ctx context.Context, path string) error {
 	c, err := Load(path)
 	if err != nil {
@@ -187,6 +186,3 @@ func Check(ctx context.Context, path string) error {
 	}
 	return conn.Close()
 }
-
-// ensure config's Error is what Check returns, for errors.As callers.
-var _ error = (*config.Error)(nil)
