@@ -44,6 +44,7 @@ var docsSkip = []struct{ contains, reason string }{
 	{"lienthong sources probe", "runs the prober until stopped"},
 	{"--config node.toml", "needs a node config with an access policy (docs/security.md)"},
 	{"--out /etc/lienthong/", "writes to /etc; the test makes its key with --out audit.key"},
+	{"lienthong agent", "needs an agency's database and certificates (agent/config_test.go checks docs/examples/agency.toml, cmd/lienthong/agent_test.go runs these commands)"},
 }
 
 // docsQuery stands for the "SELECT ..." of the examples.
