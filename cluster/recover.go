@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
 
 	"lienthong/state"
 )
@@ -27,7 +29,11 @@ func Recover(cfg Config, ms *state.Machines) error {
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.ID)
 	rc.Logger = logger
-	store, err := raftboltdb.NewBoltStore(filepath.Join(cfg.Dir, "raft.db"))
+	// A running node holds the log's lock: fail rather than wait for it.
+	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db"), BoltOptions: &bbolt.Options{Timeout: 2 * time.Second}})
+	if errors.Is(err, bbolt.ErrTimeout) {
+		return fmt.Errorf("cluster: the node on %s is running (its log is locked): stop it before recovering", cfg.Dir)
+	}
 	if err != nil {
 		return fmt.Errorf("cluster: opening the log: %w", err)
 	}

@@ -626,3 +626,64 @@ func TestClusterRestartKeepsState(t *testing.T) {
 		t.Fatalf("after the restart n2's ledger leaves bob %v, want 99.5", eps)
 	}
 }
+
+// TestClusterRecoverAfterLostMajority: with two of three nodes gone for
+// good, node.Recover (lienthong cluster recover) makes the survivor the
+// only member with its state: its policy, its audit chain (which verifies
+// and keeps every record), bob's privacy charge counted once; it then
+// serves audited queries alone. A running node refuses to be recovered.
+func TestClusterRecoverAfterLostMajority(t *testing.T) {
+	cf, nodes := threeNodes(t)
+	n1 := nodes[0]
+	if code, body := call(t, n1, cf.tokens["bob"], "POST", "/v1/query", map[string]string{"sql": "SELECT COUNT(DISTINCT pin) AS citizens FROM f.people"}); code != 200 {
+		t.Fatalf("bob's private query: %d %s", code, body)
+	}
+	cfg := load(t, n1.cfgPath)
+	start := time.Now()
+	if err := node.Recover(cfg); err == nil || time.Since(start) > 10*time.Second {
+		t.Fatalf("recovering a running node: %v after %s, want a refusal at once", err, time.Since(start))
+	}
+	key, err := chain.LoadKey(filepath.Join(cf.dir, "audit.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := func() (uint64, string) {
+		res, err := chain.VerifyFile(filepath.Join(cf.dir, "n1", "audit.log"), chain.VerifyOptions{Keys: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Tampered() {
+			t.Fatalf("n1's audit log does not verify: %v", res.Problems)
+		}
+		return res.LastSeq, res.LastHash
+	}
+	for _, n := range nodes {
+		n.close(t)
+	}
+	seq, hash := head()
+	if err := node.Recover(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if s, h := head(); s != seq || h != hash {
+		t.Fatalf("recovery changed the audit chain: %d:%s, was %d:%s", s, h, seq, hash)
+	}
+	lone := openNode(t, n1.cfgPath)
+	code, body := call(t, lone, cf.tokens["admin"], "GET", "/v1/cluster", nil)
+	if code != 200 || strings.Count(string(body), `"addr"`) != 1 {
+		t.Fatalf("the recovered node's membership: %d %s", code, body)
+	}
+	if code, body := call(t, lone, cf.tokens["alice"], "POST", "/v1/query", map[string]string{"sql": "SELECT COUNT(*) AS c FROM f.people"}); code != 200 {
+		t.Fatalf("an audited query on the recovered node: %d %s", code, body)
+	}
+	if s, _ := head(); s <= seq {
+		t.Fatalf("the query on the recovered node was not audited after record %d", seq)
+	}
+	l, err := dp.OpenLedger(filepath.Join(cf.dir, "n1", "privacy-ledger.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if eps, _ := l.Remaining("bob", time.Now(), "month", 100, 1e-5); eps != 99.5 {
+		t.Fatalf("after recovery bob has %v left, want 99.5 (charged once)", eps)
+	}
+}

@@ -66,31 +66,15 @@ func (st *nodeState) loadKey(file string) (*chain.Keys, error) {
 // otherwise.
 func (n *Node) openState(ctx context.Context, cfg *config.Config, opt Options) error {
 	st := &n.st
-	st.machines, st.keys = state.NewMachines(), map[string]*chain.Keys{}
-	var err error
-	if st.engine, err = engine.NewMachines(cfg, st.machines); err != nil {
+	if err := st.build(cfg, opt.Audit); err != nil {
 		return err
 	}
-	st.tokens = &tokens.Machine{}
-	st.machines.Register("tokens", st.tokens)
-	st.machines.Register("node", barrier{})
 	replicated := cfg.Cluster != nil && opt.Serve
-	if a := opt.Audit; a != nil {
-		k, err := st.loadKey(a.KeyFile)
-		if err != nil {
-			return err
-		}
-		if st.auditFile, err = chain.OpenFileStore(a.Log, chain.FileOptions{Keys: k, Node: a.NodeID}); err != nil {
-			return err
-		}
-		// A cluster node rewinds it (and the ledger) before raft replays.
-		st.audit = chain.NewMachine(st.auditFile)
-		st.machines.Register("audit", st.audit)
-	}
 	if !replicated {
 		st.store = state.NewLocalOn(st.machines)
 		return nil
 	}
+	var err error
 	if n.Cluster, err = openCluster(cfg.Cluster, st.machines); err != nil {
 		return err
 	}
@@ -106,6 +90,56 @@ func (n *Node) openState(ctx context.Context, cfg *config.Config, opt Options) e
 		}
 	}
 	return awaitQuorum(ctx, n.Cluster)
+}
+
+// build makes every machine of a node (the audit chain's over audit's
+// file when audit is set), registered in st.machines.
+func (st *nodeState) build(cfg *config.Config, audit *config.Audit) error {
+	st.machines, st.keys = state.NewMachines(), map[string]*chain.Keys{}
+	var err error
+	if st.engine, err = engine.NewMachines(cfg, st.machines); err != nil {
+		return err
+	}
+	st.tokens = &tokens.Machine{}
+	st.machines.Register("tokens", st.tokens)
+	st.machines.Register("node", barrier{})
+	if a := audit; a != nil {
+		k, err := st.loadKey(a.KeyFile)
+		if err != nil {
+			return err
+		}
+		if st.auditFile, err = chain.OpenFileStore(a.Log, chain.FileOptions{Keys: k, Node: a.NodeID}); err != nil {
+			return err
+		}
+		// A cluster node rewinds it (and the ledger) before raft replays.
+		st.audit = chain.NewMachine(st.auditFile)
+		st.machines.Register("audit", st.audit)
+	}
+	return nil
+}
+
+// Recover makes the stopped cluster node of cfg the only member of its
+// cluster, keeping its state (cluster.Recover): the way back after a
+// majority is lost for good. Its machines, audit file included, are
+// rebuilt from its snapshot and log as they are when it opens. Recover
+// the member with the longest log; start it as usual afterwards and let
+// new nodes join it from empty directories.
+func Recover(cfg *config.Config) error {
+	k := cfg.Cluster
+	if k == nil {
+		return fmt.Errorf("%s: no [cluster] table: only a cluster node can be recovered", cfg.Path)
+	}
+	var st nodeState
+	err := st.build(cfg, cfg.Audit)
+	if err == nil {
+		err = cluster.Recover(cluster.Config{ID: k.ID, Addr: k.Addr, Dir: k.DataDir, Log: clusterLog}, st.machines)
+	}
+	if st.auditFile != nil {
+		if cerr := st.auditFile.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
 }
 
 func openCluster(k *config.Cluster, ms *state.Machines) (*cluster.Node, error) {

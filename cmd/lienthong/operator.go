@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,7 +12,9 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"lienthong/config"
 	"lienthong/engine"
+	"lienthong/node"
 	"lienthong/server"
 )
 
@@ -26,6 +29,9 @@ const clusterUsage = `lienthong cluster: the raft cluster, through a node's HTTP
   lienthong cluster status --server URL        members, leader, term, commit index, each member's lag
   lienthong cluster join   --server URL ADDR   add the node whose cluster address is ADDR (host:port)
   lienthong cluster remove --server URL ID     take node ID out of the cluster
+  lienthong cluster recover --config node.toml --yes
+                                               after a majority is lost for good: make this stopped
+                                               node the only member, keeping its state (docs/operations.md)
 
 Any node will do: changes are forwarded to the leader. --token (default $LIENTHONG_TOKEN).
 `
@@ -74,6 +80,8 @@ func cmdCluster(ctx context.Context, args []string, out io.Writer) error {
 	}
 	sub, rest := args[0], args[1:]
 	switch sub {
+	case "recover":
+		return clusterRecover(rest, out)
 	case "status":
 		b, _, err := operatorArgs("cluster status", rest, 0, clusterUsage)
 		if err != nil {
@@ -105,6 +113,33 @@ func cmdCluster(ctx context.Context, args []string, out io.Writer) error {
 		return nil
 	}
 	return fmt.Errorf("unknown cluster command %q\n\n%s", sub, clusterUsage)
+}
+
+// clusterRecover runs node.Recover on a stopped node's own directories:
+// it needs the node's config, not a server.
+func clusterRecover(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("cluster recover", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cfgPath := fs.String("config", "", "the stopped node's config")
+	yes := fs.Bool("yes", false, "confirm: the other members are gone for good")
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		return fmt.Errorf("cluster recover: usage: lienthong cluster recover --config node.toml --yes\n\n%s", clusterUsage)
+	}
+	if *cfgPath == "" {
+		return errors.New("cluster recover: --config is required (the stopped node's lienthong.toml with its [cluster] table)")
+	}
+	if !*yes {
+		return errors.New("cluster recover: this makes the node the only member of its cluster and counts every entry of its log as committed; run it only when a majority is lost for good, on the member with the longest log (lienthong cluster status showed last_log), and add --yes")
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if err := node.Recover(cfg); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "node %s is now the only member of its cluster: start it (lienthong serve --config %s), then join new nodes to it from empty data directories\n", cfg.Cluster.ID, *cfgPath)
+	return nil
 }
 
 // clusterStatus is the body of GET /v1/cluster.

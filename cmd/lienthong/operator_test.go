@@ -44,9 +44,9 @@ table = "people"
 `
 
 // servedClusterNode serves a one-node cluster (bootstrapped) with
-// cliPolicy in force and returns its HTTP URL and the tokens of admin
-// and alice.
-func servedClusterNode(t *testing.T) (url, admin, alice string) {
+// cliPolicy in force and returns it, its config file and the tokens of
+// admin and alice.
+func servedClusterNode(t *testing.T) (n *node.Node, cfgPath, admin, alice string) {
 	t.Helper()
 	dir := t.TempDir()
 	write := func(name string, b []byte) {
@@ -96,16 +96,17 @@ ca_file = "ca.pem"
 cert_file = "n1.pem"
 key_file = "n1.key"
 `))
-	cfg, err := config.Load(filepath.Join(dir, "lienthong.toml"))
+	cfgPath = filepath.Join(dir, "lienthong.toml")
+	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := node.Open(context.Background(), cfg, node.Options{Serve: true})
+	n, err = node.Open(context.Background(), cfg, node.Options{Serve: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Close() })
-	return n.Server.HTTPURL(), tok["admin"], tok["alice"]
+	return n, cfgPath, tok["admin"], tok["alice"]
 }
 
 // The operator commands against a served cluster node: status, policy
@@ -113,7 +114,8 @@ key_file = "n1.key"
 // refused with its line and changing nothing), and refusals with the
 // registry's exit status.
 func TestOperatorCommands(t *testing.T) {
-	url, admin, alice := servedClusterNode(t)
+	n, _, admin, alice := servedClusterNode(t)
+	url := n.Server.HTTPURL()
 	ctx := context.Background()
 	run := func(f func(context.Context, []string, *bytes.Buffer) error, args ...string) (string, error) {
 		var out bytes.Buffer
@@ -177,5 +179,48 @@ func TestOperatorCommands(t *testing.T) {
 	}
 	if !errors.Is(errDiffers, errReported) {
 		t.Fatal("a differing diff would print an error line")
+	}
+}
+
+// lienthong cluster recover: refused without --config, without --yes and
+// on a running node; on the stopped node it makes it the only member,
+// and the node starts again with its policy.
+func TestClusterRecoverCommand(t *testing.T) {
+	n, cfgPath, _, _ := servedClusterNode(t)
+	recover := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := cmdCluster(context.Background(), append([]string{"recover"}, args...), &out)
+		return out.String(), err
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "--config is required"},
+		{[]string{"--config", cfgPath}, "add --yes"},
+		{[]string{"--config", cfgPath, "--yes"}, "stop it before recovering"},
+	} {
+		if _, err := recover(c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("cluster recover %v: %v, want %q", c.args, err, c.want)
+		}
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := recover("--config", cfgPath, "--yes")
+	if err != nil || !strings.Contains(out, "node n1 is now the only member") {
+		t.Fatalf("cluster recover: %v\n%s", err, out)
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := node.Open(context.Background(), cfg, node.Options{Serve: true})
+	if err != nil {
+		t.Fatalf("the recovered node does not start: %v", err)
+	}
+	defer back.Close()
+	if _, text, _ := back.Engine.PolicyInForce(); text != cliPolicy {
+		t.Fatalf("the recovered node's policy: %q", text)
 	}
 }
