@@ -310,6 +310,16 @@ func (c *Config) checkSources(data []byte) error {
 			}
 			return badAt("kind", "kind %q is not one of %s", s.Kind, strings.Join(ks, ", "))
 		}
+		if s.Kind != catalog.Agent {
+			for _, f := range []struct {
+				key string
+				set bool
+			}{{"address", s.Address != ""}, {"ca_file", s.CAFile != ""}, {"cert_file", s.CertFile != ""}, {"key_file", s.KeyFile != ""}, {"server_name", s.ServerName != ""}, {"partitions", s.Partitions != 0}} {
+				if f.set {
+					return badAt(f.key, "%s applies to kind agent only (an agency's agent, docs/agent.md), not %s", f.key, s.Kind)
+				}
+			}
+		}
 		switch s.Kind {
 		case catalog.Postgres, catalog.MySQL:
 			dsnKey := "dsn"

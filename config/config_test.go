@@ -30,6 +30,12 @@ func TestParseErrorsNameLine(t *testing.T) {
 		{"mysql url bad param", "[[sources]]\nname = \"a\"\nkind = \"mysql\"\ndsn = \"mysql://root@h/x?parseTime=maybe\"\n", 4, "dsn is malformed"},
 		{"mysql dsn without database", "[[sources]]\nname = \"a\"\nkind = \"mysql\"\ndsn = \"root@tcp(127.0.0.1:3306)/\"\n", 4, "names no database"},
 		{"no sources", "time_zone = \"UTC\"\n", 0, "no [[sources]]"},
+		{"agent without address", "[[sources]]\nname = \"a\"\nkind = \"agent\"\nca_file = \"x\"\n", 1, `needs address = "host:port"`},
+		{"agent bad address", "[[sources]]\nname = \"a\"\nkind = \"agent\"\n\naddress = \"127.0.0.1\"\n", 5, `needs address = "host:port"`},
+		{"agent without cert", "[[sources]]\nname = \"a\"\nkind = \"agent\"\naddress = \"127.0.0.1:8815\"\n", 3, "needs ca_file"},
+		{"agent unreadable ca", "[[sources]]\nname = \"a\"\nkind = \"agent\"\naddress = \"127.0.0.1:8815\"\nca_file = \"/nonexistent/ca.pem\"\ncert_file = \"c\"\nkey_file = \"k\"\n", 5, "ca_file /nonexistent/ca.pem cannot be read"},
+		{"agent setting on sqlite", "[[sources]]\nname = \"a\"\nkind = \"sqlite\"\npath = \"x\"\npartitions = 4\n", 5, "partitions applies to kind agent only"},
+		{"agent address on postgres", "[[sources]]\nname = \"a\"\nkind = \"postgres\"\ndsn = \"postgres://h/db\"\naddress = \"127.0.0.1:1\"\n", 5, "address applies to kind agent only"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
