@@ -6,11 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
-
-	"github.com/BurntSushi/toml"
 
 	"lienthong/catalog"
 	"lienthong/config"
@@ -102,9 +99,6 @@ const (
 	DefaultMaxKeys      = 50_000
 )
 
-// tomlLine finds the line in a TOML error that is not a ParseError.
-var tomlLine = regexp.MustCompile(`^toml: line (\d+)(?: \(last key "([^"]*)"\))?:`)
-
 // Load reads and checks an agency.toml without connecting to its source:
 // syntax, unknown settings, required settings, names. Open checks the
 // exports against the source's tables.
@@ -137,25 +131,9 @@ func Parse(path string, data []byte) (*Config, error) {
 			}
 		}
 	}
-	md, err := toml.Decode(string(data), &c)
+	md, err := config.DecodeTOML(path, data, &c)
 	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			msg := pe.Message
-			if pe.LastKey != "" && !strings.HasPrefix(msg, "expected") {
-				msg = pe.LastKey + ": " + msg
-			}
-			return nil, &config.Error{File: path, Line: pe.Position.Line, Msg: msg}
-		}
-		msg, line := err.Error(), 0
-		if m := tomlLine.FindStringSubmatch(msg); m != nil {
-			line, _ = strconv.Atoi(m[1])
-			msg = strings.TrimSpace(msg[len(m[0]):])
-			if m[2] != "" {
-				msg = m[2] + ": " + msg
-			}
-		}
-		return nil, &config.Error{File: path, Line: line, Msg: msg}
+		return nil, err
 	}
 	c.Path, c.data = path, data
 	for _, key := range md.Undecoded() {

@@ -212,24 +212,9 @@ func decode(path string, data []byte, only []string) (*Config, error) {
 			return nil, &Error{File: path, Line: ln + 1, Msg: "use [[sources]] (an array of tables), not [sources]"}
 		}
 	}
-	md, err := toml.Decode(string(data), &c)
+	md, err := DecodeTOML(path, data, &c)
 	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			msg := pe.Message
-			if pe.LastKey != "" && !strings.HasPrefix(msg, "expected") {
-				// A value of the wrong form: name the key it was given for.
-				msg = pe.LastKey + ": " + msg
-			}
-			return nil, &Error{File: path, Line: pe.Position.Line, Msg: msg}
-		}
-		msg := err.Error()
-		line := 0
-		if m := tomlLine.FindStringSubmatch(msg); m != nil {
-			line, _ = strconv.Atoi(m[1])
-			msg = strings.TrimSpace(msg[len(m[0]):])
-		}
-		return nil, &Error{File: path, Line: line, Msg: msg}
+		return nil, err
 	}
 	for _, key := range md.Undecoded() {
 		if len(only) > 0 && !slices.Contains(only, key[0]) {
@@ -429,8 +414,36 @@ func validName(s string) bool {
 }
 
 // tomlLine finds the line in a TOML library error that is not a ParseError
-// (a type mismatch such as a number where a string belongs).
-var tomlLine = regexp.MustCompile(`^toml: line (\d+)(?: \(last key "[^"]*"\))?:`)
+// (a type mismatch such as a number where a string belongs), and its key.
+var tomlLine = regexp.MustCompile(`^toml: line (\d+)(?: \(last key "([^"]*)"\))?:`)
+
+// DecodeTOML decodes a TOML file's text into v (path names it in errors)
+// and turns the library's errors into an *Error at their line, naming the
+// key a value of the wrong form was given for: every lienthong file
+// (the node's config, tokens, agency.toml) reports them alike.
+func DecodeTOML(path string, data []byte, v any) (toml.MetaData, error) {
+	md, err := toml.Decode(string(data), v)
+	if err == nil {
+		return md, nil
+	}
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		msg := pe.Message
+		if pe.LastKey != "" && !strings.HasPrefix(msg, "expected") {
+			msg = pe.LastKey + ": " + msg
+		}
+		return md, &Error{File: path, Line: pe.Position.Line, Msg: msg}
+	}
+	msg, line := err.Error(), 0
+	if m := tomlLine.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = strings.TrimSpace(msg[len(m[0]):])
+		if m[2] != "" {
+			msg = m[2] + ": " + msg
+		}
+	}
+	return md, &Error{File: path, Line: line, Msg: msg}
+}
 
 // checkDSN says what is wrong with a postgres or mysql DSN, or "". It never
 // repeats the DSN, which may hold a password.
