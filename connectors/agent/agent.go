@@ -214,7 +214,6 @@ func (c *Connector) stream(ctx context.Context, req *wire.Request, schema *arrow
 	w := newWatchdog(c.readTimeout, cancel)
 	stream, err := c.client.DoGet(sctx, &flight.Ticket{Ticket: ticket})
 	if err != nil {
-		w.stop()
 		cancel()
 		return nil, c.streamErr(ctx, w, err)
 	}
@@ -222,13 +221,11 @@ func (c *Connector) stream(ctx context.Context, req *wire.Request, schema *arrow
 	rd, err := flight.NewRecordReader(stream, ipc.WithAllocator(c.mem))
 	w.disarm()
 	if err != nil {
-		w.stop()
 		cancel()
 		return nil, c.streamErr(ctx, w, err)
 	}
 	if err := sameTypes(rd.Schema(), schema); err != nil {
 		rd.Release()
-		w.stop()
 		cancel()
 		return nil, &connectors.SourceError{Source: c.name, Op: "convert", Err: err}
 	}

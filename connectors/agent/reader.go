@@ -79,7 +79,7 @@ func (r *reader) close() {
 	r.once.Do(func() {
 		r.cancel()
 		r.rd.Release()
-		r.w.stop()
+		r.w.disarm()
 	})
 }
 
@@ -112,7 +112,5 @@ func (w *watchdog) disarm() {
 		w.t.Stop()
 	}
 }
-
-func (w *watchdog) stop() { w.disarm() }
 
 func (w *watchdog) fired() bool { return w.hit.Load() }
