@@ -3,6 +3,7 @@ package catalog
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -66,6 +67,25 @@ func (m *Machine) Apply(c state.Command) (any, error) {
 	}
 	m.cur.Store(next)
 	return next, nil
+}
+
+// Follow makes the next snapshot list exactly the sources of order (by
+// name, in that order), as the machine of the sources in force asks in
+// the command that changes them: those named in put are listed anew as
+// connecting (Unavailable: connecting), the others keep what is known of
+// them. It is called from that machine's Apply, never concurrently with
+// this one's.
+func (m *Machine) Follow(order []Source, put []string, connecting string) {
+	old := m.cur.Load()
+	next := &Snapshot{Version: old.Version + 1}
+	for _, o := range order {
+		src := old.Source(o.Name)
+		if src == nil || src.Kind != o.Kind || slices.ContainsFunc(put, func(n string) bool { return strings.EqualFold(n, o.Name) }) {
+			src = &Source{Name: o.Name, Kind: o.Kind, Unavailable: connecting}
+		}
+		next.Sources = append(next.Sources, src)
+	}
+	m.cur.Store(next)
 }
 
 // Snapshot is the snapshot in force.

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -45,8 +46,18 @@ type Engine struct {
 	// ownLedger: the engine opened the ledger and closes it.
 	ownLedger bool
 
-	srcs  map[string]*srcState // by lower-case name
-	order []*srcState          // config order
+	// The sources in force (the sources machine's), completed on this
+	// node: srcs by lower-case name, order as they were added. srcMu
+	// guards both and closed; reconcile replaces them as the sources
+	// change.
+	srcMu    sync.RWMutex
+	srcs     map[string]*srcState
+	order    []*srcState
+	closed   bool
+	sources  *SourceSet
+	dir      string       // where relative paths in sources start (the config file's directory)
+	memLimit string       // a file source's DuckDB memory_limit unless it sets one
+	spillSeq atomic.Int64 // numbers the sources' spill subdirectories
 
 	residual *sql.DB // in-memory DuckDB that runs residual fragments
 	spillMu  sync.Mutex
@@ -60,14 +71,16 @@ type Engine struct {
 type Machines struct {
 	Policy  *policy.Machine
 	Catalog *catalog.Machine
+	Sources *SourceSet
 	Ledger  *dp.Ledger // nil without a privacy_ledger
 }
 
 // NewMachines makes the engine's machines for cfg and registers them with
-// ms: no policy in force yet, a catalog listing every source as
-// connecting, and the privacy ledger file opened (the caller closes it).
+// ms: no policy and no sources in force yet (the engine seeds them), and
+// the privacy ledger file opened (the caller closes it).
 func NewMachines(cfg *config.Config, ms *state.Machines) (*Machines, error) {
-	m := &Machines{Policy: &policy.Machine{}, Catalog: catalog.NewMachine(initialCatalog(cfg))}
+	cat := catalog.NewMachine(&catalog.Snapshot{Version: 1})
+	m := &Machines{Policy: &policy.Machine{}, Catalog: cat, Sources: NewSourceSet(cat)}
 	if cfg.PrivacyLedger != "" {
 		l, err := dp.OpenLedger(cfg.PrivacyLedger)
 		if err != nil {
@@ -77,19 +90,11 @@ func NewMachines(cfg *config.Config, ms *state.Machines) (*Machines, error) {
 	}
 	ms.Register("policy", m.Policy)
 	ms.Register("catalog", m.Catalog)
+	ms.Register("sources", m.Sources)
 	if m.Ledger != nil {
 		ms.Register("budget", m.Ledger)
 	}
 	return m, nil
-}
-
-// initialCatalog lists every configured source as connecting.
-func initialCatalog(cfg *config.Config) *catalog.Snapshot {
-	snap := &catalog.Snapshot{Version: 1}
-	for _, sc := range cfg.Sources {
-		snap.Sources = append(snap.Sources, &catalog.Source{Name: sc.Name, Kind: sc.Kind, Unavailable: connectingReason})
-	}
-	return snap
 }
 
 // Options say where an engine's state lives.
@@ -137,7 +142,8 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*Engine, error)
 		closeLedger()
 		return nil, fmt.Errorf("engine: starting DuckDB: %w", err)
 	}
-	e := &Engine{cfg: cfg, loc: loc, srcs: map[string]*srcState{}, residual: db, state: opt.State, policy: m.Policy, catalog: m.Catalog, ledger: m.Ledger, ownLedger: own}
+	e := &Engine{cfg: cfg, loc: loc, srcs: map[string]*srcState{}, residual: db, state: opt.State, policy: m.Policy, catalog: m.Catalog,
+		sources: m.Sources, ledger: m.Ledger, ownLedger: own}
 	if cfg.Policy != "" {
 		// A seed: in force unless a policy already is (in a cluster, the
 		// one the cluster put in force stays; docs/cluster.md).
@@ -162,21 +168,17 @@ func Open(ctx context.Context, cfg *config.Config, opt Options) (*Engine, error)
 		e.Close()
 		return nil, err
 	}
-	for i, sc := range cfg.Sources {
-		// A DuckDB, Parquet or CSV source runs work pushed to it in a
-		// DuckDB of its own: bounded like the residual unless the source
-		// says otherwise, spilling inside this process's spill directory
-		// (one subdirectory each: two databases must not share temp files)
-		// so every exit path removes its files too.
-		sc.MemoryLimit = cmpOr(sc.MemoryLimit, memLimit)
-		sc.SpillDirectory = filepath.Join(e.SpillDirectory(), fmt.Sprintf("source-%d", i))
-		s := newSrcState(sc)
-		e.srcs[strings.ToLower(sc.Name)] = s
-		e.order = append(e.order, s)
+	e.memLimit = memLimit
+	if cfg.Path != "" {
+		e.dir = filepath.Dir(cfg.Path)
 	}
-	for _, s := range e.order {
-		e.startConnect(s)
+	if err := e.seedSources(ctx); err != nil {
+		e.Close()
+		return nil, err
 	}
+	// From here on the engine follows the sources in force, whoever
+	// changes them (sourceset.go).
+	e.sources.onChange(e.reconcile)
 	return e, nil
 }
 
@@ -188,9 +190,10 @@ func (e *Engine) Catalog() *catalog.Snapshot { return e.catalog.Current() }
 // whose breaker is open is listed as down without another attempt.
 // Queries already planned keep the snapshot they bound against.
 func (e *Engine) Refresh(ctx context.Context) error {
-	results := make([]*catalog.Source, len(e.order))
+	srcs := e.sourceList()
+	results := make([]*catalog.Source, len(srcs))
 	var wg sync.WaitGroup
-	for i, s := range e.order {
+	for i, s := range srcs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -252,7 +255,11 @@ func applyTableConfig(t *catalog.Table, sc config.Source) {
 // Close releases every connection.
 func (e *Engine) Close() error {
 	var errs []error
-	for _, s := range e.order {
+	e.srcMu.Lock()
+	e.closed = true
+	srcs := e.order
+	e.srcMu.Unlock()
+	for _, s := range srcs {
 		s.mu.Lock()
 		if s.conn != nil {
 			errs = append(errs, s.conn.Close())
@@ -414,7 +421,7 @@ func (e *Engine) Ping(ctx context.Context, source string) (time.Duration, error)
 	c := s.conn
 	s.mu.Unlock()
 	if c == nil {
-		nc, err := openSource(ctx, sc)
+		nc, err := s.open(ctx)
 		if err != nil {
 			s.probed(err)
 			return time.Since(start), err
@@ -440,11 +447,12 @@ func (e *Engine) Ping(ctx context.Context, source string) (time.Duration, error)
 	return time.Since(start), err
 }
 
-// SourceNames lists the configured sources, in config order.
+// SourceNames lists the sources in force, in the order they were added.
 func (e *Engine) SourceNames() []string {
-	out := make([]string, len(e.cfg.Sources))
-	for i, s := range e.cfg.Sources {
-		out[i] = s.Name
+	srcs := e.sourceList()
+	out := make([]string, len(srcs))
+	for i, s := range srcs {
+		out[i] = s.cfg.Name
 	}
 	return out
 }

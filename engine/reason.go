@@ -31,6 +31,7 @@ const (
 	reasonDatabase    = "database not found"
 	reasonFile        = "file not found"
 	reasonOther       = "cannot connect"
+	reasonSettings    = "its settings do not resolve on this node (a dsn_env not set or a file missing: the node's operator sees which)"
 )
 
 // mysqlErr reads go-sql-driver's "Error 1045 (28000): ..." (its error
@@ -51,6 +52,8 @@ func publicReason(err error) string {
 		return ""
 	case errors.Is(err, ErrSourceDown):
 		return "down (its circuit breaker is open)"
+	case errors.As(err, new(*settingsError)):
+		return reasonSettings
 	case errors.Is(err, fs.ErrNotExist):
 		return reasonFile
 	case errors.Is(err, syscall.ECONNREFUSED):

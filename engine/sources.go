@@ -38,6 +38,11 @@ const (
 // probe goes through, and its outcome closes or reopens it.
 type srcState struct {
 	cfg config.Source
+	// def is the source as the sources machine holds it (as written);
+	// unusable, when set, why this node cannot complete it (a dsn_env
+	// not set here, an agent's file missing): every connect fails so.
+	def      config.Source
+	unusable error
 
 	mu         sync.Mutex
 	conn       connectors.Connector // nil until connected
@@ -50,6 +55,7 @@ type srcState struct {
 
 	slots   chan struct{}
 	waiters atomic.Int32
+	retired atomic.Bool // no longer in force: no new statement starts
 }
 
 func newSrcState(sc config.Source) *srcState {
@@ -174,6 +180,10 @@ type guarded struct {
 
 func (g *guarded) Query(ctx context.Context, q sqlgen.Statement, schema *arrow.Schema) (array.RecordReader, error) {
 	s := g.s
+	if s.retired.Load() {
+		return nil, &connectors.SourceError{Source: s.cfg.Name, Op: "query", Err: fmt.Errorf(
+			"%w: the source was replaced or removed as this query started; run it again", connectors.ErrSourceUnavailable)}
+	}
 	probe, err := s.admit()
 	if err != nil {
 		return nil, err
@@ -256,8 +266,9 @@ type SourceState struct {
 
 // SourceStates lists every configured source's state, in config order.
 func (e *Engine) SourceStates() []SourceState {
-	out := make([]SourceState, 0, len(e.order))
-	for _, s := range e.order {
+	srcs := e.sourceList()
+	out := make([]SourceState, 0, len(srcs))
+	for _, s := range srcs {
 		s.mu.Lock()
 		st := SourceState{Name: s.cfg.Name, Kind: s.cfg.Kind, Connected: s.conn != nil, Connecting: s.connecting != nil,
 			Breaker: s.state, Failures: s.failures, LastError: s.lastErr, Running: len(s.slots), Waiting: int(s.waiters.Load()), MaxConcurrent: cap(s.slots)}
@@ -270,7 +281,18 @@ func (e *Engine) SourceStates() []SourceState {
 	return out
 }
 
-func (e *Engine) source(name string) *srcState { return e.srcs[strings.ToLower(name)] }
+func (e *Engine) source(name string) *srcState {
+	e.srcMu.RLock()
+	defer e.srcMu.RUnlock()
+	return e.srcs[strings.ToLower(name)]
+}
+
+// sourceList is the sources in force now, in order.
+func (e *Engine) sourceList() []*srcState {
+	e.srcMu.RLock()
+	defer e.srcMu.RUnlock()
+	return e.order
+}
 
 // connectingReason marks a source in the catalog whose first connection
 // has not completed yet.
@@ -289,7 +311,9 @@ func (e *Engine) startConnect(s *srcState) <-chan struct{} {
 	s.connecting = ch
 	go func() {
 		src := e.introspect(context.Background(), s)
-		e.publish(src)
+		if e.source(s.cfg.Name) == s {
+			e.publish(src) // not for a source replaced or removed meanwhile
+		}
 		s.mu.Lock()
 		s.connecting = nil
 		s.mu.Unlock()
@@ -307,7 +331,7 @@ func (e *Engine) introspect(ctx context.Context, s *srcState) *catalog.Source {
 	s.mu.Unlock()
 	if conn == nil {
 		cctx, cancel := context.WithTimeout(ctx, sc.ConnectTimeout.Duration)
-		c, err := openSource(cctx, sc)
+		c, err := s.open(cctx)
 		cancel()
 		if err != nil {
 			s.report(false, orCtxErr(ctx, err))
@@ -432,7 +456,7 @@ func referencedSources(snap *catalog.Snapshot, sqlText string) []string {
 // (those engine.New starts) has ended, or ctx ends, and returns the
 // snapshot. Listing the catalog calls it; queries need not.
 func (e *Engine) WaitCatalog(ctx context.Context) *catalog.Snapshot {
-	for _, s := range e.order {
+	for _, s := range e.sourceList() {
 		s.mu.Lock()
 		ch := s.connecting
 		s.mu.Unlock()

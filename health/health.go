@@ -86,8 +86,9 @@ type Options struct {
 	// Keys authenticate the history's head (the audit key).
 	Keys *chain.Keys
 	Node string
-	// Sources to probe.
-	Sources []string
+	// Sources lists the sources to probe, asked at each probe: they
+	// change while the monitor runs (a cluster's sources API).
+	Sources func() []string
 	// Interval between probe rounds; default 30s.
 	Interval time.Duration
 	// Timeout of one probe; default 10s.
@@ -172,7 +173,7 @@ func Open(opt Options, p Pinger) (*Monitor, error) {
 // and records the results as one batch.
 func (m *Monitor) Probe(ctx context.Context, sources ...string) ([]Sample, error) {
 	if len(sources) == 0 {
-		sources = m.opt.Sources
+		sources = m.opt.Sources()
 	}
 	out := make([]Sample, len(sources))
 	var wg sync.WaitGroup
@@ -274,7 +275,7 @@ func (m *Monitor) Used(r *chain.Record) ([]string, error) {
 		return slices.Clone(r.Sources), nil
 	case r.Outcome == "failed" && sourceCodes[r.Code]:
 		if len(r.Sources) == 0 && r.FailedSource == "" {
-			return slices.Clone(m.opt.Sources), nil
+			return m.opt.Sources(), nil
 		}
 		if len(r.Sources) == 1 || r.FailedSource != "" {
 			src := r.FailedSource

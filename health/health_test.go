@@ -36,7 +36,7 @@ func TestMeasuredUptime(t *testing.T) {
 		}
 		return 3 * time.Millisecond, nil
 	})
-	m, err := health.Open(health.Options{Path: path, Keys: keys(t), Node: "n1", Sources: []string{"a", "b"}, Interval: 10 * time.Minute, Now: func() time.Time { return now }, NoSync: true}, pinger)
+	m, err := health.Open(health.Options{Path: path, Keys: keys(t), Node: "n1", Sources: func() []string { return []string{"a", "b"} }, Interval: 10 * time.Minute, Now: func() time.Time { return now }, NoSync: true}, pinger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestUsedByQueries(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "h")
 	up := true
 	now := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
-	m, err := health.Open(health.Options{Path: path, Keys: keys(t), Sources: []string{"a", "b"}, Interval: time.Minute, Now: func() time.Time { return now }, NoSync: true},
+	m, err := health.Open(health.Options{Path: path, Keys: keys(t), Sources: func() []string { return []string{"a", "b"} }, Interval: time.Minute, Now: func() time.Time { return now }, NoSync: true},
 		health.PingerFunc(func(context.Context, string) (time.Duration, error) {
 			if !up {
 				return 0, errors.New("down")
@@ -136,7 +136,7 @@ func TestUsedByQueries(t *testing.T) {
 	}
 	m.Close()
 	// Reopening restores the last state.
-	m2, err := health.Open(health.Options{Path: path, Keys: keys(t), Sources: []string{"a", "b"}, NoSync: true}, nil)
+	m2, err := health.Open(health.Options{Path: path, Keys: keys(t), Sources: func() []string { return []string{"a", "b"} }, NoSync: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

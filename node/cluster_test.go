@@ -42,7 +42,7 @@ aggregate_only = true
 
 [[roles]]
 name = "ops"
-operations = ["cluster", "policy", "tokens"]
+operations = ["cluster", "policy", "tokens", "sources"]
 
 [[principals]]
 name = "alice"
@@ -71,6 +71,13 @@ role = "dash"
 purposes = ["STATS"]
 source = "f"
 table = "people"
+
+[[grants]]
+role = "reader"
+purposes = ["STATS"]
+source = "pg"
+table = "people"
+columns = ["pin", "name"]
 `
 
 // clusterFiles are what the three nodes share: the cluster CA and each
@@ -567,17 +574,7 @@ func TestClusterRestartKeepsState(t *testing.T) {
 	cf, nodes := threeNodes(t)
 	admin := cf.tokens["admin"]
 	n2 := nodes[1]
-	// Pin n2's cluster address so that it comes back where the others
-	// look for it.
-	text, err := os.ReadFile(n2.cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pinned := strings.Replace(string(text), "\naddr = \"127.0.0.1:0\"", fmt.Sprintf("\naddr = %q", n2.Cluster.Addr()), 1)
-	pinned = strings.Replace(pinned, "join = ", "# was join = ", 1) + "join = [\"127.0.0.1:1\"]\n" // nobody there: a member must not need it
-	if err := os.WriteFile(n2.cfgPath, []byte(pinned), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	pinForRestart(t, n2)
 	// bob's private count, charged on every node before n2 stops.
 	if code, body := call(t, nodes[0], cf.tokens["bob"], "POST", "/v1/query", map[string]string{"sql": "SELECT COUNT(DISTINCT pin) AS citizens FROM f.people"}); code != 200 {
 		t.Fatalf("bob's private query: %d %s", code, body)
@@ -624,6 +621,21 @@ func TestClusterRestartKeepsState(t *testing.T) {
 	// Replaying the log charged bob once, not twice.
 	if eps := remaining(); eps != 99.5 {
 		t.Fatalf("after the restart n2's ledger leaves bob %v, want 99.5", eps)
+	}
+}
+
+// pinForRestart rewrites a joined node's config so that it comes back
+// on its cluster address, where the others look for it.
+func pinForRestart(t testing.TB, n *tnode) {
+	t.Helper()
+	text, err := os.ReadFile(n.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned := strings.Replace(string(text), "\naddr = \"127.0.0.1:0\"", fmt.Sprintf("\naddr = %q", n.Cluster.Addr()), 1)
+	pinned = strings.Replace(pinned, "join = ", "# was join = ", 1) + "join = [\"127.0.0.1:1\"]\n" // nobody there: a member must not need it
+	if err := os.WriteFile(n.cfgPath, []byte(pinned), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -142,7 +142,7 @@ func (n *Node) openAudit(ctx context.Context, opt Options) error {
 		}
 		// The engine's own connections answer the probes; a source that
 		// comes back is listed again by the engine's Ping.
-		n.Health, err = health.Open(health.Options{Path: h.HealthLog, Keys: k, Node: h.NodeID, Sources: n.Engine.SourceNames(),
+		n.Health, err = health.Open(health.Options{Path: h.HealthLog, Keys: k, Node: h.NodeID, Sources: n.Engine.SourceNames,
 			Interval: h.ProbeInterval.Duration, OnChange: opt.OnHealthChange}, n.Engine)
 		if err != nil {
 			return err

@@ -104,10 +104,12 @@ const (
 	OpPolicy = "policy"
 	// OpTokens: add and revoke principals' tokens.
 	OpTokens = "tokens"
+	// OpSources: show the sources in force, add, replace and remove them.
+	OpSources = "sources"
 )
 
 // Operations lists every operation a role may be given.
-var Operations = []string{OpAudit, OpCluster, OpPolicy, OpTokens}
+var Operations = []string{OpAudit, OpCluster, OpPolicy, OpSources, OpTokens}
 
 // Principal is a user or service account.
 type Principal struct {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"lienthong/config"
+	"lienthong/engine"
 	"lienthong/policy"
 	"lienthong/state"
 	"lienthong/tokens"
@@ -28,6 +30,8 @@ func (s *Server) operatorRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /v1/policy", s.operator(policy.OpPolicy, s.handlePolicyShow))
 	mux.Handle("POST /v1/policy", s.operator(policy.OpPolicy, s.handlePolicyApply))
 	mux.Handle("POST /v1/tokens", s.operator(policy.OpTokens, s.handleTokens))
+	mux.Handle("GET /v1/sources", s.operator(policy.OpSources, s.handleSourcesShow))
+	mux.Handle("POST /v1/sources", s.operator(policy.OpSources, s.handleSourcesChange))
 }
 
 // operator authenticates, then checks op under the policy in force.
@@ -65,8 +69,12 @@ func opError(err error) *Error {
 	}
 	out := &Error{Code: CodeBadRequest, Message: err.Error(), cause: err}
 	var pe *policy.Error
-	if errors.As(err, &pe) {
+	var ce *config.Error
+	switch {
+	case errors.As(err, &pe):
 		out.Line = pe.Line
+	case errors.As(err, &ce):
+		out.Line = ce.Line
 	}
 	return out
 }
@@ -217,4 +225,69 @@ func (s *Server) handleTokens(w http.ResponseWriter, r *http.Request, _ Principa
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"principals": len(s.tokens.Current().Entries())})
+}
+
+// SourcesJSON is the answer of GET /v1/sources: the sources in force as
+// a sources file (docs/cluster.md).
+type SourcesJSON struct {
+	File string `json:"file"`
+	Text string `json:"text"`
+}
+
+// SourcesChangeJSON is the body of POST /v1/sources: exactly one of add
+// and replace (a sources file: one or more [[sources]] tables, each new
+// or each in force) or remove (names in force). A change applies whole
+// or not at all.
+type SourcesChangeJSON struct {
+	Add     *SourcesJSON `json:"add,omitempty"`
+	Replace *SourcesJSON `json:"replace,omitempty"`
+	Remove  []string     `json:"remove,omitempty"`
+}
+
+func (s *Server) handleSourcesShow(w http.ResponseWriter, r *http.Request, _ Principal) {
+	srcs := s.engine().SourcesInForce()
+	for i := range srcs {
+		srcs[i] = srcs[i].Redacted()
+	}
+	writeJSON(w, http.StatusOK, SourcesJSON{File: "sources.toml", Text: config.FormatSources(srcs)})
+}
+
+func (s *Server) handleSourcesChange(w http.ResponseWriter, r *http.Request, _ Principal) {
+	const usage = `want one of {"add": {"file", "text"}}, {"replace": {"file", "text"}} (a sources file of [[sources]] tables) or {"remove": ["NAME", ...]}`
+	var req SourcesChangeJSON
+	if e := readBody(w, r, &req); e != nil {
+		writeError(w, e)
+		return
+	}
+	op, file, given := "", (*SourcesJSON)(nil), 0
+	if req.Add != nil {
+		op, file, given = engine.OpSourcesAdd, req.Add, given+1
+	}
+	if req.Replace != nil {
+		op, file, given = engine.OpSourcesReplace, req.Replace, given+1
+	}
+	if len(req.Remove) > 0 {
+		op, given = engine.OpSourcesRemove, given+1
+	}
+	if given != 1 {
+		writeError(w, newError(http.StatusBadRequest, CodeBadRequest, "%s", usage))
+		return
+	}
+	var srcs []config.Source
+	if file != nil {
+		name := filepath.Base(file.File)
+		if name == "." || name == "/" {
+			name = "sources.toml"
+		}
+		var err error
+		if srcs, err = config.ParseSources(name, []byte(file.Text)); err != nil {
+			writeError(w, opError(err))
+			return
+		}
+	}
+	if err := s.engine().ChangeSources(r.Context(), op, srcs, req.Remove); err != nil {
+		writeError(w, opError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "in force"})
 }

@@ -42,7 +42,7 @@ func knownHistory(t *testing.T, dir string) string {
 	downA := health.Window{From: day(1, 10), To: day(1, 10).Add(12 * time.Hour)}
 	downB := health.Window{From: day(2, 5), To: day(2, 6)}
 	in := func(w health.Window) bool { return !now.Before(w.From) && now.Before(w.To) }
-	mon, err := health.Open(health.Options{Path: chain.HealthPath(path), Keys: k, Node: "n1", Sources: []string{"a", "b"}, Interval: 10 * time.Minute, Now: clock, NoSync: true},
+	mon, err := health.Open(health.Options{Path: chain.HealthPath(path), Keys: k, Node: "n1", Sources: func() []string { return []string{"a", "b"} }, Interval: 10 * time.Minute, Now: clock, NoSync: true},
 		health.PingerFunc(func(_ context.Context, src string) (time.Duration, error) {
 			if (src == "a" && in(downA)) || (src == "b" && in(downB)) {
 				return 0, errors.New("connection refused")

@@ -299,7 +299,7 @@ func (s *sim) clock() time.Time { return s.now }
 func (s *sim) open() error {
 	path := filepath.Join(s.opt.Dir, "audit.log")
 	var err error
-	s.mon, err = health.Open(health.Options{Path: chain.HealthPath(path), Keys: s.opt.Keys, Node: "sim-node-1", Sources: sourceNames(), Interval: s.opt.ProbeInterval,
+	s.mon, err = health.Open(health.Options{Path: chain.HealthPath(path), Keys: s.opt.Keys, Node: "sim-node-1", Sources: sourceNames, Interval: s.opt.ProbeInterval,
 		MinReprobe: time.Minute, Now: s.clock, NoSync: true, Simulated: true}, health.PingerFunc(s.ping))
 	if err != nil {
 		return err

@@ -46,7 +46,8 @@ An invalid file changes nothing; its error names the line. --token (default $LIE
 `
 
 // operatorArgs parses the remote flags of an operator command and returns
-// the backend and the positional arguments (flags may follow them).
+// the backend and the positional arguments (flags may follow them); want
+// -1: one or more.
 func operatorArgs(name string, args []string, want int, usage string) (*remoteBackend, []string, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -66,8 +67,11 @@ func operatorArgs(name string, args []string, want int, usage string) (*remoteBa
 	if r.server == "" {
 		return nil, nil, fmt.Errorf("%s: --server URL is required (the HTTP API of any node, e.g. http://127.0.0.1:8080)\n\n%s", name, usage)
 	}
-	if len(pos) != want {
+	if want >= 0 && len(pos) != want {
 		return nil, nil, fmt.Errorf("%s: want %d argument(s), got %d\n\n%s", name, want, len(pos), usage)
+	}
+	if want < 0 && len(pos) == 0 {
+		return nil, nil, fmt.Errorf("%s: name at least one\n\n%s", name, usage)
 	}
 	b, err := r.backend(engine.Session{})
 	return b, pos, err
@@ -244,6 +248,43 @@ func cmdPolicy(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "--- in force (%s)\n+++ %s\n%s", cmpName(cur.File), pos[0], d)
 	return errDiffers
+}
+
+// sourcesRemote is lienthong sources show|add|replace|remove --server.
+func sourcesRemote(ctx context.Context, sub string, args []string, out io.Writer) error {
+	want := map[string]int{"show": 0, "add": 1, "replace": 1, "remove": -1}[sub]
+	b, pos, err := operatorArgs("sources "+sub, args, want, sourcesUsage)
+	if err != nil {
+		return err
+	}
+	if sub == "show" {
+		var cur server.SourcesJSON
+		if err := b.getJSON(ctx, "GET", "/v1/sources", nil, &cur); err != nil {
+			return err
+		}
+		_, err := io.WriteString(out, cur.Text)
+		return err
+	}
+	var req server.SourcesChangeJSON
+	if sub == "remove" {
+		req.Remove = pos
+	} else {
+		text, err := os.ReadFile(pos[0])
+		if err != nil {
+			return err
+		}
+		f := &server.SourcesJSON{File: filepath.Base(pos[0]), Text: string(text)}
+		if sub == "add" {
+			req.Add = f
+		} else {
+			req.Replace = f
+		}
+	}
+	if err := b.getJSON(ctx, "POST", "/v1/sources", req, nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "sources %s: in force\n", strings.Join(pos, " "))
+	return nil
 }
 
 func cmpName(s string) string {

@@ -24,7 +24,7 @@ name = "reader"
 
 [[roles]]
 name = "ops"
-operations = ["cluster", "policy"]
+operations = ["cluster", "policy", "sources"]
 
 [[principals]]
 name = "alice"
@@ -222,5 +222,65 @@ func TestClusterRecoverCommand(t *testing.T) {
 	defer back.Close()
 	if _, text, _ := back.Engine.PolicyInForce(); text != cliPolicy {
 		t.Fatalf("the recovered node's policy: %q", text)
+	}
+}
+
+// lienthong sources show|add|replace|remove --server: the sources in force
+// change on the node (on a cluster, on every node); a broken file is
+// refused at its line and changes nothing; alice lacks the operation.
+func TestSourcesCommands(t *testing.T) {
+	n, _, admin, alice := servedClusterNode(t)
+	url := n.Server.HTTPURL()
+	ctx := context.Background()
+	run := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := sourcesRemote(ctx, args[0], args[1:], &out)
+		return out.String(), err
+	}
+	dir := t.TempDir()
+	for name, text := range map[string]string{
+		"g.csv":    "pin,name\n001,g\n",
+		"g.toml":   fmt.Sprintf("[[sources]]\nname = \"g\"\nkind = \"csv\"\npath = %q\n", filepath.Join(dir, "*.csv")),
+		"g2.toml":  fmt.Sprintf("[[sources]]\nname = \"g\"\nkind = \"csv\"\npath = %q\nmax_concurrent = 2\n", filepath.Join(dir, "*.csv")),
+		"bad.toml": "[[sources]]\nname = \"h\"\nkind = \"oracle\"\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := run("add", "--server", url, "--token", admin, filepath.Join(dir, "g.toml")); err != nil || !strings.Contains(out, "in force") {
+		t.Fatalf("sources add: %v\n%s", err, out)
+	}
+	out, err := run("show", "--server", url, "--token", admin)
+	if err != nil || !strings.Contains(out, "name = \"f\"") || !strings.Contains(out, "name = \"g\"") {
+		t.Fatalf("sources show: %v\n%s", err, out)
+	}
+	if _, err := run("replace", "--server", url, "--token", admin, filepath.Join(dir, "g2.toml")); err != nil {
+		t.Fatalf("sources replace: %v", err)
+	}
+	if out, _ := run("show", "--server", url, "--token", admin); !strings.Contains(out, "max_concurrent = 2") {
+		t.Fatalf("after replace: %s", out)
+	}
+	_, err = run("add", "--server", url, "--token", admin, filepath.Join(dir, "bad.toml"))
+	if err == nil || exitStatus(err) != 1 || !strings.Contains(err.Error(), "bad.toml:3") || !strings.Contains(err.Error(), `kind "oracle"`) {
+		t.Fatalf("a broken file: %v (exit %d)", err, exitStatus(err))
+	}
+	if _, err := run("remove", "--server", url, "--token", alice, "g"); exitStatus(err) != 3 {
+		t.Fatalf("alice removing g: %v (exit %d)", err, exitStatus(err))
+	}
+	if _, err := run("remove", "--server", url, "--token", admin, "g", "nope"); err == nil || !strings.Contains(err.Error(), `"nope" is not in force`) {
+		t.Fatalf("removing an unknown source: %v", err)
+	}
+	if got := strings.Join(n.Engine.SourceNames(), ","); got != "f,g" {
+		t.Fatalf("after refused changes: %s", got)
+	}
+	if _, err := run("remove", "--server", url, "--token", admin, "g"); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(n.Engine.SourceNames(), ","); got != "f" {
+		t.Fatalf("after remove: %s", got)
+	}
+	if _, err := run("remove", "--server", url, "--token", admin); err == nil || !strings.Contains(err.Error(), "name at least one") {
+		t.Fatalf("remove without names: %v", err)
 	}
 }

@@ -26,6 +26,14 @@ const sourcesUsage = `lienthong sources: connection health of the agency databas
         probe every source now and show its recent history and uptime (24 h, 7 d, 30 d)
   lienthong sources probe  --config FILE --audit-log FILE [--audit-key FILE] [--interval 30s]
         run the prober in the foreground, recording into FILE.health (serve runs it itself)
+
+The sources in force on a running node (on a cluster: on every node), through its HTTP API:
+  lienthong sources show    --server URL          print them as a sources file
+  lienthong sources add     --server URL FILE     put FILE's [[sources]] in force (each must be new)
+  lienthong sources replace --server URL FILE     change sources in force to FILE's settings
+  lienthong sources remove  --server URL NAME...  take sources out (queries running on them finish)
+A change applies whole or not at all; an invalid file's error names its line.
+--token (default $LIENTHONG_TOKEN); the principal needs operations = ["sources"] under a policy.
 `
 
 func cmdSources(ctx context.Context, args []string) error {
@@ -38,6 +46,8 @@ func cmdSources(ctx context.Context, args []string) error {
 		return cmdSourcesStatus(ctx, args[1:])
 	case "probe":
 		return cmdSourcesProbe(ctx, args[1:])
+	case "show", "add", "replace", "remove":
+		return sourcesRemote(ctx, args[0], args[1:], os.Stdout)
 	case "-h", "--help", "help":
 		fmt.Print(sourcesUsage)
 		return nil

@@ -79,6 +79,30 @@ func MySQLBase() string {
 // to it; the database is dropped in t.Cleanup.
 func PostgresDSN(t testing.TB) string {
 	t.Helper()
+	return postgresDSN(t, DBName(t))
+}
+
+// PostgresWith is PostgresDSN with stmts run in the new database first.
+func PostgresWith(t testing.TB, stmts ...string) string {
+	t.Helper()
+	dsn := postgresDSN(t, DBName(t))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	for _, s := range stmts {
+		if _, err := c.Exec(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	return dsn
+}
+
+func postgresDSN(t testing.TB, name string) string {
+	t.Helper()
 	base := PostgresBase()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -86,7 +110,6 @@ func PostgresDSN(t testing.TB) string {
 	if err != nil {
 		unavailable(t, "PostgreSQL at "+redactURL(base), err)
 	}
-	name := DBName(t)
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name+" ENCODING 'UTF8' TEMPLATE template0"); err != nil {
 		admin.Close(ctx)
 		t.Fatalf("create database %s: %v", name, err)
