@@ -13,10 +13,13 @@ import (
 	"lienthong/state"
 )
 
-// The catalog's commands: OpSet replaces every source (REFRESH CATALOG),
-// OpPutSource replaces one source by name (a source connected, lost or
-// re-read). Their bodies are the sources; each applied command makes the
-// next snapshot version.
+// The catalog's commands: OpSet replaces the entries of the sources it
+// gives at once (REFRESH CATALOG), OpPutSource one source's entry (a
+// source connected, lost or re-read). Their bodies are the sources; each
+// applied command makes the next snapshot version. Which sources are
+// listed is not theirs to say but the sources in force's (Follow): a
+// source they give that is not listed is left out (removed meanwhile),
+// and a listed one they do not give keeps its entry (added meanwhile).
 const (
 	OpSet       = "catalog.set"
 	OpPutSource = "catalog.put_source"
@@ -44,8 +47,17 @@ func (m *Machine) Apply(c state.Command) (any, error) {
 	next := &Snapshot{Version: old.Version + 1}
 	switch c.Op {
 	case OpSet:
-		if err := json.Unmarshal(c.Body, &next.Sources); err != nil {
+		var given []*Source
+		if err := json.Unmarshal(c.Body, &given); err != nil {
 			return nil, fmt.Errorf("catalog: reading %s: %w", c.Op, err)
+		}
+		for _, s := range old.Sources {
+			for _, g := range given {
+				if g != nil && strings.EqualFold(g.Name, s.Name) {
+					s = g
+				}
+			}
+			next.Sources = append(next.Sources, s)
 		}
 	case OpPutSource:
 		var src *Source

@@ -25,8 +25,11 @@ func TestCatalogCommands(t *testing.T) {
 	}
 	sources := []*Source{{Name: "dancu", Kind: Postgres, Tables: []*Table{tbl}}, {Name: "yte", Kind: CSV, Unavailable: "down"}}
 	m := NewMachine(&Snapshot{Version: 1})
+	// The sources in force list dancu and yte; a refresh that also gives
+	// gone (removed meanwhile) does not list it again.
+	m.Follow([]Source{{Name: "dancu", Kind: Postgres}, {Name: "yte", Kind: CSV}}, []string{"dancu", "yte"}, "connecting")
 	at := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	set, err := state.New(OpSet, at, sources)
+	set, err := state.New(OpSet, at, append(sources, &Source{Name: "gone", Kind: CSV}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +37,7 @@ func TestCatalogCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := m.Current()
-	if got.Version != 2 || !reflect.DeepEqual(got.Sources, sources) {
+	if got.Version != 3 || !reflect.DeepEqual(got.Sources, sources) {
 		b, _ := json.Marshal(got)
 		t.Fatalf("applied catalog differs: version %d\n%s", got.Version, b)
 	}
@@ -42,12 +45,26 @@ func TestCatalogCommands(t *testing.T) {
 	if _, err := m.Apply(put); err != nil {
 		t.Fatal(err)
 	}
-	if s := m.Current(); s.Version != 3 || s.Source("yte").Unavailable != "" || s.Source("dancu") == nil {
+	if s := m.Current(); s.Version != 4 || s.Source("yte").Unavailable != "" || s.Source("dancu") == nil {
 		t.Fatalf("after put: %+v", s)
 	}
 	missing, _ := state.New(OpPutSource, at, &Source{Name: "nowhere"})
-	if _, err := m.Apply(missing); err == nil || m.Current().Version != 3 {
+	if _, err := m.Apply(missing); err == nil || m.Current().Version != 4 {
 		t.Fatalf("a source the catalog does not have: %v, version %d", err, m.Current().Version)
+	}
+	// A source added meanwhile keeps its entry through a refresh that
+	// does not give it; one whose kind changed is listed anew.
+	m.Follow([]Source{{Name: "dancu", Kind: Postgres}, {Name: "yte", Kind: CSV}, {Name: "new", Kind: MySQL}}, []string{"new"}, "connecting")
+	set, _ = state.New(OpSet, at, sources[:1])
+	if _, err := m.Apply(set); err != nil {
+		t.Fatal(err)
+	}
+	if s := m.Current(); len(s.Sources) != 3 || s.Source("new").Unavailable != "connecting" || s.Source("yte").Kind != CSV {
+		t.Fatalf("after a refresh that missed an added source: %+v", s.Sources)
+	}
+	m.Follow([]Source{{Name: "dancu", Kind: MySQL}}, nil, "connecting")
+	if s := m.Current(); len(s.Sources) != 1 || s.Source("dancu").Unavailable != "connecting" || len(s.Source("dancu").Tables) != 0 {
+		t.Fatalf("after dancu's kind changed: %+v", s.Sources[0])
 	}
 	snap, _ := m.Snapshot()
 	r := NewMachine(&Snapshot{})

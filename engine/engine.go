@@ -206,7 +206,14 @@ func (e *Engine) Refresh(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	cmd, err := state.New(catalog.OpSet, time.Now(), results)
+	// What was read of a source replaced meanwhile is not its catalog.
+	cur := results[:0]
+	for i, s := range srcs {
+		if e.source(s.cfg.Name) == s {
+			cur = append(cur, results[i])
+		}
+	}
+	cmd, err := state.New(catalog.OpSet, time.Now(), cur)
 	if err != nil {
 		return err
 	}
