@@ -31,6 +31,7 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
+	"lienthong/internal/certs"
 	"lienthong/state"
 )
 
@@ -75,6 +76,11 @@ type Config struct {
 	// member's name.
 	CA   *x509.CertPool
 	Cert tls.Certificate
+	// Certs, when set, replaces CA and Cert: the node's certificate and
+	// the cluster CA read from files, re-read by Node.ReloadTLS. Every
+	// new connection, either way, takes what is in force at its
+	// handshake.
+	Certs *certs.Holder
 
 	// ProposeTimeout bounds Propose, Join and Remove (default 5s): past
 	// it they fail with LT-NO-QUORUM.
@@ -106,15 +112,21 @@ type Node struct {
 // through ms. A node with no raft state is a member of nothing until
 // Bootstrap (the first node) or another member's Join.
 func Open(cfg Config, ms *state.Machines) (*Node, error) {
-	if cfg.ID == "" || cfg.Dir == "" || cfg.CA == nil || len(cfg.Cert.Certificate) == 0 {
+	if cfg.Certs == nil && cfg.CA != nil && len(cfg.Cert.Certificate) > 0 {
+		cfg.Certs = certs.Static(cfg.Cert, cfg.CA)
+	}
+	if cfg.ID == "" || cfg.Dir == "" || cfg.Certs == nil || cfg.Certs.Pool() == nil {
 		return nil, errors.New("cluster: a node needs an id, a data directory, the cluster CA and its certificate")
 	}
-	leaf, err := x509.ParseCertificate(cfg.Cert.Certificate[0])
-	if err != nil {
-		return nil, fmt.Errorf("cluster: the node certificate: %w", err)
-	}
-	if leaf.Subject.CommonName != cfg.ID {
-		return nil, fmt.Errorf("cluster: the node certificate names %q, not the node id %q", leaf.Subject.CommonName, cfg.ID)
+	// The check holds for every certificate a reload puts in force too.
+	id := cfg.ID
+	if err := cfg.Certs.SetCheck(func(leaf *x509.Certificate) error {
+		if leaf.Subject.CommonName != id {
+			return fmt.Errorf("the node certificate names %q, not the node id %q", leaf.Subject.CommonName, id)
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	if cfg.ProposeTimeout <= 0 {
 		cfg.ProposeTimeout = 5 * time.Second
@@ -147,8 +159,7 @@ func Open(cfg Config, ms *state.Machines) (*Node, error) {
 		store.Close()
 		return nil, fmt.Errorf("cluster: opening snapshots: %w", err)
 	}
-	server, client := tlsConfigs(cfg.CA, cfg.Cert)
-	m, err := listen(cfg.Addr, server, client)
+	m, err := listen(cfg.Addr, cfg.Certs)
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -178,6 +189,18 @@ func Open(cfg Config, ms *state.Machines) (*Node, error) {
 	go n.filler(fctx)
 	n.kickFill()
 	return n, nil
+}
+
+// ReloadTLS re-reads the node's certificate, key and the cluster CA
+// (Config.Certs): connections made from then on, both ways, use them;
+// raft's streams and RPCs already open keep theirs. A file that does not
+// parse, a key that does not match, or a certificate naming another id is
+// refused with an error naming the file, and what was in force stays.
+func (n *Node) ReloadTLS() error {
+	if err := n.cfg.Certs.Reload(); err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	return nil
 }
 
 // Addr is the address the node listens on and the others reach it at.

@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"lienthong/internal/certs"
 )
 
 // One TLS listener per node carries both raft's streams and the node
@@ -30,19 +31,15 @@ const handshakeTimeout = 10 * time.Second
 // tlsConfigs are mutual TLS both ways: a node accepts only a client
 // certificate from the cluster CA and trusts only a server certificate
 // from it, so a node with another CA's certificate can neither join nor
-// read the log.
-func tlsConfigs(ca *x509.CertPool, cert tls.Certificate) (server, client *tls.Config) {
-	server = &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{cert},
-		ClientCAs:    ca,
-		ClientAuth:   tls.RequireAndVerifyClientCert,
-	}
-	client = &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{cert},
-		RootCAs:      ca,
-	}
+// read the log. The certificates and the CA are h's in force at each
+// handshake: the server's through GetConfigForClient, the client's by
+// a config made per dial (clientConfig).
+func tlsConfigs(h *certs.Holder) (server, client *tls.Config) {
+	server = h.ServerConfig(&tls.Config{
+		MinVersion: tls.VersionTLS13,
+		ClientAuth: tls.RequireAndVerifyClientCert,
+	})
+	client = &tls.Config{MinVersion: tls.VersionTLS13}
 	return server, client
 }
 
@@ -51,7 +48,8 @@ func tlsConfigs(ca *x509.CertPool, cert tls.Certificate) (server, client *tls.Co
 type mux struct {
 	ln     net.Listener
 	server *tls.Config
-	client *tls.Config
+	client *tls.Config // without certificates: see dial
+	certs  *certs.Holder
 	serve  func(net.Conn)
 	id     string // this node's id, for hook
 	// hook, set only by tests, sees every connection once both ends are
@@ -65,12 +63,13 @@ type mux struct {
 	wg        sync.WaitGroup
 }
 
-func listen(addr string, server, client *tls.Config) (*mux, error) {
+func listen(addr string, h *certs.Holder) (*mux, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: listening on %s: %w", addr, err)
 	}
-	return &mux{ln: ln, server: server, client: client, raftCh: make(chan net.Conn), closed: make(chan struct{})}, nil
+	server, client := tlsConfigs(h)
+	return &mux{ln: ln, server: server, client: client, certs: h, raftCh: make(chan net.Conn), closed: make(chan struct{})}, nil
 }
 
 // run accepts until close; serve must be set first.
@@ -146,7 +145,8 @@ func (m *mux) dial(ctx context.Context, addr string, kind byte) (net.Conn, error
 	if err != nil {
 		return nil, err
 	}
-	cfg := m.client.Clone()
+	// A config per dial, with the certificate and CA in force now.
+	cfg := m.certs.ClientConfig(m.client)
 	cfg.ServerName = host
 	d := tls.Dialer{Config: cfg}
 	c, err := d.DialContext(ctx, "tcp", addr)

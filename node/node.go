@@ -188,14 +188,19 @@ func (n *Node) HealthStopped() <-chan struct{} { return n.healthDone }
 // Reload re-reads the access policy file and the server's tokens file, each
 // proposed whole: a file with an error is refused and what was in force
 // stays. A principal no longer in the tokens file is refused from the next
-// request on.
+// request on. It re-reads the certificates too, the server's and the
+// cluster's, for new connections; a set with an error is refused and the
+// one before stays.
 func (n *Node) Reload() error {
 	var errs []error
 	if n.policyFile != "" {
 		errs = append(errs, n.Engine.ReloadPolicy())
 	}
 	if n.Server != nil {
-		errs = append(errs, n.Server.ReloadTokens())
+		errs = append(errs, n.Server.ReloadTokens(), n.Server.ReloadTLS())
+	}
+	if n.Cluster != nil {
+		errs = append(errs, n.Cluster.ReloadTLS())
 	}
 	return errors.Join(errs...)
 }

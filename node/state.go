@@ -2,8 +2,6 @@ package node
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +12,7 @@ import (
 	"lienthong/cluster"
 	"lienthong/config"
 	"lienthong/engine"
+	"lienthong/internal/certs"
 	"lienthong/state"
 	"lienthong/tokens"
 )
@@ -143,19 +142,15 @@ func Recover(cfg *config.Config) error {
 }
 
 func openCluster(k *config.Cluster, ms *state.Machines) (*cluster.Node, error) {
-	cert, err := tls.LoadX509KeyPair(k.CertFile, k.KeyFile)
+	// Read through a holder: Node.Reload re-reads these files.
+	h, err := certs.Load(certs.Files{
+		Cert: k.CertFile, Key: k.KeyFile, CA: k.CAFile,
+		CertName: k.Path + ": [cluster] cert_file", KeyName: k.Path + ": [cluster] key_file", CAName: k.Path + ": [cluster] ca_file",
+	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: [cluster] cert_file/key_file: %w", k.Path, err)
+		return nil, err
 	}
-	pem, err := os.ReadFile(k.CAFile)
-	if err != nil {
-		return nil, fmt.Errorf("%s: [cluster] ca_file: %w", k.Path, err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("%s: [cluster] ca_file %s holds no PEM certificate", k.Path, k.CAFile)
-	}
-	return cluster.Open(cluster.Config{ID: k.ID, Addr: k.Addr, Dir: k.DataDir, CA: pool, Cert: cert, ProposeTimeout: k.ProposeTimeout.Duration, ElectionTimeout: electionTimeout, Log: clusterLog}, ms)
+	return cluster.Open(cluster.Config{ID: k.ID, Addr: k.Addr, Dir: k.DataDir, Certs: h, ProposeTimeout: k.ProposeTimeout.Duration, ElectionTimeout: electionTimeout, Log: clusterLog}, ms)
 }
 
 // clusterLog receives raft's warnings (nil: stderr).

@@ -36,6 +36,7 @@ import (
 
 	connmysql "lienthong/connectors/mysql"
 	"lienthong/engine"
+	"lienthong/internal/certs"
 	"lienthong/state"
 	"lienthong/tokens"
 )
@@ -91,7 +92,10 @@ type Server struct {
 	// /healthz and /readyz answer without; requireCert refuses every other
 	// path without a verified one.
 	httpTLS *tls.Config
-	mem     memory.Allocator
+	// certs holds the certificates both take at each handshake (nil
+	// without TLS); ReloadTLS re-reads them.
+	certs *certs.Holder
+	mem   memory.Allocator
 
 	httpLn, flightLn net.Listener
 	httpSrv          *http.Server
@@ -143,12 +147,13 @@ func New(cfg *Config, opt Options) (*Server, error) {
 		s.auth = NewTokenAuthenticator(s.tokens, cfg.AuthCacheTTL.Duration)
 	}
 	if cfg.TLSCert != "" {
-		t, err := serverTLS(cfg)
+		t, h, err := serverTLS(cfg)
 		if err != nil {
 			return nil, err
 		}
-		s.tls = t
-		s.httpTLS = httpTLS(t)
+		s.certs = h
+		s.tls = h.ServerConfig(t)
+		s.httpTLS = h.ServerConfig(httpTLS(t))
 	}
 	s.limiter = newLimiter(cfg.MaxConcurrent, max(cfg.Queue, 0), cfg.QueueTimeout.Duration)
 	s.hardCtx, s.hardCancel = context.WithCancel(context.Background())

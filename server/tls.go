@@ -2,20 +2,23 @@ package server
 
 import (
 	"crypto/tls"
-	"crypto/x509"
-	"fmt"
-	"os"
+
+	"lienthong/internal/certs"
 )
 
-// serverTLS builds the TLS settings both endpoints share.
-func serverTLS(cfg *Config) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+// serverTLS builds the TLS settings the endpoints share and the holder
+// of their certificates: each handshake takes the certificate and
+// client_ca in force (ReloadTLS re-reads them).
+func serverTLS(cfg *Config) (*tls.Config, *certs.Holder, error) {
+	h, err := certs.Load(certs.Files{
+		Cert: cfg.TLSCert, Key: cfg.TLSKey, CA: cfg.ClientCA,
+		CertName: "server.tls_cert", KeyName: "server.tls_key", CAName: "server.client_ca",
+	})
 	if err != nil {
-		return nil, fmt.Errorf("server.tls_cert/tls_key: %w", err)
+		return nil, nil, err
 	}
 	t := &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		MinVersion:   tls.VersionTLS12,
+		MinVersion: tls.VersionTLS12,
 		// TLS 1.2 offers only forward-secret AEAD suites on both ports (gRPC
 		// would pick these for the Flight port; Go's defaults for HTTPS
 		// still include CBC-SHA1 ones). TLS 1.3 suites are all AEAD and not
@@ -24,21 +27,12 @@ func serverTLS(cfg *Config) (*tls.Config, error) {
 		NextProtos:   []string{"h2", "http/1.1"},
 	}
 	if cfg.ClientCA != "" {
-		pem, err := os.ReadFile(cfg.ClientCA)
-		if err != nil {
-			return nil, fmt.Errorf("server.client_ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("server.client_ca %s: no PEM certificate in it", cfg.ClientCA)
-		}
-		t.ClientCAs = pool
 		t.ClientAuth = tls.VerifyClientCertIfGiven
 		if cfg.RequireClientCert {
 			t.ClientAuth = tls.RequireAndVerifyClientCert
 		}
 	}
-	return t, nil
+	return t, h, nil
 }
 
 // aeadSuites are the TLS 1.2 suites served: ECDHE key exchange with
@@ -62,4 +56,22 @@ func httpTLS(t *tls.Config) *tls.Config {
 		h.ClientAuth = tls.VerifyClientCertIfGiven
 	}
 	return h
+}
+
+// ReloadTLS re-reads tls_cert, tls_key and client_ca: new connections on
+// every port (HTTPS, Flight, MySQL) get them, open ones keep what they
+// were made with. A file that does not parse, or a key that does not
+// match the certificate, is refused with an error naming the file, and
+// what was in force stays. Without TLS it does nothing.
+func (s *Server) ReloadTLS() error {
+	if s.certs == nil {
+		return nil
+	}
+	if err := s.certs.Reload(); err != nil {
+		s.log.Warn("certificates NOT reloaded, the ones before stay", "error", err.Error())
+		return err
+	}
+	leaf, _ := s.certs.Leaf()
+	s.log.Info("certificates reloaded", "subject", leaf.Subject.String(), "not_after", leaf.NotAfter)
+	return nil
 }

@@ -84,7 +84,10 @@ func (s *Server) AuthRefused(proto, remote, code, reason string) {
 	s.log.Warn("authentication refused", "protocol", proto, "remote", remote, "error_code", code, "reason", reason)
 }
 
-// TLSConfig is the node's server TLS settings (nil without tls_cert).
+// TLSConfig is the node's server TLS settings (nil without tls_cert). Its
+// certificates come from GetConfigForClient, which returns a fresh config
+// per handshake with those in force (ReloadTLS): a caller may change that
+// config, and a clone of this one must keep (or wrap) the callback.
 func (s *Server) TLSConfig() *tls.Config { return s.tls }
 
 // Engine is the engine queries run on; nil until SetEngine.

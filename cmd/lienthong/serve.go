@@ -51,8 +51,9 @@ func cmdServe(ctx context.Context, args []string) (err error) {
 	}
 	// Close drains the server, then stops the audit log and the engine.
 	defer func() { err = errors.Join(err, n.Close()) }()
-	// SIGHUP re-reads the access policy and the tokens file; a file with an
-	// error is refused and what was in force stays.
+	// SIGHUP re-reads the access policy, the tokens file and the
+	// certificates (server and cluster); a file with an error is refused
+	// and what was in force stays.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -61,7 +62,7 @@ func cmdServe(ctx context.Context, args []string) (err error) {
 			if err := n.Reload(); err != nil {
 				fmt.Fprintf(os.Stderr, "reload: a file with an error was NOT put in force, the one before stays: %v\n", err)
 			} else {
-				fmt.Fprintf(os.Stderr, "reloaded the access policy and the tokens file\n")
+				fmt.Fprintf(os.Stderr, "reloaded the access policy, the tokens file and the certificates (for new connections)\n")
 			}
 		}
 	}()

@@ -14,6 +14,7 @@ package mysqlwire
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -101,8 +102,20 @@ func Start(srv *server.Server, cfg *server.Config) (*Server, error) {
 		return conn, conn.SetDeadline(time.Now().Add(handshakeTimeout))
 	}
 	if t := srv.TLSConfig(); t != nil {
+		// No ALPN on the MySQL port: the clone, and the per-handshake
+		// config the server's GetConfigForClient makes with the
+		// certificates in force (they are re-read on ReloadTLS).
 		mt := t.Clone()
 		mt.NextProtos = nil
+		if get := t.GetConfigForClient; get != nil {
+			mt.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+				c, err := get(hello)
+				if c != nil {
+					c.NextProtos = nil
+				}
+				return c, err
+			}
+		}
 		l.TLSConfig.Store(mt)
 		// With require_client_cert every connection must be TLS (the
 		// handshake then requires the certificate).

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -599,6 +600,63 @@ func TestTLS(t *testing.T) {
 	err := f.open(t, "alice", f.token, "").Ping()
 	if me := mysqlErr(t, err); me.Number != 1045 {
 		t.Fatalf("the same server without TLS: %d %q", me.Number, me.Message)
+	}
+}
+
+// TestTLSReload: the MySQL port takes the certificate in force at each
+// handshake: after the files are replaced and the node's Reload (what
+// SIGHUP calls), a new connection gets the new one; a key that does not
+// match is refused by Reload, naming the file, and new connections keep
+// the certificate before.
+func TestTLSReload(t *testing.T) {
+	ca := testpki.NewCA(t, "lienthong test CA")
+	files := ca.Write(t, t.TempDir(), "cert", ca.Issue(t, "mysql-a"))
+	f := start(t, fmt.Sprintf("tls_cert = %q\ntls_key = %q\n", files.Cert, files.Key))
+	var mu sync.Mutex
+	var served string
+	if err := mysql.RegisterTLSConfig("lienthong-reload", &tls.Config{RootCAs: ca.Pool, MinVersion: tls.VersionTLS12,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			mu.Lock()
+			served = cs.PeerCertificates[0].Subject.CommonName
+			mu.Unlock()
+			return nil
+		}}); err != nil {
+		t.Fatal(err)
+	}
+	servedNow := func() string {
+		t.Helper()
+		db := f.open(t, "alice", f.token, "&tls=lienthong-reload&connectionAttributes=lienthong_purpose:STATS")
+		if got := column(t, db, "SELECT COUNT(*) FROM my.benefits"); len(got) != 1 || got[0] != "3" {
+			t.Fatalf("count over TLS: %v", got)
+		}
+		db.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		return served
+	}
+	if got := servedNow(); got != "mysql-a" {
+		t.Fatalf("served %q, want mysql-a", got)
+	}
+	b := ca.Issue(t, "mysql-b")
+	for path, pem := range map[string][]byte{files.Cert: b.CertPEM, files.Key: b.KeyPEM} {
+		if err := os.WriteFile(path, pem, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.n.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got := servedNow(); got != "mysql-b" {
+		t.Fatalf("after Reload: served %q, want mysql-b", got)
+	}
+	if err := os.WriteFile(files.Key, ca.Issue(t, "mysql-c").KeyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.n.Reload(); err == nil || !strings.Contains(err.Error(), "server.tls_key "+files.Key) {
+		t.Fatalf("Reload with a key of another certificate: %v", err)
+	}
+	if got := servedNow(); got != "mysql-b" {
+		t.Fatalf("after a refused Reload: served %q, want mysql-b", got)
 	}
 }
 
