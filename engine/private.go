@@ -277,3 +277,66 @@ func take(mem memory.Allocator, col arrow.Array, keep []int) (arrow.Array, error
 	}()
 	return array.Concatenate(parts, mem)
 }
+
+// Budget is a principal's privacy budget for the period in force.
+type Budget struct {
+	Principal string    `json:"principal"`
+	Period    string    `json:"period"` // "month", ...
+	Key       string    `json:"key"`    // e.g. "2026-12"
+	Resets    time.Time `json:"resets"`
+	// EpsilonBudget and DeltaBudget are the policy's per-period budgets;
+	// Spent and Remaining what of them this principal spent and has left.
+	EpsilonBudget    float64 `json:"epsilon_budget"`
+	EpsilonSpent     float64 `json:"epsilon_spent"`
+	EpsilonRemaining float64 `json:"epsilon_remaining"`
+	DeltaBudget      float64 `json:"delta_budget"`
+	DeltaSpent       float64 `json:"delta_spent"`
+	DeltaRemaining   float64 `json:"delta_remaining"`
+	// EpsilonPerQuery and DeltaPerQuery are what one private query
+	// spends, QueriesLeft how many more fit in what remains of both.
+	EpsilonPerQuery float64 `json:"epsilon_per_query"`
+	DeltaPerQuery   float64 `json:"delta_per_query"`
+	QueriesLeft     int64   `json:"queries_left"`
+}
+
+// ErrNoBudget: no policy is in force, or the node keeps no privacy
+// ledger, so there is no privacy budget to read.
+var ErrNoBudget = errors.New("no privacy budget")
+
+// Budget reads principal's privacy budget through the store (a
+// budget.balance command): on a cluster it counts every charge committed
+// on any node before the call, not only what this node has applied, at
+// the cost of one proposal (LT-NO-QUORUM without a majority).
+func (e *Engine) Budget(ctx context.Context, principal string) (*Budget, error) {
+	pol := e.policy.Current()
+	if pol == nil {
+		return nil, fmt.Errorf("%w: no access policy is in force, so no table is aggregate-only and nothing is charged", ErrNoBudget)
+	}
+	if e.ledger == nil {
+		return nil, fmt.Errorf("%w: this node has no privacy_ledger", ErrNoBudget)
+	}
+	pv := pol.Privacy
+	cmd, err := dp.BalanceCommand(time.Now(), principal, pv.Period, pv.EpsilonBudget, pv.DeltaBudget)
+	if err != nil {
+		return nil, err
+	}
+	v, err := e.state.Propose(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	s, ok := v.(dp.Spent)
+	if !ok {
+		return nil, fmt.Errorf("engine: the ledger answered a balance with %T", v)
+	}
+	b := &Budget{Principal: principal, Period: s.Period, Key: s.Key, Resets: s.Resets,
+		EpsilonBudget: pv.EpsilonBudget, EpsilonSpent: s.TotalEpsilon, EpsilonRemaining: s.RemainingEpsilon,
+		DeltaBudget: pv.DeltaBudget, DeltaSpent: s.TotalDelta, DeltaRemaining: s.RemainingDelta, EpsilonPerQuery: pv.EpsilonPerQuery, DeltaPerQuery: pv.DeltaPerQuery}
+	if pv.EpsilonPerQuery > 0 {
+		// The ledger's fixed point: ten charges of 0.1 fill 1.0 exactly.
+		b.QueriesLeft = int64(math.Floor(s.RemainingEpsilon/pv.EpsilonPerQuery + 1e-9))
+		if pv.DeltaPerQuery > 0 {
+			b.QueriesLeft = min(b.QueriesLeft, int64(math.Floor(s.RemainingDelta/pv.DeltaPerQuery+1e-9)))
+		}
+	}
+	return b, nil
+}

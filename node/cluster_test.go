@@ -14,6 +14,7 @@ import (
 
 	"lienthong/audit/chain"
 	"lienthong/cluster"
+	"lienthong/engine"
 	"lienthong/internal/testpki"
 	"lienthong/node"
 	"lienthong/policy/dp"
@@ -351,9 +352,18 @@ func TestClusterFromConfig(t *testing.T) {
 			t.Fatalf("n%d: query: %d %s", i+1, code, body)
 		}
 	}
-	// bob's private count on n1 is charged in n2's and n3's ledgers too.
+	// bob's private count on n1 is charged in n2's and n3's ledgers too;
+	// his budget read on n3 at once counts it (the read goes through the
+	// log), and alice has spent nothing.
 	if code, body := call(t, n1, bob, "POST", "/v1/query", map[string]string{"sql": "SELECT COUNT(DISTINCT pin) AS citizens FROM f.people"}); code != 200 {
 		t.Fatalf("bob's private query on n1: %d %s", code, body)
+	}
+	for who, want := range map[string][2]float64{bob: {0.5, 99}, alice: {0, 100}} { // delta (1e-7 of 1e-5 a query) binds first
+		code, body := call(t, n3, who, "GET", "/v1/budget", nil)
+		var b engine.Budget
+		if code != 200 || json.Unmarshal(body, &b) != nil || b.EpsilonSpent != want[0] || float64(b.QueriesLeft) != want[1] || b.EpsilonBudget != 100 || b.Period != "month" {
+			t.Fatalf("budget on n3: %d %s, want spent %v", code, body, want)
+		}
 	}
 	for i := range nodes {
 		ledger := filepath.Join(cf.dir, fmt.Sprintf("n%d", i+1), "privacy-ledger.json")
@@ -506,6 +516,11 @@ func TestClusterNoQuorum(t *testing.T) {
 		code, body := call(t, n1, "", "GET", "/readyz", nil)
 		return code == 503 && strings.Contains(string(body), `"cluster":"no quorum"`)
 	})
+	// A budget is not read from this node's copy, which may lack charges
+	// the majority committed: without a quorum it is refused.
+	if code, body := call(t, n1, cf.tokens["bob"], "GET", "/v1/budget", nil); code != 503 || errCode(body) != "LT-NO-QUORUM" {
+		t.Fatalf("a budget read without a quorum: %d %s", code, body)
+	}
 }
 
 // A node on its own serves the operator API too: without a policy any
@@ -525,6 +540,9 @@ func TestOperatorAPIAlone(t *testing.T) {
 	}
 	if code, body := call(t, tn, token, "GET", "/v1/policy", nil); code != 200 || !strings.Contains(string(body), `"text":""`) {
 		t.Fatalf("no policy in force: %d %s", code, body)
+	}
+	if code, body := call(t, tn, token, "GET", "/v1/budget", nil); code != 400 || errCode(body) != "LT-UNSUPPORTED" || !strings.Contains(string(body), "no access policy") {
+		t.Fatalf("a budget without a policy: %d %s", code, body)
 	}
 	// alice (the tokens file's principal) applies a policy that gives her
 	// no operations: from then on she is refused.

@@ -44,6 +44,7 @@ func (s *Server) httpHandler() http.Handler {
 	mux.Handle("POST /v1/explain", s.authenticated(s.handleExplain))
 	mux.Handle("POST /v1/refresh", s.authenticated(s.handleRefresh))
 	mux.Handle("GET /v1/catalog", s.authenticated(s.handleCatalog))
+	mux.Handle("GET /v1/budget", s.authenticated(s.handleBudget))
 	mux.Handle("GET /metrics", s.authenticated(s.handleMetrics))
 	s.consoleRoutes(mux) // the web console at / and its session, audit and report endpoints
 	s.operatorRoutes(mux)
@@ -390,6 +391,28 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request, p Princip
 	}
 	q.finish(nil)
 	writeJSON(w, http.StatusOK, map[string]int64{"catalog_version": s.engine().Catalog().Version})
+}
+
+// handleBudget answers the caller's own privacy budget (engine.Budget),
+// read through the cluster's log so that it counts every charge made on
+// any node.
+func (s *Server) handleBudget(w http.ResponseWriter, r *http.Request, p Principal) {
+	eng := s.engine()
+	if eng == nil {
+		writeError(w, newError(http.StatusServiceUnavailable, CodeNotReady, "the node is starting; retry in a moment"))
+		return
+	}
+	b, err := eng.Budget(r.Context(), p.Name)
+	if errors.Is(err, engine.ErrNoBudget) {
+		writeError(w, newError(http.StatusBadRequest, "LT-UNSUPPORTED", "%s", strings.TrimPrefix(err.Error(), engine.ErrNoBudget.Error()+": ")))
+		return
+	}
+	if err != nil {
+		writeError(w, opError(err))
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, b)
 }
 
 // CatalogJSON is the body of GET /v1/catalog.

@@ -43,6 +43,8 @@ Usage:
   lienthong sources status --config FILE                 connection health and uptime of each source
   lienthong cluster status|join ADDR|remove ID --server URL   the raft cluster (docs/cluster.md)
   lienthong policy  show|apply FILE|diff FILE --server URL    the access policy in force on the cluster
+  lienthong sources show|add FILE|replace FILE|remove NAME --server URL   the sources in force
+  lienthong budget --server URL                          your privacy budget: spent, left, when it resets
   lienthong agent   --config agency.toml | check FILE | log verify|search FILE   an agency's agent (docs/agent.md)
 
 query, explain, sql and demo record every query in an audit log with --audit-log FILE --audit-key FILE
@@ -96,6 +98,8 @@ func main() {
 		err = cmdCluster(ctx, os.Args[2:], os.Stdout)
 	case "policy":
 		err = cmdPolicy(ctx, os.Args[2:], os.Stdout)
+	case "budget":
+		err = cmdBudget(ctx, os.Args[2:], os.Stdout)
 	case "agent":
 		err = cmdAgent(ctx, os.Args[2:], os.Stdout)
 	case "gen":

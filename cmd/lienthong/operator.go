@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"lienthong/config"
 	"lienthong/engine"
@@ -284,6 +285,36 @@ func sourcesRemote(ctx context.Context, sub string, args []string, out io.Writer
 		return err
 	}
 	fmt.Fprintf(out, "sources %s: in force\n", strings.Join(pos, " "))
+	return nil
+}
+
+const budgetUsage = `lienthong budget --server URL: your privacy budget on the cluster
+
+What the principal of --token (default $LIENTHONG_TOKEN) has spent of its privacy budget for the
+period in force, what is left, how many private queries that is, and when it resets. The figures
+count every charge made on any node (the read goes through the cluster's log).
+`
+
+// cmdBudget prints the caller's privacy budget (GET /v1/budget).
+func cmdBudget(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+		fmt.Fprint(out, budgetUsage)
+		return nil
+	}
+	b, _, err := operatorArgs("budget", args, 0, budgetUsage)
+	if err != nil {
+		return err
+	}
+	var bu engine.Budget
+	if err := b.getJSON(ctx, "GET", "/v1/budget", nil, &bu); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%s, %s %s: epsilon %g of %g spent, %g left (%d private queries at %g each)",
+		bu.Principal, bu.Period, bu.Key, bu.EpsilonSpent, bu.EpsilonBudget, bu.EpsilonRemaining, bu.QueriesLeft, bu.EpsilonPerQuery)
+	if bu.DeltaBudget > 0 {
+		fmt.Fprintf(out, "; delta %g of %g spent", bu.DeltaSpent, bu.DeltaBudget)
+	}
+	fmt.Fprintf(out, "; resets %s\n", bu.Resets.UTC().Format(time.RFC3339))
 	return nil
 }
 

@@ -284,3 +284,19 @@ func TestSourcesCommands(t *testing.T) {
 		t.Fatalf("remove without names: %v", err)
 	}
 }
+
+// lienthong budget --server: the caller's own budget, read through the
+// cluster's log; nothing spent yet, the policy's defaults.
+func TestBudgetCommand(t *testing.T) {
+	n, _, _, alice := servedClusterNode(t)
+	var out bytes.Buffer
+	if err := cmdBudget(context.Background(), []string{"--server", n.Server.HTTPURL(), "--token", alice}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); !strings.HasPrefix(got, "alice, month ") || !strings.Contains(got, "epsilon 0 of ") || !strings.Contains(got, "private queries at") || !strings.Contains(got, "resets 20") {
+		t.Fatalf("budget: %q", got)
+	}
+	if err := cmdBudget(context.Background(), []string{"--server", n.Server.HTTPURL(), "--token", "nope"}, &out); exitStatus(err) != 3 {
+		t.Fatalf("a bad token: %v (exit %d)", err, exitStatus(err))
+	}
+}

@@ -39,7 +39,8 @@ func (e *ExhaustedError) Error() string {
 
 func (e *ExhaustedError) Unwrap() error { return ErrBudgetExhausted }
 
-// Spent reports a successful charge.
+// Spent reports a successful charge, or (OpBalance) an account as it
+// stands, with Epsilon and Delta zero.
 type Spent struct {
 	Principal   string
 	Period, Key string // e.g. "month", "2026-12"
@@ -270,6 +271,18 @@ type SpendBody struct {
 	DeltaBudget   float64 `json:"delta_budget"`
 }
 
+// OpBalance reads a principal's account through the log, changing
+// nothing: applied in log order, it sees every charge committed before it
+// on whichever node proposed it (a linearizable read, where a follower's
+// own copy may lag). Its body is a SpendBody without epsilon and delta.
+const OpBalance = "budget.balance"
+
+// BalanceCommand reads principal's account for the period containing at,
+// against (epsBudget, deltaBudget).
+func BalanceCommand(at time.Time, principal, period string, epsBudget, deltaBudget float64) (state.Command, error) {
+	return state.New(OpBalance, at, SpendBody{Principal: principal, Period: period, EpsilonBudget: epsBudget, DeltaBudget: deltaBudget})
+}
+
 // SpendCommand charges (eps, delta) to principal's account for the period
 // containing at, within (epsBudget, deltaBudget). Charge before releasing
 // any noisy result.
@@ -283,12 +296,15 @@ func SpendCommand(at time.Time, principal, period string, eps, delta, epsBudget,
 // sharing one file never both spend the same budget); the command's time,
 // not a clock, picks the period.
 func (l *Ledger) Apply(c state.Command) (any, error) {
-	if c.Op != OpSpend {
+	if c.Op != OpSpend && c.Op != OpBalance {
 		return nil, fmt.Errorf("dp: unknown command %q", c.Op)
 	}
 	var b SpendBody
 	if err := json.Unmarshal(c.Body, &b); err != nil {
 		return nil, fmt.Errorf("dp: reading %s: %w", c.Op, err)
+	}
+	if c.Op == OpBalance {
+		return l.balance(b.Principal, c.Time, b.Period, b.EpsilonBudget, b.DeltaBudget)
 	}
 	s, err := l.spend(b.Principal, c.Time, b.Period, b.Epsilon, b.Delta, b.EpsilonBudget, b.DeltaBudget)
 	if err != nil {
@@ -400,16 +416,32 @@ func (l *Ledger) spend(principal string, now time.Time, period string, eps, delt
 }
 
 // Remaining returns what is left of (epsBudget, deltaBudget) for principal
-// in the period containing now (never negative). If the ledger cannot be
-// read or the arguments are invalid it returns 0, 0: a caller that checks
-// before spending then refuses rather than overspends.
+// in the period containing now (never negative), from this node's copy.
+// If the ledger cannot be read or the arguments are invalid it returns
+// 0, 0: a caller that checks before spending then refuses rather than
+// overspends.
 func (l *Ledger) Remaining(principal string, now time.Time, period string, epsBudget, deltaBudget float64) (eps, delta float64) {
-	if checkAmount("epsilon budget", epsBudget, maxEpsilon) != nil || checkAmount("delta budget", deltaBudget, maxDelta) != nil {
-		return 0, 0
-	}
-	key, _, err := periodBounds(now, period)
+	s, err := l.balance(principal, now, period, epsBudget, deltaBudget)
 	if err != nil {
 		return 0, 0
+	}
+	return s.RemainingEpsilon, s.RemainingDelta
+}
+
+// balance is principal's account for the period containing now: spent,
+// left of (epsBudget, deltaBudget) (never negative), when it resets.
+func (l *Ledger) balance(principal string, now time.Time, period string, epsBudget, deltaBudget float64) (Spent, error) {
+	for _, c := range []struct {
+		what     string
+		x, limit float64
+	}{{"epsilon budget", epsBudget, maxEpsilon}, {"delta budget", deltaBudget, maxDelta}} {
+		if err := checkAmount(c.what, c.x, c.limit); err != nil {
+			return Spent{}, err
+		}
+	}
+	key, resets, err := periodBounds(now, period)
+	if err != nil {
+		return Spent{}, err
 	}
 	be, bd := toUnits(epsBudget, epsilonUnit, false), toUnits(deltaBudget, deltaUnit, false)
 	var a account
@@ -424,7 +456,10 @@ func (l *Ledger) Remaining(principal string, now time.Time, period string, epsBu
 		return nil
 	})
 	if err != nil {
-		return 0, 0
+		return Spent{}, err
 	}
-	return float64(max(0, be-a.EpsilonNano)) / epsilonUnit, float64(max(0, bd-a.DeltaAtto)) / deltaUnit
+	return Spent{Principal: principal, Period: period, Key: key,
+		TotalEpsilon: float64(a.EpsilonNano) / epsilonUnit, TotalDelta: float64(a.DeltaAtto) / deltaUnit,
+		RemainingEpsilon: float64(max(0, be-a.EpsilonNano)) / epsilonUnit, RemainingDelta: float64(max(0, bd-a.DeltaAtto)) / deltaUnit,
+		Resets: resets}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -445,5 +446,44 @@ func TestLedgerMachine(t *testing.T) {
 	}
 	if !bytes.Equal(snap(a), snap(fresh)) {
 		t.Error("a refused snapshot changed the ledger")
+	}
+}
+
+// A balance command reads the account as it stands through Apply (so, on
+// a cluster, in log order) and changes nothing: the file is the same
+// after it, and the next charge is decided as without it.
+func TestLedgerBalanceCommand(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "budget.json")
+	l := openTestLedger(t, path)
+	if _, err := spend(l, "bob", dec2026, "month", 0.7, 1e-7, 1.0, 1e-6); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, err := BalanceCommand(dec2026, "bob", "month", 1.0, 1e-6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := l.Apply(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := v.(Spent)
+	if s.Key != "2026-12" || s.TotalEpsilon != 0.7 || s.RemainingEpsilon != 0.3 || s.TotalDelta != 1e-7 || s.RemainingDelta != 1e-6-1e-7 ||
+		!s.Resets.Equal(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)) || s.Epsilon != 0 {
+		t.Fatalf("balance: %+v", s)
+	}
+	after, _ := os.ReadFile(path)
+	if string(after) != string(before) {
+		t.Fatal("a balance changed the ledger file")
+	}
+	if _, err := spend(l, "bob", dec2026, "month", 0.3, 0, 1.0, 1e-6); err != nil {
+		t.Fatalf("0.3 of 0.3 left after a balance: %v", err)
+	}
+	cmd, _ = BalanceCommand(dec2026, "nobody", "fortnight", 1.0, 0)
+	if _, err := l.Apply(cmd); err == nil || !strings.Contains(err.Error(), "fortnight") {
+		t.Fatalf("a balance for an unknown period: %v", err)
 	}
 }
