@@ -395,13 +395,20 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request, p Princip
 
 // handleBudget answers the caller's own privacy budget (engine.Budget),
 // read through the cluster's log so that it counts every charge made on
-// any node.
+// any node. A read is a proposal: it takes one of the node's query slots
+// (max_concurrent) while it runs, as a query does.
 func (s *Server) handleBudget(w http.ResponseWriter, r *http.Request, p Principal) {
 	eng := s.engine()
 	if eng == nil {
 		writeError(w, newError(http.StatusServiceUnavailable, CodeNotReady, "the node is starting; retry in a moment"))
 		return
 	}
+	release, _, err := s.limiter.acquire(r.Context())
+	if err != nil {
+		writeError(w, toError(err))
+		return
+	}
+	defer release()
 	b, err := eng.Budget(r.Context(), p.Name)
 	if errors.Is(err, engine.ErrNoBudget) {
 		writeError(w, newError(http.StatusBadRequest, "LT-UNSUPPORTED", "%s", strings.TrimPrefix(err.Error(), engine.ErrNoBudget.Error()+": ")))
