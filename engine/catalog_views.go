@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -25,9 +27,10 @@ import (
 
 // varchar and bigint are the views' column types.
 var (
-	cvText = arrow.BinaryTypes.String
-	cvInt  = arrow.PrimitiveTypes.Int64
-	cvTime = &arrow.TimestampType{Unit: arrow.Second}
+	cvText  = arrow.BinaryTypes.String
+	cvInt   = arrow.PrimitiveTypes.Int64
+	cvFloat = arrow.PrimitiveTypes.Float64
+	cvTime  = &arrow.TimestampType{Unit: arrow.Second}
 )
 
 func cvCols(spec ...any) []catalog.Column {
@@ -57,6 +60,13 @@ var catalogViewTables = []*catalog.Table{
 		"NUMERIC_SCALE", cvInt, "DATETIME_PRECISION", cvInt, "CHARACTER_SET_NAME", cvText,
 		"COLLATION_NAME", cvText, "COLUMN_TYPE", cvText, "COLUMN_KEY", cvText, "EXTRA", cvText,
 		"PRIVILEGES", cvText, "COLUMN_COMMENT", cvText, "GENERATION_EXPRESSION", cvText)},
+	// lienthong's own: the session principal's privacy budget (Budget),
+	// for dashboards that reach the node only through SQL.
+	{Source: catalog.InformationSchema, Name: "PRIVACY_BUDGET", Columns: cvCols(
+		"PRINCIPAL", cvText, "PERIOD", cvText, "PERIOD_KEY", cvText, "RESETS", cvTime,
+		"EPSILON_BUDGET", cvFloat, "EPSILON_SPENT", cvFloat, "EPSILON_REMAINING", cvFloat,
+		"DELTA_BUDGET", cvFloat, "DELTA_SPENT", cvFloat, "DELTA_REMAINING", cvFloat,
+		"EPSILON_PER_QUERY", cvFloat, "DELTA_PER_QUERY", cvFloat, "QUERIES_LEFT", cvInt)},
 }
 
 // mentionsCatalogViews reports whether sql may name the catalog views (a
@@ -80,11 +90,25 @@ func (e *Engine) openCatalogView(ctx context.Context, rm *plan.Remote, schema *a
 	if !ok || rm.Scan == nil {
 		return nil, fmt.Errorf("internal: catalog view read outside a query's session")
 	}
-	snap, err := e.CatalogFor(ctx, s)
-	if err != nil {
-		return nil, err
+	var rows [][]any
+	if strings.EqualFold(rm.Scan.Table.Name, "PRIVACY_BUDGET") {
+		b, err := e.Budget(ctx, s.Principal)
+		switch {
+		case errors.Is(err, ErrNoBudget):
+			// No row: nothing is charged here.
+		case err != nil:
+			return nil, err
+		default:
+			rows = [][]any{{b.Principal, b.Period, b.Key, b.Resets, b.EpsilonBudget, b.EpsilonSpent, b.EpsilonRemaining,
+				b.DeltaBudget, b.DeltaSpent, b.DeltaRemaining, b.EpsilonPerQuery, b.DeltaPerQuery, b.QueriesLeft}}
+		}
+	} else {
+		snap, err := e.CatalogFor(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		rows = catalogViewRows(snap, rm.Scan.Table.Name)
 	}
-	rows := catalogViewRows(snap, rm.Scan.Table.Name)
 	idx := map[string]int{}
 	for i, c := range rm.Scan.Table.Columns {
 		idx[strings.ToLower(c.Name)] = i
@@ -111,8 +135,18 @@ func (e *Engine) openCatalogView(ctx context.Context, rm *plan.Remote, schema *a
 				} else {
 					fb.AppendNull()
 				}
+			case *array.Float64Builder:
+				if fv, ok := v.(float64); ok {
+					fb.Append(fv)
+				} else {
+					fb.AppendNull()
+				}
 			case *array.TimestampBuilder:
-				fb.AppendNull() // no times are known
+				if tv, ok := v.(time.Time); ok {
+					fb.Append(arrow.Timestamp(tv.Unix()))
+				} else {
+					fb.AppendNull() // the sources' tables: no times are known
+				}
 			default:
 				return nil, fmt.Errorf("internal: catalog view column %s has type %s", f.Name, f.Type)
 			}

@@ -182,6 +182,20 @@ func TestPrivacyBudget(t *testing.T) {
 	if _, err := rows(t, f.secured, q, engine.QueryOptions{Session: binh}); !errors.As(err, &pe) || pe.Code != planner.CodeBudget {
 		t.Fatalf("third query of epsilon 1 in a budget of 2.5: want LT-BUDGET, got %v", err)
 	}
+	// What binh has left, in SQL (information_schema.privacy_budget) and
+	// through Engine.Budget: two charges of epsilon 1, none for the
+	// refused third.
+	got, err := rows(t, f.secured, "SELECT principal, period, epsilon_budget, epsilon_spent, epsilon_remaining, queries_left, resets > now() FROM information_schema.privacy_budget", engine.QueryOptions{Session: binh})
+	if err != nil || len(got) != 1 || !strings.HasPrefix(got[0], "binh | month | 2.5 | 2 | 0.5 | 0 | true") {
+		t.Fatalf("binh's budget in SQL: %v %v", got, err)
+	}
+	if b, err := f.secured.Budget(context.Background(), "binh"); err != nil || b.EpsilonSpent != 2 || b.QueriesLeft != 0 || b.EpsilonPerQuery != 1 {
+		t.Fatalf("binh's budget: %+v %v", b, err)
+	}
+	// Without a policy nothing is charged: the view is empty.
+	if got, err := rows(t, f.open, "SELECT * FROM information_schema.privacy_budget", engine.QueryOptions{Session: binh}); err != nil || len(got) != 0 {
+		t.Fatalf("the budget without a policy: %v %v", got, err)
+	}
 	// Other principals have their own budget.
 	em := engine.Session{Principal: "em", Agency: "SO_Y_TE", Purpose: "POPULATION_STATISTICS"}
 	if _, err := rows(t, f.secured, q, engine.QueryOptions{Session: em}); err != nil {
