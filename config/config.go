@@ -504,23 +504,31 @@ func ParseSources(path string, data []byte) ([]Source, error) {
 }
 
 // dsnHasPassword reports whether a postgres or mysql DSN as written holds
-// a password. It reads no environment or file (pgconn would).
+// a password: a URL's user:password, or a password= or sslpassword=
+// setting anywhere (a key=value DSN however it is spaced or quoted, a
+// URL's query); conservative, so a name that merely contains
+// "password=" is refused too. It reads no environment or file (pgconn
+// would).
 func dsnHasPassword(kind catalog.Kind, dsn string) bool {
 	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" && u.User != nil {
 		if _, set := u.User.Password(); set {
 			return true
 		}
-		return u.Query().Has("password")
 	}
 	if kind == catalog.MySQL {
-		cfg, err := mysqldrv.ParseDSN(dsn)
-		return err == nil && cfg.Passwd != ""
+		if cfg, err := mysqldrv.ParseDSN(dsn); err == nil && cfg.Passwd != "" {
+			return true
+		}
 	}
-	return pgPasswordKey.MatchString(dsn)
+	unescaped, err := url.QueryUnescape(dsn)
+	if err != nil {
+		unescaped = dsn
+	}
+	return passwordKey.MatchString(dsn) || passwordKey.MatchString(unescaped)
 }
 
-// pgPasswordKey finds a password in a key=value postgres DSN.
-var pgPasswordKey = regexp.MustCompile(`(?i)(^|\s)password\s*=`)
+// passwordKey finds a password setting in a DSN.
+var passwordKey = regexp.MustCompile(`(?i)password[\s\v]*=`)
 
 // applyDefaults fills unset resource settings and refuses negative ones.
 func (s *Source) applyDefaults() error {

@@ -26,11 +26,18 @@ func TestParseSources(t *testing.T) {
 	}
 	head := "[[sources]]\nname = \"p\"\n"
 	for in, want := range map[string]string{
-		head + "kind = \"postgres\"\ndsn = \"postgres://u:s3cr3t@127.0.0.1/db\"\n":          "s.toml:4: source 1 (\"p\"): the dsn carries a password",
-		head + "kind = \"postgres\"\ndsn = \"postgres://u@127.0.0.1/db?password=s3cr3t\"\n": "s.toml:4: source 1 (\"p\"): the dsn carries a password",
-		head + "kind = \"postgres\"\ndsn = \"host=127.0.0.1 password=s3cr3t dbname=x\"\n":   "s.toml:4: source 1 (\"p\"): the dsn carries a password",
-		head + "kind = \"mysql\"\ndsn = \"root:s3cr3t@tcp(127.0.0.1:3306)/x\"\n":            "s.toml:4: source 1 (\"p\"): the dsn carries a password",
-		head + "kind = \"mysql\"\ndsn = \"mysql://root:s3cr3t@127.0.0.1:3306/x\"\n":         "s.toml:4: source 1 (\"p\"): the dsn carries a password",
+		head + "kind = \"postgres\"\ndsn = \"postgres://u:s3cr3t@127.0.0.1/db\"\n":                   "s.toml:4: source 1 (\"p\"): the dsn carries a password",
+		head + "kind = \"postgres\"\ndsn = \"postgres://u@127.0.0.1/db?password=s3cr3t\"\n":          "s.toml:4: source 1 (\"p\"): the dsn carries a password",
+		head + "kind = \"postgres\"\ndsn = \"host=127.0.0.1 password=s3cr3t dbname=x\"\n":            "s.toml:4: source 1 (\"p\"): the dsn carries a password",
+		head + "kind = \"mysql\"\ndsn = \"root:s3cr3t@tcp(127.0.0.1:3306)/x\"\n":                     "s.toml:4: source 1 (\"p\"): the dsn carries a password",
+		head + "kind = \"mysql\"\ndsn = \"mysql://root:s3cr3t@127.0.0.1:3306/x\"\n":                  "s.toml:4: source 1 (\"p\"): the dsn carries a password",
+		head + "kind = \"postgres\"\ndsn = \"postgres://127.0.0.1/db?password=s3cr3t\"\n":            "the dsn carries a password",
+		head + "kind = \"postgres\"\ndsn = \"postgresql://127.0.0.1/db?user=u&password=s3cr3t\"\n":   "the dsn carries a password",
+		head + "kind = \"postgres\"\ndsn = \"postgresql://127.0.0.1/db?user=u&pass%77ord=s3cr3t\"\n": "the dsn carries a password",
+		head + "kind = \"postgres\"\ndsn = \"host=h user=u\\u000bpassword=s3cr3t dbname=d\"\n":       "the dsn carries a password",
+		head + "kind = \"postgres\"\ndsn = \"host='h'password=s3cr3t dbname=d\"\n":                   "the dsn carries a password",
+		head + "kind = \"postgres\"\ndsn = \"host=h sslpassword=s3cr3t dbname=d\"\n":                 "the dsn carries a password",
+		head + "kind = \"postgres\"\ndsn = \"host=h PASSWORD = s3cr3t dbname=d\"\n":                  "the dsn carries a password",
 		head + "kind = \"postgres\"\n":                                                    "s.toml:1: source 1 (\"p\"): kind postgres needs dsn (or dsn_env)",
 		head + "kind = \"csv\"\npath = \"x\"\naddress = \"127.0.0.1:1\"\n":                "s.toml:5: source 1 (\"p\"): address applies to kind agent only",
 		head + "kind = \"csv\"\npath = \"x\"\n" + head + "kind = \"csv\"\npath = \"y\"\n": "s.toml:6: source 2 (\"p\"): duplicate source name",

@@ -267,6 +267,7 @@ func (e *Engine) Close() error {
 	srcs := e.order
 	e.srcMu.Unlock()
 	for _, s := range srcs {
+		s.retired.Store(true) // a connect still under way closes what it opens
 		s.mu.Lock()
 		if s.conn != nil {
 			errs = append(errs, s.conn.Close())
@@ -433,13 +434,9 @@ func (e *Engine) Ping(ctx context.Context, source string) (time.Duration, error)
 			s.probed(err)
 			return time.Since(start), err
 		}
-		s.mu.Lock()
-		if c = s.conn; c == nil {
-			s.conn, c = nc, nc
-		} else {
-			nc.Close()
+		if c = s.keep(nc); c == nil {
+			return time.Since(start), &catalog.UnavailableError{Source: source, Reason: retiredReason}
 		}
-		s.mu.Unlock()
 	}
 	err := c.Ping(ctx)
 	if err != nil && ctx.Err() != nil && !sourceFault(err) {

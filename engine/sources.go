@@ -298,6 +298,13 @@ func (e *Engine) sourceList() []*srcState {
 // has not completed yet.
 const connectingReason = "connecting"
 
+// stillConnecting reports whether the catalog knows nothing of source
+// yet beyond that it is connecting.
+func (e *Engine) stillConnecting(source string) bool {
+	src := e.Catalog().Source(source)
+	return src != nil && src.Unavailable == connectingReason
+}
+
 // startConnect begins connecting and introspecting s in the background
 // (once: callers share an attempt under way) and returns a channel closed
 // when it ends, the snapshot then published.
@@ -311,8 +318,11 @@ func (e *Engine) startConnect(s *srcState) <-chan struct{} {
 	s.connecting = ch
 	go func() {
 		src := e.introspect(context.Background(), s)
-		if e.source(s.cfg.Name) == s {
-			e.publish(src) // not for a source replaced or removed meanwhile
+		if e.source(s.cfg.Name) == s && (s.unusable == nil || e.stillConnecting(s.cfg.Name)) {
+			// Not for a source replaced or removed meanwhile; and a node
+			// that cannot complete a source's settings does not overwrite
+			// what a node that can has published.
+			e.publish(src)
 		}
 		s.mu.Lock()
 		s.connecting = nil
@@ -338,14 +348,10 @@ func (e *Engine) introspect(ctx context.Context, s *srcState) *catalog.Source {
 			src.Unavailable = publicReason(err)
 			return src
 		}
-		s.mu.Lock()
-		if s.conn == nil {
-			s.conn = c
-		} else {
-			c.Close()
+		if conn = s.keep(c); conn == nil {
+			src.Unavailable = retiredReason
+			return src
 		}
-		conn = s.conn
-		s.mu.Unlock()
 	}
 	cctx, cancel := context.WithTimeout(ctx, sc.ConnectTimeout.Duration+30*time.Second)
 	tables, err := conn.Tables(cctx)

@@ -259,6 +259,28 @@ func (s *srcState) open(ctx context.Context) (connectors.Connector, error) {
 	return openSource(ctx, s.cfg)
 }
 
+// retiredReason: the source was replaced or removed while it connected.
+const retiredReason = "replaced or removed"
+
+// keep makes c the source's connection unless it has one already (c is
+// closed, that one returned) or it was retired meanwhile (c is closed, nil
+// returned): a connect that ends after retire must not leave a connection
+// nobody closes.
+func (s *srcState) keep(c connectors.Connector) connectors.Connector {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.retired.Load() {
+		c.Close()
+		return nil
+	}
+	if s.conn == nil {
+		s.conn = c
+	} else {
+		c.Close()
+	}
+	return s.conn
+}
+
 // retire closes the connection of a source no longer in force once the
 // statements running on it end (it takes every slot, waiting at most
 // statement_timeout): a query already under way finishes.

@@ -4,11 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"lienthong/catalog"
 	"lienthong/config"
@@ -237,5 +242,70 @@ func TestSourceSetSeedAndSnapshot(t *testing.T) {
 	cmd, _ := state.New(engine.OpSourcesSeed, time.Unix(0, 0), engine.SourcesBody{Sources: []config.Source{{Name: "c", Kind: catalog.CSV, Path: "c"}}})
 	if _, err := m2.Apply(cmd); err != nil || len(m2.InForce()) != 2 {
 		t.Fatalf("seed on the restored machine: %v %v", err, m2.InForce())
+	}
+}
+
+// A source removed while its first connection is still being made does
+// not leave that connection open: the connect that ends after the remove
+// closes what it opened.
+func TestSourceRemovedWhileConnecting(t *testing.T) {
+	dsn := testenv.PostgresWith(t, "CREATE TABLE people (pin text PRIMARY KEY, name text)")
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := strings.TrimPrefix(u.Path, "/")
+	// A proxy that holds every connection a second before forwarding it.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				time.Sleep(time.Second)
+				up, err := net.Dial("tcp", u.Host)
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				go io.Copy(up, c)
+				io.Copy(c, up)
+			}()
+		}
+	}()
+	slow := *u
+	slow.Host = ln.Addr().String()
+
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "people.csv"), []byte("pin,name\n001,a\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := tomlEngine(t, dir, "[[sources]]\nname = \"f\"\nkind = \"csv\"\npath = \"*.csv\"\n")
+	ctx := context.Background()
+	if err := e.ChangeSources(ctx, engine.OpSourcesAdd, []config.Source{{Name: "pg", Kind: catalog.Postgres, DSN: slow.String()}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ChangeSources(ctx, engine.OpSourcesRemove, nil, []string{"pg"}); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := pgx.Connect(ctx, testenv.PostgresBase())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	time.Sleep(2500 * time.Millisecond) // the connect ends, after the remove
+	var n int
+	if err := admin.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE datname = $1", db).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("%d connections to the removed source's database are still open", n)
 	}
 }
