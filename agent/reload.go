@@ -108,7 +108,14 @@ func (a *Agent) reload(ctx context.Context) (string, error) {
 	if len(changes) > 0 {
 		what = strings.Join(changes, "; ")
 	}
-	return fmt.Sprintf("reloaded %s and the TLS files: %s (%d engines, %d exports in force)", cfg.Path, what, len(cfg.Engines), len(exports)), nil
+	return fmt.Sprintf("reloaded %s and the TLS files: %s (in force: %s, %s)", cfg.Path, what, count(len(cfg.Engines), "engine"), count(len(exports), "export")), nil
+}
+
+func count(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // diff names the entries added, removed and changed between two lists

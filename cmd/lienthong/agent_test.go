@@ -223,7 +223,7 @@ func TestAgentReloadsOnSIGHUP(t *testing.T) {
 	if err := c.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("and the TLS files: exports changed citizens (1 engines, 1 exports in force)")
+	waitFor("and the TLS files: exports changed citizens (in force: 1 engine, 1 export)")
 	edit(`columns = ["pin", "full_name"]`, `columns = ["pin", "salary"]`)
 	if err := c.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
