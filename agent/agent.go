@@ -12,14 +12,15 @@ package agent
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/flight"
@@ -29,6 +30,7 @@ import (
 
 	"lienthong/agent/wire"
 	"lienthong/connectors"
+	"lienthong/internal/certs"
 )
 
 // Options are what the embedding program decides, not the file.
@@ -43,16 +45,25 @@ type Options struct {
 
 // Agent is a running agent.
 type Agent struct {
-	cfg     *Config
-	conn    connectors.Connector
-	exports map[string]*export
-	engines map[string]*engineState
-	log     *requestLog
-	logger  *slog.Logger
-	now     func() time.Time
-	mem     memory.Allocator
-	nonces  *nonceCache
-	slots   chan struct{}
+	// cfg is the configuration the agent started with: what a reload
+	// cannot change (listen, tls paths, source, log path, replay_window,
+	// max_streams, agency) is read from it. What a reload can change is
+	// in rules.
+	cfg    *Config
+	rules  atomic.Pointer[rules]
+	certs  *certs.Holder
+	conn   connectors.Connector
+	log    *requestLog
+	logger *slog.Logger
+	now    func() time.Time
+	mem    memory.Allocator
+	nonces *nonceCache
+	slots  chan struct{}
+
+	// reloadMu serialises reloads, and Close with them; closed: Close
+	// has begun, a reload has nothing to reload.
+	reloadMu sync.Mutex
+	closed   bool
 
 	grpc     *grpc.Server
 	http     *http.Server
@@ -74,6 +85,37 @@ type engineState struct {
 	bucket   *bucket
 }
 
+// rules are the export rules in force: a request reads them once, when
+// it starts, and keeps them to its end; Reload replaces them whole.
+type rules struct {
+	cfg     *Config // the agency.toml they come from (exports' order, log_bodies)
+	exports map[string]*export
+	engines map[string]*engineState
+}
+
+// newEngines builds the engines' states from cfg; an engine of old whose
+// rate and burst are unchanged keeps its bucket (a reload does not
+// refill it).
+func newEngines(cfg *Config, old *rules, now time.Time) map[string]*engineState {
+	out := map[string]*engineState{}
+	for _, e := range cfg.Engines {
+		st := &engineState{name: e.Name, purposes: map[string]bool{}}
+		for _, p := range e.Purposes {
+			st.purposes[p] = true
+		}
+		if e.Rate > 0 {
+			st.bucket = newBucket(e.Rate, e.Burst, now)
+			if old != nil {
+				if prev := old.engines[e.Name]; prev != nil && prev.bucket != nil && prev.bucket.rate == e.Rate && prev.bucket.burst == float64(e.Burst) {
+					st.bucket = prev.bucket
+				}
+			}
+		}
+		out[e.Name] = st
+	}
+	return out
+}
+
 // Open starts an agent: it connects the source and checks the exports
 // against its tables, opens the request log, and listens on the
 // configured addresses (port 0 picks one: FlightAddr, HealthAddr).
@@ -84,30 +126,23 @@ func Open(ctx context.Context, cfg *Config, opt Options) (_ *Agent, err error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	tlsCfg, err := serverTLS(cfg)
+	holder, err := loadCerts(cfg)
 	if err != nil {
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, logger: opt.Logger, now: opt.Now, mem: memory.DefaultAllocator, engines: map[string]*engineState{},
+	a := &Agent{cfg: cfg, certs: holder, logger: opt.Logger, now: opt.Now, mem: memory.DefaultAllocator,
 		nonces: newNonceCache(cfg.ReplayWindow.Duration), slots: make(chan struct{}, cfg.MaxStreams), errc: make(chan error, 2)}
-	for _, e := range cfg.Engines {
-		st := &engineState{name: e.Name, purposes: map[string]bool{}}
-		for _, p := range e.Purposes {
-			st.purposes[p] = true
-		}
-		if e.Rate > 0 {
-			st.bucket = newBucket(e.Rate, e.Burst, opt.Now())
-		}
-		a.engines[e.Name] = st
-	}
 	defer func() {
 		if err != nil {
 			a.shutdown()
 		}
 	}()
-	if a.conn, a.exports, err = connect(ctx, cfg); err != nil {
+	conn, exports, err := connect(ctx, cfg)
+	if err != nil {
 		return nil, err
 	}
+	a.conn = conn
+	a.rules.Store(&rules{cfg: cfg, exports: exports, engines: newEngines(cfg, nil, opt.Now())})
 	if a.log, err = openLog(cfg.Log.Path, cfg.Agency, cfg.Log.LogBodies); err != nil {
 		return nil, err
 	}
@@ -120,7 +155,9 @@ func Open(ctx context.Context, cfg *Config, opt Options) (_ *Agent, err error) {
 		}
 	}
 	a.grpc = grpc.NewServer(
-		grpc.Creds(credentials.NewTLS(tlsCfg)),
+		// Each handshake takes the certificate and client CA in force
+		// (Reload re-reads them); open connections keep theirs.
+		grpc.Creds(credentials.NewTLS(serverTLS(holder))),
 		// A ticket is one message: bounded by the wire's limit (plus the
 		// protobuf framing), before it is parsed.
 		grpc.MaxRecvMsgSize(wire.MaxTicketBytes+64<<10),
@@ -143,26 +180,42 @@ func Open(ctx context.Context, cfg *Config, opt Options) (_ *Agent, err error) {
 			}
 		}()
 	}
-	a.logger.Info("agent serving", "agency", cfg.Agency, "flight", a.FlightAddr(), "health", a.HealthAddr(), "source", string(cfg.Source.Kind), "exports", len(a.exports))
+	a.logger.Info("agent serving", "agency", cfg.Agency, "flight", a.FlightAddr(), "health", a.HealthAddr(), "source", string(cfg.Source.Kind), "exports", len(exports))
 	return a, nil
 }
 
-// serverTLS is the mutual-TLS configuration: the agent's certificate,
-// and client certificates required and verified against the client CA.
-func serverTLS(cfg *Config) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+// loadCerts reads the agent's certificate, its key and the client CA
+// into a holder Reload can re-read; an error is at the line of the
+// setting naming the file at fault.
+func loadCerts(cfg *Config) (*certs.Holder, error) {
+	h, err := certs.Load(certs.Files{Cert: cfg.TLS.CertFile, Key: cfg.TLS.KeyFile, CA: cfg.TLS.ClientCAFile,
+		CertName: "tls.cert_file", KeyName: "tls.key_file", CAName: "tls.client_ca_file"})
 	if err != nil {
-		return nil, cfg.keyErr("tls.cert_file", "tls.cert_file and tls.key_file do not load as a certificate and its key: %v", err)
+		return nil, cfg.certErr(err)
 	}
-	pem, err := os.ReadFile(cfg.TLS.ClientCAFile)
-	if err != nil {
-		return nil, cfg.keyErr("tls.client_ca_file", "tls.client_ca_file: %v", err)
+	return h, nil
+}
+
+// certErr places a certs error (which begins with the name of the file
+// at fault) at that setting's line.
+func (c *Config) certErr(err error) error {
+	msg := err.Error()
+	for _, key := range []string{"tls.cert_file", "tls.key_file", "tls.client_ca_file"} {
+		if strings.HasPrefix(msg, key) {
+			return c.keyErr(key, "%s", msg)
+		}
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, cfg.keyErr("tls.client_ca_file", "tls.client_ca_file holds no PEM certificate")
-	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}, nil
+	return c.keyErr("tls.cert_file", "%s", msg)
+}
+
+// serverTLS is the mutual-TLS configuration: at each handshake the
+// certificate and client CA in force, client certificates required and
+// verified against that CA.
+func serverTLS(h *certs.Holder) *tls.Config {
+	return h.ServerConfig(&tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12,
+		// gRPC's credentials add h2 to the outer config only; the config a
+		// handshake gets comes from this one.
+		NextProtos: []string{"h2"}})
 }
 
 // FlightAddr is the Flight endpoint's host:port.
@@ -191,7 +244,12 @@ func (a *Agent) Err() <-chan error { return a.errc }
 // are cancelled, which cancels their source queries), the log is closed
 // with a close record, and the source disconnected.
 func (a *Agent) Close() error {
-	a.closeOnce.Do(func() { a.closeErr = a.shutdown() })
+	a.closeOnce.Do(func() {
+		a.reloadMu.Lock()
+		a.closed = true
+		a.reloadMu.Unlock()
+		a.closeErr = a.shutdown()
+	})
 	return a.closeErr
 }
 

@@ -177,7 +177,7 @@ func Check(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := serverTLS(c); err != nil {
+	if _, err := loadCerts(c); err != nil {
 		return err
 	}
 	conn, _, err := connect(ctx, c)

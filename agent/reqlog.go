@@ -15,7 +15,8 @@ import (
 )
 
 // The request log: one JSON line per request the agent answered or
-// refused (and one when it opens and closes the log), each linked to the
+// refused (and one when it opens and closes the log, and one per
+// reload, accepted or refused), each linked to the
 // one before by its hash, like X-Road's message log. It is a file of its
 // own rather than an audit/chain: that chain's records are the engine's
 // query attempts (SQL, PINs as keyed hashes, begin/end pairs, a keyed
@@ -39,11 +40,12 @@ type Record struct {
 	Seq  uint64    `json:"seq"`
 	Prev string    `json:"prev"`
 	Time time.Time `json:"time"`
-	Kind string    `json:"kind"` // open, close, request
+	Kind string    `json:"kind"` // open, close, request, reload
 
 	Format string `json:"format,omitempty"` // open
 	Agency string `json:"agency,omitempty"` // open: the agency running the agent
-	Note   string `json:"note,omitempty"`
+	// Note: open's repair; reload's what changed, or why nothing did.
+	Note string `json:"note,omitempty"`
 
 	// request
 	Action      string   `json:"action,omitempty"` // scan (DoGet), catalog, ping
@@ -56,7 +58,7 @@ type Record struct {
 	Table       string   `json:"table,omitempty"`
 	Columns     []string `json:"columns,omitempty"`
 	RequestHash string   `json:"request_hash,omitempty"` // wire.Hash of the ticket
-	Outcome     string   `json:"outcome,omitempty"`      // served, refused:<reason>, failed, cancelled
+	Outcome     string   `json:"outcome,omitempty"`      // served, refused:<reason>, failed, cancelled; reload: reloaded, refused
 	Rows        int64    `json:"rows,omitempty"`
 	Bytes       int64    `json:"bytes,omitempty"`
 	DurationUS  int64    `json:"duration_us,omitempty"`

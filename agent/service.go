@@ -155,8 +155,10 @@ func (s *service) DoGet(t *flight.Ticket, stream flight.FlightService_DoGetServe
 	ticket := t.GetTicket()
 	a.inflight.Add(1)
 	defer a.inflight.Done()
+	// The rules in force when the request starts serve it to its end.
+	ru := a.rules.Load()
 	rec := &Record{Kind: "request", Action: "scan", Engine: clip(engineCN(stream.Context())), RequestHash: wire.Hash(ticket)}
-	if a.cfg.Log.LogBodies && len(ticket) <= wire.MaxTicketBytes {
+	if ru.cfg.Log.LogBodies && len(ticket) <= wire.MaxTicketBytes {
 		rec.Body = strings.ToValidUTF8(string(ticket), "\uFFFD")
 	}
 	defer func() {
@@ -176,10 +178,10 @@ func (s *service) DoGet(t *flight.Ticket, stream flight.FlightService_DoGetServe
 	default:
 		return refusal(rec, wire.RefusedRate, "")
 	}
-	return a.scan(stream.Context(), ticket, stream, rec, start)
+	return a.scan(stream.Context(), ru, ticket, stream, rec, start)
 }
 
-func (a *Agent) scan(ctx context.Context, ticket []byte, stream flight.FlightService_DoGetServer, rec *Record, now time.Time) error {
+func (a *Agent) scan(ctx context.Context, ru *rules, ticket []byte, stream flight.FlightService_DoGetServer, rec *Record, now time.Time) error {
 	req, err := wire.Decode(ticket) // bounds the size first
 	if err == nil {
 		// What the engine claims, for the log, whatever is refused below.
@@ -188,7 +190,7 @@ func (a *Agent) scan(ctx context.Context, ticket []byte, stream flight.FlightSer
 	}
 	// Who first: an engine the agency does not know learns nothing more,
 	// not even whether its request parses.
-	eng := a.engines[engineCN(ctx)]
+	eng := ru.engines[engineCN(ctx)]
 	if eng == nil {
 		return refusal(rec, wire.RefusedEngine, rec.Engine)
 	}
@@ -216,7 +218,7 @@ func (a *Agent) scan(ctx context.Context, ticket []byte, stream flight.FlightSer
 	if req.Purpose == "" || !eng.purposes[req.Purpose] {
 		return refusal(rec, wire.RefusedPurpose, req.Purpose)
 	}
-	x := a.exports[req.Table]
+	x := ru.exports[req.Table]
 	if x == nil {
 		return refusal(rec, wire.RefusedTable, req.Table)
 	}
@@ -409,6 +411,7 @@ func (s *service) DoAction(act *flight.Action, stream flight.FlightService_DoAct
 	}
 	a.inflight.Add(1)
 	defer a.inflight.Done()
+	ru := a.rules.Load()
 	rec := &Record{Kind: "request", Action: strings.TrimPrefix(typ, "lienthong."), Engine: clip(engineCN(ctx))}
 	defer func() {
 		if v := recover(); v != nil {
@@ -417,7 +420,7 @@ func (s *service) DoAction(act *flight.Action, stream flight.FlightService_DoAct
 		}
 		err = a.finish(rec, start, err)
 	}()
-	eng := a.engines[engineCN(ctx)]
+	eng := ru.engines[engineCN(ctx)]
 	if eng == nil {
 		return refusal(rec, wire.RefusedEngine, rec.Engine)
 	}
@@ -426,7 +429,7 @@ func (s *service) DoAction(act *flight.Action, stream flight.FlightService_DoAct
 	}
 	switch typ {
 	case wire.ActionCatalog:
-		body, err := json.Marshal(a.catalogFor(eng))
+		body, err := json.Marshal(a.catalogFor(ru, eng))
 		if err != nil {
 			return err
 		}
@@ -450,11 +453,11 @@ func (s *service) DoAction(act *flight.Action, stream flight.FlightService_DoAct
 
 // catalogFor lists the exports the engine may read for at least one of
 // its purposes.
-func (a *Agent) catalogFor(eng *engineState) wire.Catalog {
+func (a *Agent) catalogFor(ru *rules, eng *engineState) wire.Catalog {
 	cat := wire.Catalog{Agency: a.cfg.Agency, Tables: []wire.Table{}}
-	for _, xc := range a.cfg.Exports {
+	for _, xc := range ru.cfg.Exports {
 		var x *export
-		for _, e := range a.exports {
+		for _, e := range ru.exports {
 			if strings.EqualFold(e.name, xc.Table) {
 				x = e
 			}

@@ -77,6 +77,10 @@ type Running struct {
 	Foreign    testpki.Files
 	LogPath    string
 	ConfigPath string
+	// Server is the agent's [tls] files: Cert and Key its certificate,
+	// CA its client_ca_file (CA's certificate). Tests of Reload write
+	// new ones over them.
+	Server testpki.Files
 	// CA is the CA that signs the agent's and the engines' certificates.
 	CA *testpki.CA
 }
@@ -87,7 +91,7 @@ func Start(t testing.TB, opt Options) *Running {
 	dir := t.TempDir()
 	ca := testpki.NewCA(t, "lienthong test engines and agents")
 	server := ca.Write(t, dir, "agent", ca.Issue(t, "agent"))
-	r := &Running{CA: ca, LogPath: filepath.Join(dir, "requests.log"), ConfigPath: filepath.Join(dir, "agency.toml")}
+	r := &Running{CA: ca, Server: server, LogPath: filepath.Join(dir, "requests.log"), ConfigPath: filepath.Join(dir, "agency.toml")}
 	r.Engine = ca.Write(t, dir, "engine", ca.Issue(t, EngineCN))
 	r.Other = ca.Write(t, dir, "other", ca.Issue(t, OtherCN))
 	foreign := testpki.NewCA(t, "someone else's CA")
@@ -133,6 +137,22 @@ func Start(t testing.TB, opt Options) *Running {
 	})
 	r.Agent, r.Addr, r.HealthAddr = a, a.FlightAddr(), a.HealthAddr()
 	return r
+}
+
+// Edit replaces the first old in agency.toml with new (for Reload
+// tests); the test fails when old is not in the file.
+func (r *Running) Edit(t testing.TB, old, new string) {
+	t.Helper()
+	data, err := os.ReadFile(r.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), old) {
+		t.Fatalf("agenttest: %s has no %q:\n%s", r.ConfigPath, old, data)
+	}
+	if err := os.WriteFile(r.ConfigPath, []byte(strings.Replace(string(data), old, new, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // splitTop separates the top-level keys of a TOML text from its tables.

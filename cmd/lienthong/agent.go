@@ -18,7 +18,7 @@ import (
 )
 
 const agentUsage = `usage:
-  lienthong agent --config agency.toml       run the agency's agent (Arrow Flight over mutual TLS; docs/agent.md)
+  lienthong agent --config agency.toml       run the agency's agent (Arrow Flight over mutual TLS; SIGHUP re-reads the file and certificates; docs/agent.md)
   lienthong agent check agency.toml          validate the file against its database (file:line in errors)
   lienthong agent log verify FILE            check the request log's hash chain (exit 1 and the first bad record)
   lienthong agent log search FILE [--from T] [--to T] [--engine CN] [--purpose P] [--outcome O] [--table T] [--json]`
@@ -45,6 +45,12 @@ func cmdAgent(ctx context.Context, args []string, out io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	// SIGHUP re-reads agency.toml and the TLS files (docs/agent.md,
+	// Reloading). Asked for before starting, so an early one waits for the
+	// agent rather than killing the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	cfg, err := agent.Load(*cfgPath)
 	if err != nil {
 		return err
@@ -58,9 +64,21 @@ func cmdAgent(ctx context.Context, args []string, out io.Writer) error {
 		health = "off"
 	}
 	fmt.Fprintf(os.Stderr, "lienthong agent of %s serving: Flight %s (mutual TLS)  health %s  log %s\n", cfg.Agency, a.FlightAddr(), health, a.LogPath())
-	select {
-	case <-ctx.Done():
-	case err = <-a.Err():
+	// Reloads run here, one at a time, never alongside Close.
+serve:
+	for {
+		select {
+		case <-ctx.Done():
+			break serve
+		case err = <-a.Err():
+			break serve
+		case <-hup:
+			if what, rerr := a.ReloadContext(ctx); rerr != nil {
+				fmt.Fprintf(os.Stderr, "reload refused, nothing changed (the rules and certificates in force stay): %v\n", rerr)
+			} else {
+				fmt.Fprintf(os.Stderr, "%s\n", what)
+			}
+		}
 	}
 	stop()
 	fmt.Fprintf(os.Stderr, "stopping: requests in flight get 10s\n")

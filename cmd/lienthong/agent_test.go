@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -157,5 +159,96 @@ func TestAgentRunsAndItsLogCommands(t *testing.T) {
 	os.WriteFile(logPath, data, 0o600)
 	if out, code := agentCLI(t, "agent", "log", "verify", logPath); code == 0 || !strings.Contains(out, "record 2") {
 		t.Fatalf("verify of an edited log: exit %d\n%s", code, out)
+	}
+}
+
+// syncBuffer is a bytes.Buffer a child's output goroutine and the test
+// share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// SIGHUP re-reads agency.toml: a good file is put in force and the agent
+// says what changed; a bad one is refused at its line; both are in the
+// request log, and the agent keeps running.
+func TestAgentReloadsOnSIGHUP(t *testing.T) {
+	p := agencyDir(t)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := exec.Command(self, "agent", "--config", p)
+	c.Env = append(os.Environ(), "LIENTHONG_AS_CLI=1")
+	var stderr syncBuffer
+	c.Stderr = &stderr
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Process.Kill()
+	waitFor := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for !strings.Contains(stderr.String(), what) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q from the agent:\n%s", what, stderr.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitFor("serving")
+	data, _ := os.ReadFile(p)
+	edit := func(old, new string) {
+		t.Helper()
+		if !strings.Contains(string(data), old) {
+			t.Fatalf("agency.toml has no %q", old)
+		}
+		if err := os.WriteFile(p, []byte(strings.Replace(string(data), old, new, 1)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	edit(`columns = ["pin", "full_name"]`, `columns = ["pin"]`)
+	if err := c.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("and the TLS files: exports changed citizens (in force: 1 engine, 1 export)")
+	edit(`columns = ["pin", "full_name"]`, `columns = ["pin", "salary"]`)
+	if err := c.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(`reload refused, nothing changed (the rules and certificates in force stay): ` + p + `:25: export "citizens": table citizens has no column "salary"`)
+	edit(`flight = "127.0.0.1:0"`, `flight = "127.0.0.1:1"`)
+	if err := c.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(p + `:4: listen.flight changed, and the running agent cannot change it: it takes a restart`)
+	if err := c.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Wait(); err != nil {
+		t.Fatalf("the agent did not stop cleanly after its reloads: %v\n%s", err, stderr.String())
+	}
+	recs, err := agent.ReadLog(filepath.Join(filepath.Dir(p), "requests.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, r := range recs {
+		kinds = append(kinds, r.Kind+":"+r.Outcome)
+	}
+	if want := []string{"open:", "reload:reloaded", "reload:refused", "reload:refused", "close:"}; !slices.Equal(kinds, want) {
+		t.Fatalf("log records %v, want %v", kinds, want)
 	}
 }
