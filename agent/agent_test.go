@@ -507,18 +507,7 @@ func TestAdversarialSuiteNoticesAMissingDefence(t *testing.T) {
 func TestCatalogListsOnlyExportedTablesAndColumns(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	s, err := f.engine.DoAction(ctx, &flight.Action{Type: wire.ActionCatalog})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := s.Recv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cat wire.Catalog
-	if err := json.Unmarshal(res.Body, &cat); err != nil {
-		t.Fatal(err)
-	}
+	cat := catalogOf(t, f.engine)
 	if cat.Agency != "hotich" || len(cat.Tables) != 2 {
 		t.Fatalf("catalog: %+v", cat)
 	}

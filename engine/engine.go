@@ -268,12 +268,7 @@ func (e *Engine) Close() error {
 	e.srcMu.Unlock()
 	for _, s := range srcs {
 		s.retired.Store(true) // a connect still under way closes what it opens
-		s.mu.Lock()
-		if s.conn != nil {
-			errs = append(errs, s.conn.Close())
-			s.conn = nil
-		}
-		s.mu.Unlock()
+		errs = append(errs, s.closeConn())
 	}
 	if e.residual != nil {
 		errs = append(errs, e.residual.Close())

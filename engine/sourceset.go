@@ -296,13 +296,19 @@ fill:
 			break fill
 		}
 	}
+	_ = s.closeConn()
+}
+
+// closeConn closes the source's connection, if it has one.
+func (s *srcState) closeConn() error {
 	s.mu.Lock()
 	c := s.conn
 	s.conn = nil
 	s.mu.Unlock()
-	if c != nil {
-		c.Close()
+	if c == nil {
+		return nil
 	}
+	return c.Close()
 }
 
 // settingsError: this node cannot complete a source's settings.

@@ -284,7 +284,11 @@ func sourcesRemote(ctx context.Context, sub string, args []string, out io.Writer
 	if err := b.getJSON(ctx, "POST", "/v1/sources", req, nil); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "sources %s: in force\n", strings.Join(pos, " "))
+	if sub == "remove" {
+		fmt.Fprintf(out, "removed %s\n", strings.Join(pos, ", "))
+	} else {
+		fmt.Fprintf(out, "the sources of %s are in force\n", pos[0])
+	}
 	return nil
 }
 
